@@ -1,0 +1,329 @@
+//! The rules a key's settings must follow: name length, expiration presets, rate-limit bounds,
+//! key limit. Validation names every bad field at once, so a form can mark them all.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::scope::{Scope, ScopeSet};
+use crate::wire::FieldError;
+
+/// At most this many live (not revoked) keys per workspace.
+pub const MAX_KEYS_PER_WORKSPACE: u32 = 10;
+pub const NAME_MIN_CHARS: usize = 3;
+pub const NAME_MAX_CHARS: usize = 100;
+/// The expiration presets, in days. `None` (JSON `null`) means the key never expires.
+pub const EXPIRATION_PRESETS: [u16; 5] = [7, 30, 90, 180, 365];
+pub const RATE_LIMIT_MAX_REQUESTS: std::ops::RangeInclusive<u32> = 1..=10_000;
+pub const RATE_LIMIT_WINDOW_SECONDS: std::ops::RangeInclusive<u32> = 1..=3_600;
+
+/// One of [`EXPIRATION_PRESETS`]. Fixed when the key is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(try_from = "u16", into = "u16")]
+#[ts(type = "7 | 30 | 90 | 180 | 365")]
+pub struct ExpiresInDays(u16);
+
+impl ExpiresInDays {
+    pub fn new(days: u16) -> Option<Self> {
+        EXPIRATION_PRESETS.contains(&days).then_some(Self(days))
+    }
+
+    pub fn days(self) -> u16 {
+        self.0
+    }
+}
+
+impl TryFrom<u16> for ExpiresInDays {
+    type Error = String;
+    fn try_from(days: u16) -> Result<Self, Self::Error> {
+        Self::new(days).ok_or_else(expiry_message)
+    }
+}
+
+impl From<ExpiresInDays> for u16 {
+    fn from(value: ExpiresInDays) -> u16 {
+        value.0
+    }
+}
+
+fn expiry_message() -> String {
+    "Choose 7, 30, 90, 180 or 365 days, or null for a key that never expires.".to_owned()
+}
+
+/// A key's request budget: at most `max_requests` in each window of `window_seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RateLimit {
+    pub enabled: bool,
+    pub max_requests: u32,
+    pub window_seconds: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self { enabled: true, max_requests: 100, window_seconds: 60 }
+    }
+}
+
+/// Trims a key name and checks it. The error is a sentence for the name field.
+pub fn check_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    if name.chars().any(char::is_control) {
+        return Err("Use letters, digits, spaces and punctuation only; the name contains a line break or control character.".to_owned());
+    }
+    let count = name.chars().count();
+    if count < NAME_MIN_CHARS {
+        return Err(format!(
+            "Use at least {NAME_MIN_CHARS} characters, for example \"Zapier\" or \"Finance sync\"."
+        ));
+    }
+    if count > NAME_MAX_CHARS {
+        return Err(format!(
+            "Use at most {NAME_MAX_CHARS} characters (this one has {count})."
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// A validated request to make a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKeySettings {
+    pub name: String,
+    pub scopes: ScopeSet,
+    pub expires_in_days: Option<ExpiresInDays>,
+    pub rate_limit: RateLimit,
+}
+
+/// A validated change to a key. `None` leaves a setting as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyChanges {
+    pub name: Option<String>,
+    pub scopes: Option<ScopeSet>,
+    pub rate_limit: Option<RateLimit>,
+    pub enabled: Option<bool>,
+}
+
+/// What a change request can fail on: ordinary field errors, or an attempt to change the
+/// expiration, which is fixed when the key is made.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyChangeError {
+    Fields(Vec<FieldError>),
+    ExpirationImmutable,
+}
+
+/// Checks the body of `POST /keys`, naming every bad field at once.
+pub fn validate_new_key(body: &Value) -> Result<NewKeySettings, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let Some(map) = object(body, &mut errors) else { return Err(errors) };
+    unknown_fields(map, &["name", "scopes", "expiresInDays", "rateLimit"], &mut errors);
+
+    let name = match map.get("name") {
+        None | Some(Value::Null) => field_err(&mut errors, "name", "Give the key a name, for example \"Zapier\"."),
+        Some(v) => name_field(v, &mut errors),
+    };
+    let scopes = match map.get("scopes") {
+        None | Some(Value::Null) => field_err(&mut errors, "scopes", "Choose at least one permission."),
+        Some(v) => scopes_field(v, &mut errors),
+    };
+    let expires_in_days = match map.get("expiresInDays") {
+        None => field_err(&mut errors, "expiresInDays", "Say when the key expires: 7, 30, 90, 180 or 365 days, or null for never."),
+        Some(Value::Null) => Some(None),
+        Some(v) => expiry_field(v, &mut errors),
+    };
+    let rate_limit = match map.get("rateLimit") {
+        None | Some(Value::Null) => Some(RateLimit::default()),
+        Some(v) => rate_limit_field(v, &mut errors),
+    };
+    match (name, scopes, expires_in_days, rate_limit) {
+        (Some(name), Some(scopes), Some(expires_in_days), Some(rate_limit)) if errors.is_empty() => {
+            Ok(NewKeySettings { name, scopes, expires_in_days, rate_limit })
+        }
+        _ => Err(errors),
+    }
+}
+
+/// Checks the body of `PATCH /keys/{id}`.
+pub fn validate_key_changes(body: &Value) -> Result<KeyChanges, KeyChangeError> {
+    let mut errors = Vec::new();
+    let Some(map) = object(body, &mut errors) else { return Err(KeyChangeError::Fields(errors)) };
+    if map.contains_key("expiresInDays") || map.contains_key("expiresAt") {
+        return Err(KeyChangeError::ExpirationImmutable);
+    }
+    unknown_fields(map, &["name", "scopes", "rateLimit", "enabled"], &mut errors);
+    let mut changes = KeyChanges::default();
+    if let Some(v) = map.get("name") {
+        changes.name = name_field(v, &mut errors);
+    }
+    if let Some(v) = map.get("scopes") {
+        changes.scopes = scopes_field(v, &mut errors);
+    }
+    if let Some(v) = map.get("rateLimit") {
+        changes.rate_limit = rate_limit_field(v, &mut errors);
+    }
+    if let Some(v) = map.get("enabled") {
+        match v {
+            Value::Bool(b) => changes.enabled = Some(*b),
+            _ => errors.push(FieldError::new("enabled", "Use true or false.")),
+        }
+    }
+    if errors.is_empty() { Ok(changes) } else { Err(KeyChangeError::Fields(errors)) }
+}
+
+fn object<'a>(body: &'a Value, errors: &mut Vec<FieldError>) -> Option<&'a Map<String, Value>> {
+    let map = body.as_object();
+    if map.is_none() {
+        errors.push(FieldError::new("body", "Send a JSON object, for example {\"name\": \"Zapier\", ...}."));
+    }
+    map
+}
+
+fn unknown_fields(map: &Map<String, Value>, known: &[&str], errors: &mut Vec<FieldError>) {
+    for field in map.keys().filter(|k| !known.contains(&k.as_str())) {
+        errors.push(FieldError::new(
+            field,
+            &format!("This field is not part of the API. Known fields: {}.", known.join(", ")),
+        ));
+    }
+}
+
+fn field_err<T>(errors: &mut Vec<FieldError>, field: &str, message: &str) -> Option<T> {
+    errors.push(FieldError::new(field, message));
+    None
+}
+
+fn name_field(v: &Value, errors: &mut Vec<FieldError>) -> Option<String> {
+    match v.as_str() {
+        None => field_err(errors, "name", "Use text for the name."),
+        Some(s) => check_name(s).map_err(|m| errors.push(FieldError::new("name", &m))).ok(),
+    }
+}
+
+fn scopes_field(v: &Value, errors: &mut Vec<FieldError>) -> Option<ScopeSet> {
+    let Some(items) = v.as_array() else {
+        return field_err(errors, "scopes", "Use a list of permissions, for example [\"time_entries:read\"].");
+    };
+    let mut set = ScopeSet::default();
+    let mut bad = Vec::new();
+    for item in items {
+        match item.as_str().and_then(Scope::parse) {
+            Some(scope) => set.insert(scope),
+            None => bad.push(item.to_string()),
+        }
+    }
+    if !bad.is_empty() {
+        let known: Vec<_> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+        return field_err(
+            errors,
+            "scopes",
+            &format!("Unknown permission {}. Choose from {}.", bad.join(", "), known.join(", ")),
+        );
+    }
+    if set == ScopeSet::default() {
+        return field_err(errors, "scopes", "Choose at least one permission.");
+    }
+    Some(set)
+}
+
+fn expiry_field(v: &Value, errors: &mut Vec<FieldError>) -> Option<Option<ExpiresInDays>> {
+    match v.as_u64().and_then(|d| u16::try_from(d).ok()).and_then(ExpiresInDays::new) {
+        Some(days) => Some(Some(days)),
+        None => field_err(errors, "expiresInDays", &expiry_message()),
+    }
+}
+
+fn rate_limit_field(v: &Value, errors: &mut Vec<FieldError>) -> Option<RateLimit> {
+    let Some(map) = v.as_object() else {
+        return field_err(errors, "rateLimit", "Use an object: {\"enabled\": true, \"maxRequests\": 100, \"windowSeconds\": 60}.");
+    };
+    let before = errors.len();
+    unknown_fields_prefixed(map, errors);
+    let enabled = match map.get("enabled") {
+        Some(Value::Bool(b)) => Some(*b),
+        None => Some(true),
+        Some(_) => field_err(errors, "rateLimit.enabled", "Use true or false."),
+    };
+    let max = bounded(map.get("maxRequests"), RATE_LIMIT_MAX_REQUESTS, 100, "rateLimit.maxRequests", "requests", errors);
+    let window = bounded(map.get("windowSeconds"), RATE_LIMIT_WINDOW_SECONDS, 60, "rateLimit.windowSeconds", "seconds (one hour)", errors);
+    match (enabled, max, window) {
+        (Some(enabled), Some(max_requests), Some(window_seconds)) if errors.len() == before => {
+            Some(RateLimit { enabled, max_requests, window_seconds })
+        }
+        _ => None,
+    }
+}
+
+fn unknown_fields_prefixed(map: &Map<String, Value>, errors: &mut Vec<FieldError>) {
+    for field in map.keys().filter(|k| !["enabled", "maxRequests", "windowSeconds"].contains(&k.as_str())) {
+        errors.push(FieldError::new(
+            &format!("rateLimit.{field}"),
+            "This field is not part of the API. Known fields: enabled, maxRequests, windowSeconds.",
+        ));
+    }
+}
+
+fn bounded(
+    v: Option<&Value>,
+    range: std::ops::RangeInclusive<u32>,
+    default: u32,
+    field: &str,
+    unit: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<u32> {
+    let Some(v) = v else { return Some(default) };
+    match v.as_u64().and_then(|n| u32::try_from(n).ok()).filter(|n| range.contains(n)) {
+        Some(n) => Some(n),
+        None => field_err(
+            errors,
+            field,
+            &format!("Use a whole number from {} to {} {unit}.", range.start(), range.end()),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_good_request_is_accepted_with_the_default_rate_limit() {
+        let ok = validate_new_key(&json!({"name": "  Zapier ", "scopes": ["time_entries:read"], "expiresInDays": 90})).unwrap();
+        assert_eq!(ok.name, "Zapier");
+        assert_eq!(ok.expires_in_days, ExpiresInDays::new(90));
+        assert_eq!(ok.rate_limit, RateLimit { enabled: true, max_requests: 100, window_seconds: 60 });
+        let never = validate_new_key(&json!({"name": "abc", "scopes": ["reports:read"], "expiresInDays": null})).unwrap();
+        assert_eq!(never.expires_in_days, None);
+    }
+
+    #[test]
+    fn every_bad_field_is_named_at_once() {
+        let errors = validate_new_key(&json!({
+            "name": "ab", "scopes": ["time_entries:read", "admin"], "expiresInDays": 14,
+            "rateLimit": {"enabled": true, "maxRequests": 0, "windowSeconds": 7200}, "colour": "red"
+        }))
+        .unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        for f in ["name", "scopes", "expiresInDays", "rateLimit.maxRequests", "rateLimit.windowSeconds", "colour"] {
+            assert!(fields.contains(&f), "{f} missing from {fields:?}");
+        }
+        let scopes = errors.iter().find(|e| e.field == "scopes").unwrap();
+        assert!(scopes.message.contains("\"admin\""), "{}", scopes.message);
+    }
+
+    #[test]
+    fn names_are_checked_in_characters_not_bytes() {
+        assert!(check_name("ééé").is_ok());
+        assert!(check_name(&"é".repeat(100)).is_ok());
+        assert!(check_name(&"é".repeat(101)).unwrap_err().contains("101"));
+        assert!(check_name("line\nbreak").is_err());
+    }
+
+    #[test]
+    fn changing_the_expiration_is_its_own_error() {
+        assert_eq!(validate_key_changes(&json!({"expiresInDays": 30})), Err(KeyChangeError::ExpirationImmutable));
+        let c = validate_key_changes(&json!({"enabled": false})).unwrap();
+        assert_eq!(c.enabled, Some(false));
+        assert!(matches!(validate_key_changes(&json!({"enabled": "no"})), Err(KeyChangeError::Fields(_))));
+    }
+}

@@ -1,0 +1,151 @@
+//! The Keydeck workspace server: the API-key service the desktop app signs into.
+//!
+//! Used two ways: as the `keydeck-server` binary, and embedded by the desktop app as its demo
+//! workspace. Both call [`start`], which opens the database, runs the migrations, optionally
+//! seeds the demo data, and serves the API until the returned [`RunningServer`] is stopped.
+
+pub mod admin;
+pub mod auth;
+pub mod clock;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod idempotency;
+pub mod keys_runtime;
+pub mod lockout;
+pub mod password;
+pub mod routes;
+pub mod state;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use clock::Clock;
+pub use routes::{app, openapi};
+pub use state::{AppState, ServerConfig};
+pub use store::Store;
+
+/// A server that is accepting requests.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    /// What `--demo` seeded, if it seeded anything.
+    pub demo: Option<demo::DemoAccounts>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("could not open the database {path}: {source}")]
+    Database { path: String, source: store::StoreError },
+    #[error("could not listen on {addr}: {source}. Is another server running there? Choose another address with --listen.")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("could not seed the demo data: {0}")]
+    Demo(store::StoreError),
+}
+
+/// Opens the database, seeds the demo data if asked (into an empty database only), and serves.
+pub async fn start(config: ServerConfig, clock: Clock) -> Result<RunningServer, StartError> {
+    let store = Store::open(&config.db_path)
+        .await
+        .map_err(|source| StartError::Database { path: config.db_path.display().to_string(), source })?;
+    let demo = if config.demo { demo::seed(&store, &clock).await.map_err(StartError::Demo)? } else { None };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.listen, source })?;
+    let state = AppState::new(store, config, clock);
+    let (stop, stopped) = watch::channel(false);
+    let app = routes::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let mut shutdown = stopped.clone();
+    let server = tokio::spawn(async move {
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = shutdown.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "the server stopped");
+        }
+    });
+    let tasks = vec![server, tokio::spawn(flusher(state.clone(), stopped.clone())), tokio::spawn(watcher(state.clone(), stopped))];
+    tracing::info!(%addr, "workspace server listening");
+    Ok(RunningServer { addr, state, demo, stop, tasks })
+}
+
+impl RunningServer {
+    /// The base address, e.g. `http://127.0.0.1:8080`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting requests, finishes those under way, writes pending usage and closes
+    /// the database.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        if let Err(e) = self.state.keys.flush(&self.state.store).await {
+            tracing::error!(error = %e, "could not write key usage on shutdown");
+        }
+        self.state.store.close().await;
+    }
+}
+
+/// Writes pending key usage every `flush_interval`, and drops expired idempotency records.
+async fn flusher(state: AppState, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(state.config.flush_interval);
+    let mut last_purge = 0;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        if let Err(e) = state.keys.flush(&state.store).await {
+            tracing::warn!(error = %e, "could not write key usage; will retry");
+        }
+        let now = state.clock.now_ms();
+        if now - last_purge > 60_000 {
+            last_purge = now;
+            if let Err(e) = state.store.purge_idempotency(now - idempotency::REPLAY_WINDOW_MS).await {
+                tracing::warn!(error = %e, "could not purge idempotency records");
+            }
+        }
+    }
+}
+
+/// Notices changes that admin commands of another process made, and forgets cached keys.
+async fn watcher(state: AppState, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(state.config.watch_interval);
+    let mut seen = state.store.admin_generation().await.ok();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        match state.store.admin_generation().await {
+            Ok(generation) if Some(generation) != seen => {
+                seen = Some(generation);
+                state.keys.invalidate();
+                tracing::debug!(generation, "admin change seen");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not check for admin changes"),
+        }
+    }
+}
+
+/// Logging for the binary: `RUST_LOG` if set, else `info`.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+/// How long the admin watcher may take to notice a change, at most.
+pub const ADMIN_CHANGE_DELAY: Duration = Duration::from_secs(2);

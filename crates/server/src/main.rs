@@ -1,0 +1,177 @@
+//! `keydeck-server`: serve the workspace API, or change users and workspaces with `admin`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use keydeck_server::{Clock, ServerConfig, Store, admin};
+
+#[derive(Parser)]
+#[command(name = "keydeck-server", version, about = "The Keydeck workspace server: an API-key service for a time-tracking workspace.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API.
+    Serve {
+        /// The SQLite database file (created if missing).
+        #[arg(long, default_value = "keydeck.db")]
+        db: PathBuf,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// The address integrations reach this server at, if not the one they connect to
+        /// (e.g. behind a reverse proxy): https://keys.example.com
+        #[arg(long)]
+        public_url: Option<String>,
+        /// Seed demo data into an empty database and print how to sign in.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Change users, workspaces, members, plans and billing. A running server sees changes
+    /// within 2 seconds.
+    Admin {
+        /// The SQLite database file.
+        #[arg(long, global = true, default_value = "keydeck.db")]
+        db: PathBuf,
+        #[command(subcommand)]
+        action: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a user who can sign in.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        /// At least 8 characters.
+        #[arg(long)]
+        password: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Create a workspace; prints only its id.
+    CreateWorkspace {
+        #[arg(long)]
+        name: String,
+        /// free, solo_pro, team or business (only team and business have API access).
+        #[arg(long)]
+        plan: String,
+        /// The email of the user who will own it.
+        #[arg(long)]
+        owner: String,
+    },
+    /// Add a member to a workspace, or change their role.
+    AddMember {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        email: String,
+        /// owner, admin or member.
+        #[arg(long)]
+        role: String,
+    },
+    /// Remove a member; keys they made stop working.
+    RemoveMember {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        email: String,
+    },
+    /// Change a workspace's plan.
+    SetPlan {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        plan: String,
+    },
+    /// Set billing to active, or read_only (key-authenticated writes and new keys are refused).
+    SetBilling {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        status: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("keydeck-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { db, listen, public_url, demo } => {
+            keydeck_server::init_logging();
+            let mut config = ServerConfig::new(db, listen);
+            config.public_url = public_url;
+            config.demo = demo;
+            let server = keydeck_server::start(config, Clock::default()).await?;
+            println!("Keydeck workspace server on {}", server.url());
+            println!("API reference: {}/docs", server.url());
+            if let Some(d) = &server.demo {
+                println!();
+                println!("Demo data seeded. Sign in with any of these (password \"{}\"):", d.password);
+                println!("  {}  owner of all three workspaces", d.owner_email);
+                println!("  {}  admin of Harbor Design Co.", d.admin_email);
+                println!("  {}  member of Harbor Design Co. (cannot manage keys)", d.member_email);
+                println!("Workspaces: Harbor Design Co. {} (Business), Alex Morgan Studio {} (Solo Pro, no API), Cedar Bookkeeping {} (read-only)",
+                    d.business_workspace, d.solo_workspace, d.read_only_workspace);
+            }
+            tokio::signal::ctrl_c().await?;
+            println!("Stopping...");
+            server.stop().await;
+            Ok(())
+        }
+        Command::Admin { db, action } => {
+            let store = Store::open(&db).await?;
+            let clock = Clock::default();
+            let result = admin_command(&store, &clock, action).await;
+            store.close().await;
+            result
+        }
+    }
+}
+
+async fn admin_command(store: &Store, clock: &Clock, action: AdminCommand) -> anyhow::Result<()> {
+    match action {
+        AdminCommand::CreateUser { email, password, name } => {
+            let user = admin::create_user(store, clock, &email, &password, &name).await?;
+            eprintln!("Created user {} <{}>", user.name, user.email);
+            println!("{}", user.id);
+        }
+        AdminCommand::CreateWorkspace { name, plan, owner } => {
+            let plan = admin::parse_plan(&plan)?;
+            println!("{}", admin::create_workspace(store, clock, &name, plan, &owner).await?);
+        }
+        AdminCommand::AddMember { workspace, email, role } => {
+            admin::add_member(store, clock, &workspace, &email, admin::parse_role(&role)?).await?;
+            eprintln!("{email} is now {role} of {workspace}");
+        }
+        AdminCommand::RemoveMember { workspace, email } => {
+            admin::remove_member(store, &workspace, &email).await?;
+            eprintln!("Removed {email} from {workspace}; keys they made no longer work.");
+        }
+        AdminCommand::SetPlan { workspace, plan } => {
+            store.set_plan(&workspace, admin::parse_plan(&plan)?).await?;
+            eprintln!("{workspace} is now on the {plan} plan");
+        }
+        AdminCommand::SetBilling { workspace, status } => {
+            store.set_billing(&workspace, admin::parse_billing(&status)?).await?;
+            eprintln!("Billing of {workspace} is now {status}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! The HTTP surface: every route, the OpenAPI document generated from their annotations, and
+//! the fallbacks that keep even unknown paths in the API's error shape.
+
+mod docs;
+mod keys;
+mod resources;
+mod sessions;
+mod workspaces;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router, middleware};
+use keydeck_core::ErrorCode;
+use keydeck_core::wire::Health;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::auth::require_key;
+use crate::error::ApiError;
+use crate::extract::MAX_BODY_BYTES;
+use crate::state::AppState;
+
+pub use workspaces::api_base_url;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Keydeck workspace API",
+        description = "The API of a Keydeck workspace server: sign in, manage a workspace's API keys, and use a key to read and write time-tracking data.\n\nKey management uses a session token from `POST /sessions`. The time-tracking API uses an API key (`kdk_` followed by 38 letters and digits) in `Authorization: Bearer`, and the workspace ID in `X-Workspace-Id`.",
+        version = "1"
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "Sessions", description = "Signing in and out"),
+        (name = "Workspaces", description = "The signed-in user's workspaces"),
+        (name = "Keys", description = "Managing API keys (owners and admins, on Team and Business plans)"),
+        (name = "API", description = "What an API key gives access to"),
+    ),
+    components(schemas(keydeck_core::ErrorCode, keydeck_core::wire::FieldError))
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("A session token from POST /sessions")).build()),
+        );
+        components.add_security_scheme(
+            "apiKey",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("An API key, kdk_ followed by 38 letters and digits")).build()),
+        );
+        components.add_security_scheme(
+            "workspaceId",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description("X-Workspace-Id", "The workspace the key belongs to"))),
+        );
+    }
+}
+
+/// The OpenAPI document, generated from the handlers' annotations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes_for_docs().split_for_parts().1
+}
+
+fn routes_for_docs() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(
+        "/api/v1",
+        OpenApiRouter::new()
+            .merge(sessions::router())
+            .merge(workspaces::router())
+            .merge(keys::router())
+            .merge(resources::router()),
+    )
+}
+
+/// The whole application.
+pub fn app(state: AppState) -> Router {
+    let keyed = resources::router().route_layer(middleware::from_fn_with_state(state.clone(), require_key));
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest(
+            "/api/v1",
+            OpenApiRouter::new().merge(sessions::router()).merge(workspaces::router()).merge(keys::router()).merge(keyed),
+        )
+        .split_for_parts();
+    let document = Arc::new(serde_json::to_string_pretty(&openapi).unwrap_or_default());
+    let page = Arc::new(docs::render(&openapi));
+    api.route("/healthz", get(healthz))
+        .route("/api/v1/openapi.json", get(move || async move { ([("content-type", "application/json")], (*document).clone()) }))
+        .route("/docs", get(move || async move { axum::response::Html((*page).clone()) }))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| ApiError::internal("a handler panicked").into_response()))
+        .with_state(state)
+}
+
+/// Whether the server is up. Needs no authentication.
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok".to_owned() })
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        format!("There is nothing at {}. The API lives under /api/v1; /docs lists every endpoint.", request.uri().path()),
+    )
+}
+
+async fn method_not_allowed(request: Request) -> impl IntoResponse {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        ApiError::new(ErrorCode::MethodNotAllowed, format!("{} is not supported at {}. /docs lists what each endpoint accepts.", request.method(), request.uri().path())),
+    )
+}

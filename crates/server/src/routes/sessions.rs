@@ -1,0 +1,76 @@
+//! Sign-in and sign-out.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use keydeck_core::ErrorCode;
+use keydeck_core::key::random_base62;
+use keydeck_core::wire::{ErrorBody, SessionCreated, SignInRequest};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::{Session, hash_token};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::password;
+use crate::state::AppState;
+use crate::store::to_time;
+
+/// How long a session lasts.
+pub const SESSION_DAYS: i64 = 30;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(sign_in)).routes(routes!(sign_out))
+}
+
+/// Sign in with email and password.
+///
+/// Five failed attempts for one email within 15 minutes pause sign-in for that email
+/// (`too_many_attempts`, with `retryAfter` seconds).
+#[utoipa::path(post, path = "/sessions", tag = "Sessions", request_body = SignInRequest,
+    responses(
+        (status = 201, description = "Signed in", body = SessionCreated),
+        (status = 401, description = "`invalid_credentials`", body = ErrorBody),
+        (status = 429, description = "`too_many_attempts`", body = ErrorBody),
+    ))]
+async fn sign_in(State(state): State<AppState>, ApiJson(request): ApiJson<SignInRequest>) -> ApiResult<(StatusCode, Json<SessionCreated>)> {
+    let now = state.clock.now_ms();
+    let email = request.email.trim().to_owned();
+    if let Err(seconds) = state.lockout.check(&email, now) {
+        return Err(ApiError::retry_after(
+            ErrorCode::TooManyAttempts,
+            format!("Too many failed sign-ins for {email}. Wait {} minutes and try again, or reset the password.", seconds.div_ceil(60)),
+            seconds,
+        ));
+    }
+    let found = state.store.user_for_sign_in(&email).await?;
+    let stored = found.as_ref().map(|(_, hash)| hash.clone());
+    let password = request.password;
+    let verified = tokio::task::spawn_blocking(move || password::verify(&password, stored.as_deref()))
+        .await
+        .map_err(ApiError::internal)?;
+    let Some((user, _)) = found.filter(|_| verified) else {
+        state.lockout.record_failure(&email, now);
+        return Err(ApiError::new(
+            ErrorCode::InvalidCredentials,
+            "The email or password is not right. Check both and try again; after 5 failed attempts sign-in pauses for 15 minutes.",
+        ));
+    };
+    state.lockout.clear(&email);
+    let token = format!("kds_{}", random_base62(&mut rand::rng(), 43));
+    let expires_at = now + SESSION_DAYS * 86_400_000;
+    state.store.insert_session(&hash_token(&token), &user.id, now, expires_at).await?;
+    tracing::info!(user = %user.id, "signed in");
+    Ok((StatusCode::CREATED, Json(SessionCreated { token, expires_at: to_time(expires_at), user })))
+}
+
+/// Sign out: the session token stops working at once.
+#[utoipa::path(delete, path = "/sessions/current", tag = "Sessions", security(("session" = [])),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "`invalid_session`", body = ErrorBody),
+    ))]
+async fn sign_out(State(state): State<AppState>, session: Session) -> ApiResult<StatusCode> {
+    state.store.revoke_session(&session.token_hash, state.clock.now_ms()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

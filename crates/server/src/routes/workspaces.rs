@@ -1,0 +1,70 @@
+//! The caller's workspaces, and removing members.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use keydeck_core::ErrorCode;
+use keydeck_core::wire::{ErrorBody, Role, WorkspaceList};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::{Session, member, summary};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiPath;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_workspaces)).routes(routes!(remove_member))
+}
+
+/// The address integrations call: the configured public URL, or the one this request came to.
+pub fn api_base_url(state: &AppState, headers: &HeaderMap) -> String {
+    let base = state.config.public_url.clone().unwrap_or_else(|| {
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map_or_else(|| state.config.listen.to_string(), str::to_owned);
+        format!("http://{host}")
+    });
+    format!("{}/api/v1", base.trim_end_matches('/'))
+}
+
+/// The workspaces the signed-in user belongs to, with their role and plan.
+#[utoipa::path(get, path = "/workspaces", tag = "Workspaces", security(("session" = [])),
+    responses(
+        (status = 200, body = WorkspaceList),
+        (status = 401, description = "`invalid_session`", body = ErrorBody),
+    ))]
+async fn list_workspaces(State(state): State<AppState>, headers: HeaderMap, session: Session) -> ApiResult<Json<WorkspaceList>> {
+    let base = api_base_url(&state, &headers);
+    let memberships = state.store.memberships(&session.user.id).await?;
+    Ok(Json(WorkspaceList { workspaces: memberships.iter().map(|m| summary(m, &base)).collect() }))
+}
+
+/// Remove a member (owners only). Keys the member created stop working at once.
+#[utoipa::path(delete, path = "/workspaces/{ws}/members/{userId}", tag = "Workspaces", security(("session" = [])),
+    params(("ws" = String, Path, description = "Workspace ID"), ("userId" = String, Path, description = "The member's user ID")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, description = "`forbidden`: only owners remove members, and not themselves", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
+async fn remove_member(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath((ws, user_id)): ApiPath<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let me = member(&state, &session, &ws).await?;
+    if me.role != Role::Owner {
+        return Err(ApiError::new(ErrorCode::Forbidden, "Only owners remove members. Ask an owner of this workspace."));
+    }
+    if user_id == session.user.id {
+        return Err(ApiError::new(ErrorCode::Forbidden, "You cannot remove yourself. Another owner can remove you."));
+    }
+    if !state.store.delete_member(&ws, &user_id).await? {
+        return Err(ApiError::new(ErrorCode::NotFound, "That person is not a member of this workspace."));
+    }
+    state.keys.invalidate();
+    tracing::info!(workspace = %ws, user = %user_id, "member removed");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,229 @@
+//! Users, workspaces, memberships and sessions.
+
+use keydeck_core::wire::{BillingStatus, Plan, Role, UserInfo};
+use sqlx::Row;
+
+use super::{Store, StoreError, StoreResult};
+
+#[derive(Debug, Clone)]
+pub struct WorkspaceRow {
+    pub id: String,
+    pub name: String,
+    pub plan: Plan,
+    pub billing_status: BillingStatus,
+}
+
+#[derive(Debug, Clone)]
+pub struct Membership {
+    pub workspace: WorkspaceRow,
+    pub role: Role,
+}
+
+fn membership(row: &sqlx::sqlite::SqliteRow) -> Membership {
+    Membership {
+        workspace: WorkspaceRow {
+            id: row.get("id"),
+            name: row.get("name"),
+            plan: Plan::parse(row.get("plan")).unwrap_or(Plan::Free),
+            billing_status: BillingStatus::parse(row.get("billing_status")).unwrap_or(BillingStatus::ReadOnly),
+        },
+        role: Role::parse(row.get("role")).unwrap_or(Role::Member),
+    }
+}
+
+fn user(row: &sqlx::sqlite::SqliteRow) -> UserInfo {
+    UserInfo { id: row.get("id"), email: row.get("email"), name: row.get("name") }
+}
+
+impl Store {
+    pub async fn insert_user(&self, id: &str, email: &str, name: &str, password_hash: &str, now: i64) -> StoreResult<UserInfo> {
+        let result = sqlx::query("INSERT INTO users (id, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(id)
+            .bind(email)
+            .bind(name)
+            .bind(password_hash)
+            .bind(now)
+            .execute(&self.writer)
+            .await;
+        self.count_writes(1);
+        match result {
+            Ok(_) => Ok(UserInfo { id: id.to_owned(), email: email.to_owned(), name: name.to_owned() }),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::Conflict(format!("A user with the email {email} already exists.")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The user and their password hash, for sign-in.
+    pub async fn user_for_sign_in(&self, email: &str) -> StoreResult<Option<(UserInfo, String)>> {
+        let row = sqlx::query("SELECT id, email, name, password_hash FROM users WHERE email = ?")
+            .bind(email)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.map(|r| (user(&r), r.get("password_hash"))))
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> StoreResult<UserInfo> {
+        self.user_for_sign_in(email)
+            .await?
+            .map(|(u, _)| u)
+            .ok_or_else(|| StoreError::NotFound(format!("No user has the email {email}. Create one with `keydeck-server admin create-user`.")))
+    }
+
+    pub async fn insert_session(&self, token_hash: &[u8], user_id: &str, now: i64, expires_at: i64) -> StoreResult<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&self.writer)
+            .await?;
+        self.count_writes(1);
+        Ok(())
+    }
+
+    /// The user a live session belongs to.
+    pub async fn session_user(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<UserInfo>> {
+        let row = sqlx::query(
+            "SELECT u.id, u.email, u.name FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > ?",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.as_ref().map(user))
+    }
+
+    pub async fn revoke_session(&self, token_hash: &[u8], now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL")
+            .bind(now)
+            .bind(token_hash)
+            .execute(&self.writer)
+            .await?;
+        self.count_writes(1);
+        Ok(())
+    }
+
+    pub async fn memberships(&self, user_id: &str) -> StoreResult<Vec<Membership>> {
+        let rows = sqlx::query(
+            "SELECT w.id, w.name, w.plan, w.billing_status, m.role FROM memberships m
+             JOIN workspaces w ON w.id = m.workspace_id WHERE m.user_id = ? ORDER BY w.name, w.id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows.iter().map(membership).collect())
+    }
+
+    pub async fn membership(&self, workspace_id: &str, user_id: &str) -> StoreResult<Option<Membership>> {
+        let row = sqlx::query(
+            "SELECT w.id, w.name, w.plan, w.billing_status, m.role FROM memberships m
+             JOIN workspaces w ON w.id = m.workspace_id WHERE m.workspace_id = ? AND m.user_id = ?",
+        )
+        .bind(workspace_id)
+        .bind(user_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.as_ref().map(membership))
+    }
+
+    pub async fn workspace(&self, workspace_id: &str) -> StoreResult<WorkspaceRow> {
+        let row = sqlx::query("SELECT id, name, plan, billing_status, 'owner' AS role FROM workspaces WHERE id = ?")
+            .bind(workspace_id)
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("No workspace has the id {workspace_id}.")))?;
+        Ok(membership(&row).workspace)
+    }
+
+    /// Creates a workspace with `owner_id` as its owner.
+    pub async fn insert_workspace(&self, id: &str, name: &str, plan: Plan, owner_id: &str, now: i64) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, ?, ?, ?)")
+            .bind(id)
+            .bind(name)
+            .bind(plan.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?, ?, 'owner', ?)")
+            .bind(id)
+            .bind(owner_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        bump_generation(&mut tx).await?;
+        tx.commit().await?;
+        self.count_writes(3);
+        Ok(())
+    }
+
+    /// Adds a member, or changes the role of one already there.
+    pub async fn upsert_member(&self, workspace_id: &str, user_id: &str, role: Role, now: i64) -> StoreResult<()> {
+        self.workspace(workspace_id).await?;
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
+        )
+        .bind(workspace_id)
+        .bind(user_id)
+        .bind(role.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        bump_generation(&mut tx).await?;
+        tx.commit().await?;
+        self.count_writes(2);
+        Ok(())
+    }
+
+    /// Removes a member. Returns false when they were not a member.
+    pub async fn delete_member(&self, workspace_id: &str, user_id: &str) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await?;
+        let removed = sqlx::query("DELETE FROM memberships WHERE workspace_id = ? AND user_id = ?")
+            .bind(workspace_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        bump_generation(&mut tx).await?;
+        tx.commit().await?;
+        self.count_writes(2);
+        Ok(removed > 0)
+    }
+
+    pub async fn set_plan(&self, workspace_id: &str, plan: Plan) -> StoreResult<()> {
+        self.update_workspace("plan", plan.as_str(), workspace_id).await
+    }
+
+    pub async fn set_billing(&self, workspace_id: &str, status: BillingStatus) -> StoreResult<()> {
+        self.update_workspace("billing_status", status.as_str(), workspace_id).await
+    }
+
+    async fn update_workspace(&self, column: &'static str, value: &str, workspace_id: &str) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let changed = sqlx::query(&format!("UPDATE workspaces SET {column} = ? WHERE id = ?"))
+            .bind(value)
+            .bind(workspace_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("No workspace has the id {workspace_id}.")));
+        }
+        bump_generation(&mut tx).await?;
+        tx.commit().await?;
+        self.count_writes(2);
+        Ok(())
+    }
+}
+
+async fn bump_generation(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>) -> StoreResult<()> {
+    sqlx::query("UPDATE meta SET value = value + 1 WHERE name = 'admin_generation'")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,328 @@
+//! API keys: creation under the per-workspace limit, listing, changes, revocation, and the
+//! lookup by hash that authenticates a request.
+
+use keydeck_core::rules::RateLimit;
+use keydeck_core::wire::{BillingStatus, KeyCard, KeyCreator, KeyStatus, Plan, Role};
+use keydeck_core::{ScopeSet, rules::KeyChanges};
+use sqlx::Row;
+
+use super::{Store, StoreResult, to_time};
+
+/// A key as stored, with its creator's name and current role in the key's workspace.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeyRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub prefix: String,
+    pub hint: String,
+    pub scopes: String,
+    pub created_at: i64,
+    pub created_by: String,
+    pub creator_name: String,
+    pub creator_role: Option<String>,
+    pub last_used_at: Option<i64>,
+    pub request_count: i64,
+    pub expires_at: Option<i64>,
+    pub enabled: bool,
+    pub rate_limit_enabled: bool,
+    pub rate_limit_max: i64,
+    pub rate_limit_window: i64,
+}
+
+impl KeyRow {
+    pub fn rate_limit(&self) -> RateLimit {
+        RateLimit {
+            enabled: self.rate_limit_enabled,
+            max_requests: u32::try_from(self.rate_limit_max).unwrap_or(1),
+            window_seconds: u32::try_from(self.rate_limit_window).unwrap_or(1),
+        }
+    }
+
+    pub fn card(&self, now_ms: i64) -> KeyCard {
+        let expires_at = self.expires_at.map(to_time);
+        KeyCard {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            prefix: self.prefix.clone(),
+            hint: self.hint.clone(),
+            scopes: ScopeSet::from_storage(&self.scopes).to_vec(),
+            created_at: to_time(self.created_at),
+            created_by: KeyCreator {
+                id: self.created_by.clone(),
+                name: self.creator_name.clone(),
+                can_manage_keys: self.creator_role.as_deref().and_then(Role::parse).is_some_and(Role::can_manage_keys),
+            },
+            last_used_at: self.last_used_at.map(to_time),
+            request_count: u64::try_from(self.request_count).unwrap_or(0),
+            expires_at,
+            enabled: self.enabled,
+            status: KeyStatus::at(self.enabled, expires_at, to_time(now_ms)),
+            rate_limit: self.rate_limit(),
+        }
+    }
+}
+
+const KEY_COLUMNS: &str = "k.id, k.workspace_id, k.name, k.prefix, k.hint, k.scopes, k.created_at, k.created_by,
+    u.name AS creator_name, m.role AS creator_role, k.last_used_at, k.request_count, k.expires_at, k.enabled,
+    k.rate_limit_enabled, k.rate_limit_max, k.rate_limit_window
+    FROM api_keys k JOIN users u ON u.id = k.created_by
+    LEFT JOIN memberships m ON m.workspace_id = k.workspace_id AND m.user_id = k.created_by";
+
+/// Everything needed to decide whether a request made with a key may proceed.
+#[derive(Debug, Clone)]
+pub struct KeyAuthRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub workspace_name: String,
+    pub plan: Plan,
+    pub name: String,
+    pub hint: String,
+    pub scopes: ScopeSet,
+    pub expires_at: Option<i64>,
+    pub enabled: bool,
+    pub revoked: bool,
+    pub rate_limit: RateLimit,
+    pub creator_role: Option<Role>,
+}
+
+/// A key about to be stored.
+#[derive(Debug, Clone)]
+pub struct NewKeyRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub secret_hash: [u8; 32],
+    pub prefix: String,
+    pub hint: String,
+    pub scopes: ScopeSet,
+    pub created_at: i64,
+    pub created_by: String,
+    pub expires_at: Option<i64>,
+    pub rate_limit: RateLimit,
+}
+
+/// A sealed response of `POST /keys`, stored with the key it made.
+#[derive(Debug, Clone)]
+pub struct IdempotencyRecord {
+    pub lookup: [u8; 32],
+    pub request_hash: [u8; 32],
+    pub nonce: Vec<u8>,
+    pub sealed: Vec<u8>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyInsertError {
+    #[error("the workspace has reached its key limit")]
+    LimitReached,
+    #[error("the workspace is read-only")]
+    ReadOnly,
+    #[error(transparent)]
+    Store(#[from] super::StoreError),
+}
+
+impl From<sqlx::Error> for KeyInsertError {
+    fn from(e: sqlx::Error) -> Self {
+        KeyInsertError::Store(e.into())
+    }
+}
+
+impl Store {
+    /// Stores a key if the workspace is active and below `limit` live keys, together with its
+    /// idempotency record, in one transaction on the single writer connection.
+    pub async fn insert_key(&self, key: &NewKeyRow, limit: u32, idem: Option<&IdempotencyRecord>) -> Result<(), KeyInsertError> {
+        let mut tx = self.writer.begin().await?;
+        let billing: Option<String> = sqlx::query_scalar("SELECT billing_status FROM workspaces WHERE id = ?")
+            .bind(&key.workspace_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if billing.as_deref().and_then(BillingStatus::parse) != Some(BillingStatus::Active) {
+            return Err(KeyInsertError::ReadOnly);
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO api_keys (id, workspace_id, name, secret_hash, prefix, hint, scopes, created_at, created_by,
+                expires_at, rate_limit_enabled, rate_limit_max, rate_limit_window)
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+             WHERE (SELECT COUNT(*) FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL) < ?",
+        )
+        .bind(&key.id)
+        .bind(&key.workspace_id)
+        .bind(&key.name)
+        .bind(&key.secret_hash[..])
+        .bind(&key.prefix)
+        .bind(&key.hint)
+        .bind(key.scopes.to_storage())
+        .bind(key.created_at)
+        .bind(&key.created_by)
+        .bind(key.expires_at)
+        .bind(key.rate_limit.enabled)
+        .bind(key.rate_limit.max_requests)
+        .bind(key.rate_limit.window_seconds)
+        .bind(&key.workspace_id)
+        .bind(limit)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        self.count_writes(1);
+        if inserted == 0 {
+            return Err(KeyInsertError::LimitReached);
+        }
+        if let Some(idem) = idem {
+            sqlx::query("INSERT OR REPLACE INTO idempotency (lookup, request_hash, nonce, sealed, created_at) VALUES (?, ?, ?, ?, ?)")
+                .bind(&idem.lookup[..])
+                .bind(&idem.request_hash[..])
+                .bind(&idem.nonce)
+                .bind(&idem.sealed)
+                .bind(idem.created_at)
+                .execute(&mut *tx)
+                .await?;
+            self.count_writes(1);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores keys as they are, without the key limit: for the demo seed and benchmarks.
+    pub async fn insert_keys(&self, keys: &[NewKeyRow]) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        for chunk in keys.chunks(500) {
+            let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO api_keys (id, workspace_id, name, secret_hash, prefix, hint, scopes, created_at, created_by,
+                    expires_at, rate_limit_enabled, rate_limit_max, rate_limit_window) ",
+            );
+            builder.push_values(chunk, |mut b, k| {
+                b.push_bind(k.id.clone())
+                    .push_bind(k.workspace_id.clone())
+                    .push_bind(k.name.clone())
+                    .push_bind(k.secret_hash.to_vec())
+                    .push_bind(k.prefix.clone())
+                    .push_bind(k.hint.clone())
+                    .push_bind(k.scopes.to_storage())
+                    .push_bind(k.created_at)
+                    .push_bind(k.created_by.clone())
+                    .push_bind(k.expires_at)
+                    .push_bind(k.rate_limit.enabled)
+                    .push_bind(k.rate_limit.max_requests)
+                    .push_bind(k.rate_limit.window_seconds);
+            });
+            builder.build().execute(&mut *tx).await?;
+            self.count_writes(1);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A stored idempotent response younger than `since`.
+    pub async fn idempotency_record(&self, lookup: &[u8; 32], since: i64) -> StoreResult<Option<IdempotencyRecord>> {
+        let row = sqlx::query("SELECT lookup, request_hash, nonce, sealed, created_at FROM idempotency WHERE lookup = ? AND created_at > ?")
+            .bind(&lookup[..])
+            .bind(since)
+            .fetch_optional(&self.writer)
+            .await?;
+        Ok(row.map(|r| IdempotencyRecord {
+            lookup: *lookup,
+            request_hash: r.get::<Vec<u8>, _>("request_hash").try_into().unwrap_or([0; 32]),
+            nonce: r.get("nonce"),
+            sealed: r.get("sealed"),
+            created_at: r.get("created_at"),
+        }))
+    }
+
+    pub async fn purge_idempotency(&self, before: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM idempotency WHERE created_at <= ?").bind(before).execute(&self.writer).await?;
+        self.count_writes(1);
+        Ok(())
+    }
+
+    /// Live keys of a workspace, newest first.
+    pub async fn list_keys(&self, workspace_id: &str) -> StoreResult<Vec<KeyRow>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {KEY_COLUMNS} WHERE k.workspace_id = ? AND k.revoked_at IS NULL ORDER BY k.created_at DESC, k.id"
+        ))
+        .bind(workspace_id)
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
+    /// A live key of a workspace. Read through the writer so a caller sees its own writes.
+    pub async fn key(&self, workspace_id: &str, key_id: &str) -> StoreResult<Option<KeyRow>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {KEY_COLUMNS} WHERE k.workspace_id = ? AND k.id = ? AND k.revoked_at IS NULL"
+        ))
+        .bind(workspace_id)
+        .bind(key_id)
+        .fetch_optional(&self.writer)
+        .await?)
+    }
+
+    /// Applies `changes` to a live key. Returns false when there is no such key.
+    pub async fn update_key(&self, workspace_id: &str, key_id: &str, changes: &KeyChanges) -> StoreResult<bool> {
+        let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new("UPDATE api_keys SET id = id");
+        if let Some(name) = &changes.name {
+            builder.push(", name = ").push_bind(name.clone());
+        }
+        if let Some(scopes) = changes.scopes {
+            builder.push(", scopes = ").push_bind(scopes.to_storage());
+        }
+        if let Some(rl) = changes.rate_limit {
+            builder.push(", rate_limit_enabled = ").push_bind(rl.enabled);
+            builder.push(", rate_limit_max = ").push_bind(rl.max_requests);
+            builder.push(", rate_limit_window = ").push_bind(rl.window_seconds);
+        }
+        if let Some(enabled) = changes.enabled {
+            builder.push(", enabled = ").push_bind(enabled);
+        }
+        builder.push(" WHERE workspace_id = ").push_bind(workspace_id.to_owned());
+        builder.push(" AND id = ").push_bind(key_id.to_owned());
+        builder.push(" AND revoked_at IS NULL");
+        let changed = builder.build().execute(&self.writer).await?.rows_affected();
+        self.count_writes(1);
+        Ok(changed > 0)
+    }
+
+    /// Revokes a live key for good. Returns false when there is no such key.
+    pub async fn revoke_key(&self, workspace_id: &str, key_id: &str, now: i64) -> StoreResult<bool> {
+        let changed = sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE workspace_id = ? AND id = ? AND revoked_at IS NULL")
+            .bind(now)
+            .bind(workspace_id)
+            .bind(key_id)
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
+        self.count_writes(1);
+        Ok(changed > 0)
+    }
+
+    /// The key with this SHA-256, revoked or not, with what authentication needs.
+    pub async fn key_for_auth(&self, secret_hash: &[u8; 32]) -> StoreResult<Option<KeyAuthRow>> {
+        let row = sqlx::query(
+            "SELECT k.id, k.workspace_id, w.name AS workspace_name, w.plan, k.name, k.hint, k.scopes, k.expires_at,
+                    k.enabled, k.revoked_at, k.rate_limit_enabled, k.rate_limit_max, k.rate_limit_window, m.role
+             FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
+             LEFT JOIN memberships m ON m.workspace_id = k.workspace_id AND m.user_id = k.created_by
+             WHERE k.secret_hash = ?",
+        )
+        .bind(&secret_hash[..])
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.map(|r| KeyAuthRow {
+            id: r.get("id"),
+            workspace_id: r.get("workspace_id"),
+            workspace_name: r.get("workspace_name"),
+            plan: Plan::parse(r.get("plan")).unwrap_or(Plan::Free),
+            name: r.get("name"),
+            hint: r.get("hint"),
+            scopes: ScopeSet::from_storage(r.get("scopes")),
+            expires_at: r.get("expires_at"),
+            enabled: r.get("enabled"),
+            revoked: r.get::<Option<i64>, _>("revoked_at").is_some(),
+            rate_limit: RateLimit {
+                enabled: r.get("rate_limit_enabled"),
+                max_requests: r.get("rate_limit_max"),
+                window_seconds: r.get("rate_limit_window"),
+            },
+            creator_role: r.get::<Option<String>, _>("role").as_deref().and_then(Role::parse),
+        }))
+    }
+}

@@ -1,0 +1,105 @@
+//! SQLite storage: one concrete store, no storage trait. SQLite is the only engine Keydeck
+//! ships; a trait would only add a layer to read through.
+//!
+//! Writes go through one connection (SQLite has one writer anyway; one connection makes
+//! check-then-insert sequences atomic without retry loops), reads through a small pool. Every
+//! write statement is counted, so the benchmark can prove the hot path does not write.
+
+mod accounts;
+mod keys;
+mod resources;
+mod usage;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+pub use accounts::{Membership, WorkspaceRow};
+pub use keys::{IdempotencyRecord, KeyAuthRow, KeyInsertError, KeyRow, NewKeyRow};
+pub use resources::TimeEntryFilter;
+pub use usage::{PendingUsage, RECENT_REQUESTS_KEPT, RequestRecord, day_of, day_to_date};
+
+/// What can go wrong in storage. Callers map it to `internal_error`, except `Conflict`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Clone)]
+pub struct Store {
+    writer: SqlitePool,
+    reader: SqlitePool,
+    writes: Arc<AtomicU64>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and runs the embedded migrations.
+    pub async fn open(path: &Path) -> StoreResult<Store> {
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations").run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Store { writer, reader, writes: Arc::new(AtomicU64::new(0)) })
+    }
+
+    /// The read pool, for the occasional query outside this module (the demo seed).
+    pub fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// How many write statements this store has executed since it was opened.
+    pub fn write_statements(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
+    }
+
+    fn count_writes(&self, n: u64) {
+        self.writes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Reads the counter that admin commands bump, so a server can notice them.
+    pub async fn admin_generation(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE name = 'admin_generation'")
+            .fetch_one(&self.reader)
+            .await?)
+    }
+
+    /// Closes both pools, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+/// Milliseconds since the Unix epoch to a UTC time.
+pub fn to_time(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}

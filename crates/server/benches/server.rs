@@ -1,1 +1,585 @@
-fn main(){}
+//! The server's performance figures from the issue, each measured side by side in one run:
+//!
+//! 1. authenticated `GET /api/v1/me` throughput at least 0.90 of `GET /healthz` on the same
+//!    server;
+//! 2. `/me` throughput with 1,000,000 keys stored at least 0.95 of that with 10 keys stored;
+//! 3. at most 0.01 database write statements per authenticated request, with every key's
+//!    `request_count` exact once usage is flushed;
+//! 4. accepted / allowed within 1% when 32 connections push one key past its rate limit.
+//!
+//! Run with `cargo bench -p keydeck-server --bench server`. The server runs in-process on one
+//! multi-thread tokio runtime, the load generator (hyper 1 HTTP/1.1 clients with keep-alive,
+//! one request at a time per connection) on another; on a 2-core machine both share the cores,
+//! equally for both sides of every ratio. Throughput pairs are measured in alternating rounds
+//! after a warm-up and compared by their medians. Exits non-zero when any figure misses.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, ensure};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::Request;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{AUTHORIZATION, HOST, HeaderValue};
+use hyper_util::rt::TokioIo;
+use keydeck_core::key::random_base62;
+use keydeck_core::wire::Plan;
+use keydeck_core::{KeySecret, RateLimit, Scope, ScopeSet};
+use keydeck_server::store::NewKeyRow;
+use keydeck_server::{Clock, RunningServer, ServerConfig, admin};
+use tokio::runtime::Runtime;
+
+/// Concurrent client connections of every load run.
+const CONNECTIONS: usize = 32;
+/// Measured rounds per side of a throughput ratio.
+const ROUNDS: usize = 5;
+/// Length of one measured round.
+const ROUND: Duration = Duration::from_secs(2);
+/// Warm-up per side before the measured rounds.
+const WARMUP: Duration = Duration::from_secs(1);
+/// Length of the run that counts write statements.
+const WRITE_RUN: Duration = Duration::from_secs(5);
+/// Whole rate-limit windows the limiter run covers.
+const LIMIT_WINDOWS: u64 = 4;
+
+const HEALTHZ: &str = "/healthz";
+const ME: &str = "/api/v1/me";
+const OWNER_EMAIL: &str = "bench-owner@example.com";
+const OWNER_PASSWORD: &str = "bench-password";
+
+/// The product's limit of live keys per workspace, kept for the pool of figures 1 and 3.
+const KEYS_PER_WORKSPACE: usize = 10;
+/// Keys stored in the large database of figure 2.
+const LARGE_TOTAL_KEYS: usize = 1_000_000;
+/// Workspaces the large database spreads its filler keys over.
+const LARGE_WORKSPACES: usize = 1_000;
+/// Keys the `/me` load of figure 2 uses, present in both databases.
+const MEASURED_KEYS: usize = 10;
+
+/// A rate limit that runs the limiter on every request but never refuses at these rates.
+const GENEROUS: RateLimit = RateLimit { enabled: true, max_requests: 10_000, window_seconds: 1 };
+/// The limit figure 4 pushes past.
+const TIGHT: RateLimit = RateLimit { enabled: true, max_requests: 500, window_seconds: 1 };
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("benchmark error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The load generator
+
+/// What one connection asks for, over and over.
+#[derive(Clone)]
+struct Target {
+    addr: SocketAddr,
+    path: &'static str,
+    /// `Authorization` and `X-Workspace-Id`, for key-authenticated paths.
+    key: Option<(HeaderValue, HeaderValue)>,
+}
+
+impl Target {
+    fn open(addr: SocketAddr, path: &'static str) -> Target {
+        Target { addr, path, key: None }
+    }
+
+    fn keyed(addr: SocketAddr, path: &'static str, key: &BenchKey) -> Result<Target> {
+        let auth = HeaderValue::from_str(&format!("Bearer {}", key.secret.expose()))?;
+        let workspace = HeaderValue::from_str(&key.workspace_id)?;
+        Ok(Target { addr, path, key: Some((auth, workspace)) })
+    }
+}
+
+/// What a load run got back.
+#[derive(Debug, Default)]
+struct Stats {
+    /// 2xx responses.
+    ok: u64,
+    /// 429 responses.
+    limited: u64,
+    /// Any other status.
+    other: u64,
+    /// Connections that failed (each stops its connection).
+    errors: u64,
+    elapsed: Duration,
+    /// By `X-RateLimit-Reset`: (2xx, 429), when asked for.
+    windows: BTreeMap<i64, (u64, u64)>,
+}
+
+impl Stats {
+    fn responses(&self) -> u64 {
+        self.ok + self.limited + self.other
+    }
+
+    fn ok_per_second(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn merge(&mut self, other: Stats) {
+        self.ok += other.ok;
+        self.limited += other.limited;
+        self.other += other.other;
+        self.errors += other.errors;
+        for (window, (ok, limited)) in other.windows {
+            let entry = self.windows.entry(window).or_default();
+            entry.0 += ok;
+            entry.1 += limited;
+        }
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{:>9.0} req/s  ({} ok, {} 429, {} other, {} errors in {:.2} s)",
+            self.ok_per_second(),
+            self.ok,
+            self.limited,
+            self.other,
+            self.errors,
+            self.elapsed.as_secs_f64()
+        )
+    }
+}
+
+async fn connect(addr: SocketAddr) -> Result<SendRequest<Empty<Bytes>>> {
+    let stream = tokio::net::TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+/// One connection sending requests back to back until `deadline`.
+async fn drive(mut sender: SendRequest<Empty<Bytes>>, target: Target, deadline: Instant, track_windows: bool) -> Stats {
+    let mut stats = Stats::default();
+    let Ok(host) = HeaderValue::from_str(&target.addr.to_string()) else {
+        stats.errors += 1;
+        return stats;
+    };
+    while Instant::now() < deadline {
+        if sender.ready().await.is_err() {
+            stats.errors += 1;
+            break;
+        }
+        let mut request = Request::get(target.path).header(HOST, host.clone());
+        if let Some((auth, workspace)) = &target.key {
+            request = request.header(AUTHORIZATION, auth.clone()).header("x-workspace-id", workspace.clone());
+        }
+        let Ok(request) = request.body(Empty::new()) else {
+            stats.errors += 1;
+            break;
+        };
+        let Ok(response) = sender.send_request(request).await else {
+            stats.errors += 1;
+            break;
+        };
+        let status = response.status().as_u16();
+        let window = if track_windows {
+            response.headers().get("x-ratelimit-reset").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok())
+        } else {
+            None
+        };
+        if response.into_body().collect().await.is_err() {
+            stats.errors += 1;
+            break;
+        }
+        match status {
+            200..=299 => stats.ok += 1,
+            429 => stats.limited += 1,
+            _ => stats.other += 1,
+        }
+        if let Some(window) = window {
+            let entry = stats.windows.entry(window).or_default();
+            match status {
+                200..=299 => entry.0 += 1,
+                429 => entry.1 += 1,
+                _ => {}
+            }
+        }
+    }
+    stats
+}
+
+/// Opens one connection per target, then runs them all for `duration`. With `align`, the
+/// run starts 20 ms after a whole Unix second (where 1-second rate-limit windows begin).
+async fn load(targets: &[Target], duration: Duration, track_windows: bool, align: bool) -> Result<Stats> {
+    let mut senders = Vec::with_capacity(targets.len());
+    for target in targets {
+        senders.push(connect(target.addr).await?);
+    }
+    if align {
+        let ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() % 1000;
+        let wait = (1020 - ms) % 1000;
+        tokio::time::sleep(Duration::from_millis(u64::try_from(wait)?)).await;
+    }
+    let start = Instant::now();
+    let deadline = start + duration;
+    let tasks: Vec<_> = senders
+        .into_iter()
+        .zip(targets.iter().cloned())
+        .map(|(sender, target)| tokio::spawn(drive(sender, target, deadline, track_windows)))
+        .collect();
+    let mut total = Stats::default();
+    for task in tasks {
+        total.merge(task.await?);
+    }
+    total.elapsed = start.elapsed();
+    Ok(total)
+}
+
+/// Runs `a` and `b` alternately: a warm-up of each, then [`ROUNDS`] rounds in ABBA order (so a
+/// slow drift of the machine weighs on both sides alike). Returns the rounds of each side.
+fn alternate(client: &Runtime, a: &[Target], b: &[Target], label_a: &str, label_b: &str, before_round: &dyn Fn()) -> Result<(Vec<Stats>, Vec<Stats>)> {
+    client.block_on(load(a, WARMUP, false, false))?;
+    client.block_on(load(b, WARMUP, false, false))?;
+    let (mut rounds_a, mut rounds_b) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let order = if round % 2 == 0 { [true, false] } else { [false, true] };
+        for is_a in order {
+            before_round();
+            let (targets, label) = if is_a { (a, label_a) } else { (b, label_b) };
+            let stats = client.block_on(load(targets, ROUND, false, false))?;
+            println!("  round {} {label:<22} {}", round + 1, stats.summary());
+            if is_a { rounds_a.push(stats) } else { rounds_b.push(stats) }
+        }
+    }
+    Ok((rounds_a, rounds_b))
+}
+
+fn median_rps(rounds: &[Stats]) -> f64 {
+    let mut rates: Vec<f64> = rounds.iter().map(Stats::ok_per_second).collect();
+    rates.sort_by(f64::total_cmp);
+    let mid = rates.len() / 2;
+    if rates.len() % 2 == 1 { rates[mid] } else { (rates[mid - 1] + rates[mid]) / 2.0 }
+}
+
+/// Every request of these rounds answered 2xx, over working connections.
+fn all_ok(rounds: &[Stats]) -> bool {
+    rounds.iter().all(|s| s.ok > 0 && s.limited == 0 && s.other == 0 && s.errors == 0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers and seeding
+
+struct BenchKey {
+    id: String,
+    workspace_id: String,
+    secret: KeySecret,
+}
+
+fn start_server(server_rt: &Runtime, dir: &Path, file: &str) -> Result<RunningServer> {
+    let config = ServerConfig::new(dir.join(file), "127.0.0.1:0".parse()?);
+    Ok(server_rt.block_on(keydeck_server::start(config, Clock::default()))?)
+}
+
+fn key_row(rng: &mut impl rand::RngCore, workspace_id: &str, owner_id: &str, name: String, rate_limit: RateLimit, now: i64) -> (KeySecret, NewKeyRow) {
+    let secret = KeySecret::generate(rng);
+    let row = NewKeyRow {
+        id: format!("key_{}", random_base62(rng, 16)),
+        workspace_id: workspace_id.to_owned(),
+        name,
+        secret_hash: secret.sha256(),
+        prefix: secret.display_prefix().to_owned(),
+        hint: secret.hint().to_owned(),
+        scopes: [Scope::TimeEntriesRead, Scope::ProjectsRead].into_iter().collect::<ScopeSet>(),
+        created_at: now,
+        created_by: owner_id.to_owned(),
+        expires_at: None,
+        rate_limit,
+    };
+    (secret, row)
+}
+
+/// The owner every benchmark workspace belongs to. Returns the owner's user id.
+async fn create_owner(server: &RunningServer) -> Result<String> {
+    Ok(admin::create_user(&server.state.store, &server.state.clock, OWNER_EMAIL, OWNER_PASSWORD, "Bench Owner").await?.id)
+}
+
+/// `count` keys in new Business workspaces of at most `per_workspace` keys each.
+async fn seed_keys(server: &RunningServer, owner_id: &str, count: usize, per_workspace: usize, rate_limit: RateLimit, label: &str) -> Result<Vec<BenchKey>> {
+    let (store, clock) = (&server.state.store, &server.state.clock);
+    let now = clock.now_ms();
+    let mut keys = Vec::with_capacity(count);
+    let mut rows = Vec::with_capacity(count);
+    let mut rng = rand::rng();
+    for (w, start) in (0..count).step_by(per_workspace).enumerate() {
+        let workspace_id = admin::create_workspace(store, clock, &format!("{label} {}", w + 1), Plan::Business, OWNER_EMAIL).await?;
+        for i in start..(start + per_workspace).min(count) {
+            let (secret, row) = key_row(&mut rng, &workspace_id, owner_id, format!("{label} key {}", i + 1), rate_limit, now);
+            keys.push(BenchKey { id: row.id.clone(), workspace_id: workspace_id.clone(), secret });
+            rows.push(row);
+        }
+    }
+    store.insert_keys(&rows).await?;
+    Ok(keys)
+}
+
+/// Sum of `request_count` over `keys`, after writing all pending usage and letting any
+/// flush the server's own flusher had under way finish.
+async fn settled_request_count(server: &RunningServer, keys: &[BenchKey]) -> Result<i64> {
+    let state = &server.state;
+    state.keys.flush(&state.store).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    state.keys.flush(&state.store).await?;
+    let mut workspaces: Vec<&str> = keys.iter().map(|k| k.workspace_id.as_str()).collect();
+    workspaces.sort_unstable();
+    workspaces.dedup();
+    let mut total = 0;
+    for workspace in workspaces {
+        for row in state.store.list_keys(workspace).await? {
+            if keys.iter().any(|k| k.id == row.id) {
+                total += row.request_count;
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// Fills the large database up to [`LARGE_TOTAL_KEYS`] keys: [`LARGE_WORKSPACES`] - 1 more
+/// Business workspaces with the filler keys spread evenly over them (about 1,000 each: the
+/// 10-key limit is an API rule, not a storage rule; `insert_keys` bypasses it as the demo seed
+/// does). Rows are generated on a second thread while the writer inserts them. Returns some
+/// filler key hashes (every 100th) for the cold-lookup figure.
+fn seed_filler(server_rt: &Runtime, server: &RunningServer, owner_id: &str, filler: usize) -> Result<Vec<[u8; 32]>> {
+    let (store, clock) = (&server.state.store, &server.state.clock);
+    let workspaces = server_rt.block_on(async {
+        let mut ids = Vec::with_capacity(LARGE_WORKSPACES - 1);
+        for w in 1..LARGE_WORKSPACES {
+            ids.push(admin::create_workspace(store, clock, &format!("Filler {w}"), Plan::Business, OWNER_EMAIL).await?);
+        }
+        anyhow::Ok(ids)
+    })?;
+    const CHUNK: usize = 50_000;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<NewKeyRow>>(2);
+    let owner = owner_id.to_owned();
+    let now = clock.now_ms();
+    let producer = std::thread::spawn(move || {
+        let mut rng = rand::rng();
+        let mut samples = Vec::new();
+        let mut made = 0;
+        while made < filler {
+            let n = CHUNK.min(filler - made);
+            let mut rows = Vec::with_capacity(n);
+            for i in made..made + n {
+                let workspace = &workspaces[i % workspaces.len()];
+                let (_, row) = key_row(&mut rng, workspace, &owner, format!("Filler key {i}"), GENEROUS, now);
+                if i % 100 == 0 {
+                    samples.push(row.secret_hash);
+                }
+                rows.push(row);
+            }
+            made += n;
+            if tx.send(rows).is_err() {
+                break;
+            }
+        }
+        samples
+    });
+    for rows in rx {
+        server_rt.block_on(store.insert_keys(&rows))?;
+    }
+    producer.join().map_err(|_| anyhow::anyhow!("the key generator panicked"))
+}
+
+/// Mean time of an uncached `key_for_auth` over `hashes` (cycled to `n` lookups).
+fn lookup_micros(server_rt: &Runtime, server: &RunningServer, hashes: &[[u8; 32]], n: usize) -> Result<f64> {
+    server_rt.block_on(async {
+        let start = Instant::now();
+        for hash in hashes.iter().cycle().take(n) {
+            ensure!(server.state.store.key_for_auth(hash).await?.is_some(), "a seeded key was not found");
+        }
+        Ok(start.elapsed().as_secs_f64() * 1e6 / n as f64)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The figures
+
+struct Figure {
+    name: &'static str,
+    value: String,
+    target: &'static str,
+    pass: bool,
+    raw: String,
+}
+
+fn run() -> Result<bool> {
+    let server_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("server").enable_all().build()?;
+    let client_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("client").enable_all().build()?;
+    let dir = tempfile::tempdir()?;
+    let mut figures = Vec::new();
+
+    // ---- Server A: figures 1, 3 and 4 --------------------------------------------------------
+    let a = start_server(&server_rt, dir.path(), "a.sqlite")?;
+    let (pool, limited_key) = server_rt.block_on(async {
+        let owner = create_owner(&a).await?;
+        let pool = seed_keys(&a, &owner, CONNECTIONS, KEYS_PER_WORKSPACE, GENEROUS, "Pool").await?;
+        let limited = seed_keys(&a, &owner, 1, 1, TIGHT, "Limited").await?;
+        anyhow::Ok((pool, limited))
+    })?;
+    println!(
+        "server A at {}: {} pool keys in {} workspaces (limit {}/{} s each), 1 key limited to {}/{} s",
+        a.addr,
+        pool.len(),
+        CONNECTIONS.div_ceil(KEYS_PER_WORKSPACE),
+        GENEROUS.max_requests,
+        GENEROUS.window_seconds,
+        TIGHT.max_requests,
+        TIGHT.window_seconds
+    );
+
+    // Figure 1: /me (one pool key per connection) against /healthz, same server.
+    println!("\n[1] GET /api/v1/me vs GET /healthz, {CONNECTIONS} connections, {ROUNDS} x {} s rounds each", ROUND.as_secs());
+    let healthz: Vec<Target> = (0..CONNECTIONS).map(|_| Target::open(a.addr, HEALTHZ)).collect();
+    let me: Vec<Target> = pool.iter().map(|k| Target::keyed(a.addr, ME, k)).collect::<Result<_>>()?;
+    let (me_rounds, healthz_rounds) = alternate(&client_rt, &me, &healthz, "/me", "/healthz", &|| {})?;
+    let (me_rps, healthz_rps) = (median_rps(&me_rounds), median_rps(&healthz_rounds));
+    let ratio = me_rps / healthz_rps;
+    let clean = all_ok(&me_rounds) && all_ok(&healthz_rounds);
+    if !clean {
+        println!("  WARNING: a round had a non-2xx response (429 or other) or a failed connection");
+    }
+    figures.push(Figure {
+        name: "me/healthz throughput",
+        value: format!("{ratio:.3}"),
+        target: ">= 0.90",
+        pass: ratio >= 0.90 && clean,
+        raw: format!("/me {me_rps:.0} req/s, /healthz {healthz_rps:.0} req/s (medians; no 429: {})", me_rounds.iter().all(|s| s.limited == 0)),
+    });
+
+    // Figure 3: write statements per authenticated request, and exact request counts.
+    println!("\n[3] write statements per /me request, {CONNECTIONS} connections x {} s over {} keys", WRITE_RUN.as_secs(), pool.len());
+    let count_before = server_rt.block_on(settled_request_count(&a, &pool))?;
+    let writes_before = a.state.store.write_statements();
+    let run3 = client_rt.block_on(load(&me, WRITE_RUN, false, false))?;
+    let count_after = server_rt.block_on(settled_request_count(&a, &pool))?;
+    let writes = a.state.store.write_statements() - writes_before;
+    let counted = count_after - count_before;
+    let responses = run3.responses();
+    let per_request = writes as f64 / responses.max(1) as f64;
+    let exact = i64::try_from(responses)? == counted && run3.errors == 0;
+    println!("  {}", run3.summary());
+    println!("  {writes} write statements for {responses} responses; request_count grew by {counted}");
+    figures.push(Figure {
+        name: "writes per authenticated request",
+        value: format!("{per_request:.4}"),
+        target: "<= 0.01",
+        pass: per_request <= 0.01 && run3.ok > 0,
+        raw: format!("{writes} statements / {responses} requests over {:.1} s", run3.elapsed.as_secs_f64()),
+    });
+    figures.push(Figure {
+        name: "requestCount exact after flush",
+        value: if exact { "yes".to_owned() } else { "no".to_owned() },
+        target: "exact",
+        pass: exact,
+        raw: format!("request_count +{counted}, client saw {responses} responses ({} connection errors)", run3.errors),
+    });
+
+    // Figure 4: 32 connections on one key past its limit, over whole windows.
+    println!(
+        "\n[4] one key limited to {}/{} s, {CONNECTIONS} connections for {LIMIT_WINDOWS} windows",
+        TIGHT.max_requests, TIGHT.window_seconds
+    );
+    let hammer: Vec<Target> = (0..CONNECTIONS).map(|_| Target::keyed(a.addr, ME, &limited_key[0])).collect::<Result<_>>()?;
+    // Starts 20 ms into a window and stops 20 ms before one, so the run covers whole windows
+    // (a window touched for a few milliseconds at either end could not fill its allowance).
+    let run4 = client_rt.block_on(load(&hammer, Duration::from_millis(LIMIT_WINDOWS * 1000 - 40), true, true))?;
+    println!("  {}", run4.summary());
+    for (reset, (ok, limited)) in &run4.windows {
+        println!("  window ending {reset}: {ok} accepted, {limited} refused");
+    }
+    let windows = run4.windows.len() as u64;
+    let allowed = u64::from(TIGHT.max_requests) * windows;
+    let accepted_ratio = run4.ok as f64 / allowed.max(1) as f64;
+    figures.push(Figure {
+        name: "accepted/allowed past rate limit",
+        value: format!("{accepted_ratio:.4}"),
+        target: "0.99..=1.01",
+        pass: (0.99..=1.01).contains(&accepted_ratio) && run4.other == 0 && run4.errors == 0,
+        raw: format!("{} accepted, {} refused (429), allowed {allowed} = {} x {windows} windows", run4.ok, run4.limited, TIGHT.max_requests),
+    });
+    server_rt.block_on(a.stop());
+
+    // ---- Servers S (10 keys) and L (1,000,000 keys): figure 2 ---------------------------------
+    println!("\n[2] GET /api/v1/me with 10 keys stored vs {LARGE_TOTAL_KEYS} keys stored");
+    let small = start_server(&server_rt, dir.path(), "small.sqlite")?;
+    let large = start_server(&server_rt, dir.path(), "large.sqlite")?;
+    // Both databases hold one workspace with the 10 keys the load uses; the large one also
+    // holds 999,990 filler keys in 999 more workspaces.
+    let small_keys = server_rt.block_on(async {
+        let owner = create_owner(&small).await?;
+        seed_keys(&small, &owner, MEASURED_KEYS, KEYS_PER_WORKSPACE, GENEROUS, "Measured").await
+    })?;
+    let seeding = Instant::now();
+    let (large_keys, large_owner) = server_rt.block_on(async {
+        let owner = create_owner(&large).await?;
+        let keys = seed_keys(&large, &owner, MEASURED_KEYS, KEYS_PER_WORKSPACE, GENEROUS, "Measured").await?;
+        anyhow::Ok((keys, owner))
+    })?;
+    let samples = seed_filler(&server_rt, &large, &large_owner, LARGE_TOTAL_KEYS - MEASURED_KEYS)?;
+    let seed_time = seeding.elapsed();
+    let stored = server_rt.block_on(stored_keys(&large))?;
+    ensure!(usize::try_from(stored)? == LARGE_TOTAL_KEYS, "the large database holds {stored} keys");
+    println!(
+        "  seeded {stored} keys in {LARGE_WORKSPACES} workspaces in {:.1} s ({:.0} keys/s)",
+        seed_time.as_secs_f64(),
+        stored as f64 / seed_time.as_secs_f64()
+    );
+    let small_hashes: Vec<[u8; 32]> = small_keys.iter().map(|k| k.secret.sha256()).collect();
+    let cold_small = lookup_micros(&server_rt, &small, &small_hashes, 5_000)?;
+    let cold_large = lookup_micros(&server_rt, &large, &samples, 5_000)?;
+    println!("  uncached key lookup (key_for_auth): {cold_small:.1} us with 10 keys, {cold_large:.1} us with {stored} keys");
+
+    let per_conn = |server: &RunningServer, keys: &[BenchKey]| -> Result<Vec<Target>> {
+        (0..CONNECTIONS).map(|i| Target::keyed(server.addr, ME, &keys[i % keys.len()])).collect()
+    };
+    let (on_large, on_small) = (per_conn(&large, &large_keys)?, per_conn(&small, &small_keys)?);
+    // Each round starts with empty key caches on both servers, so each includes the lookups.
+    let forget = || {
+        large.state.keys.invalidate();
+        small.state.keys.invalidate();
+    };
+    let (large_rounds, small_rounds) = alternate(&client_rt, &on_large, &on_small, "/me, 1M keys", "/me, 10 keys", &forget)?;
+    let (large_rps, small_rps) = (median_rps(&large_rounds), median_rps(&small_rounds));
+    let ratio = large_rps / small_rps;
+    let clean = all_ok(&large_rounds) && all_ok(&small_rounds);
+    if !clean {
+        println!("  WARNING: a round had a non-2xx response (429 or other) or a failed connection");
+    }
+    figures.insert(1, Figure {
+        name: "me 1M keys / 10 keys throughput",
+        value: format!("{ratio:.3}"),
+        target: ">= 0.95",
+        pass: ratio >= 0.95 && clean,
+        raw: format!("1M keys {large_rps:.0} req/s, 10 keys {small_rps:.0} req/s (medians); seeding {:.1} s", seed_time.as_secs_f64()),
+    });
+    server_rt.block_on(small.stop());
+    server_rt.block_on(large.stop());
+
+    // ---- The table ----------------------------------------------------------------------------
+    println!("\n{:<34} {:>8}   {:<14} {:<6} raw", "figure", "value", "target", "result");
+    for f in &figures {
+        println!("{:<34} {:>8}   {:<14} {:<6} {}", f.name, f.value, f.target, if f.pass { "PASS" } else { "FAIL" }, f.raw);
+    }
+    let passed = figures.iter().all(|f| f.pass);
+    if !passed {
+        println!("\nat least one figure missed its target");
+    }
+    Ok(passed)
+}
+
+/// How many keys a server's database holds.
+async fn stored_keys(server: &RunningServer) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM api_keys").fetch_one(server.state.store.reader()).await?)
+}

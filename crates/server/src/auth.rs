@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
@@ -47,7 +47,13 @@ pub async fn require_key(State(state): State<AppState>, mut request: Request, ne
     let template = RequestRecord {
         at: now,
         method: request.method().to_string(),
-        path: request.uri().path().chars().take(200).collect(),
+        path: request
+            .extensions()
+            .get::<OriginalUri>()
+            .map_or_else(|| request.uri().path(), |u| u.0.path())
+            .chars()
+            .take(200)
+            .collect(),
         status: 0,
         ip: request
             .extensions()

@@ -1,0 +1,226 @@
+//! The test harness: a real server on a random port, a reqwest client, and a world of users
+//! and workspaces.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, Once, OnceLock};
+use std::time::{Duration, Instant};
+
+use keydeck_core::wire::{Plan, Role};
+use keydeck_server::{Clock, RunningServer, ServerConfig, admin};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+#[derive(Clone)]
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Debug logging of everything (server, sqlx, hyper), captured in memory for the whole run.
+fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
+    static INIT: Once = Once::new();
+    let logs = LOGS.get_or_init(|| Arc::new(Mutex::new(Vec::new()))).clone();
+    INIT.call_once(|| {
+        let writer = LogWriter(logs.clone());
+        tracing_subscriber::fmt()
+            .with_env_filter("debug")
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .init();
+    });
+    logs
+}
+
+pub struct TestServer {
+    pub server: RunningServer,
+    pub url: String,
+    pub http: reqwest::Client,
+    pub clock: Clock,
+    pub db: std::path::PathBuf,
+    secrets: Mutex<Vec<String>>,
+    logs: Arc<Mutex<Vec<u8>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(false).await
+    }
+
+    pub async fn start_with(demo: bool) -> TestServer {
+        let logs = capture_logs();
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("keydeck.db");
+        let mut config = ServerConfig::new(&db, "127.0.0.1:0".parse().unwrap());
+        config.demo = demo;
+        config.flush_interval = Duration::from_millis(200);
+        let clock = Clock::default();
+        let server = keydeck_server::start(config, clock.clone()).await.unwrap();
+        let url = server.url();
+        TestServer { server, url, http: reqwest::Client::new(), clock, db, secrets: Mutex::new(vec![PASSWORD.to_owned()]), logs, _dir: dir }
+    }
+
+    /// Remembers a value that must never appear in the log.
+    pub fn watch(&self, secret: &str) {
+        self.secrets.lock().unwrap().push(secret.to_owned());
+    }
+
+    pub async fn user(&self, email: &str, name: &str) -> String {
+        admin::create_user(&self.server.state.store, &self.clock, email, PASSWORD, name).await.unwrap().id
+    }
+
+    pub async fn workspace(&self, name: &str, plan: Plan, owner_email: &str) -> String {
+        admin::create_workspace(&self.server.state.store, &self.clock, name, plan, owner_email).await.unwrap()
+    }
+
+    pub async fn add_member(&self, ws: &str, email: &str, role: Role) {
+        admin::add_member(&self.server.state.store, &self.clock, ws, email, role).await.unwrap();
+    }
+
+    pub async fn sign_in(&self, email: &str) -> String {
+        self.sign_in_with(email, PASSWORD).await
+    }
+
+    pub async fn sign_in_with(&self, email: &str, password: &str) -> String {
+        self.watch(password);
+        let (status, body) = self.send(Method::POST, "/api/v1/sessions", None, Some(json!({"email": email, "password": password}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let token = body["token"].as_str().unwrap().to_owned();
+        self.watch(&token);
+        token
+    }
+
+    /// A request with an optional bearer token and JSON body; returns the status and JSON.
+    pub async fn send(&self, method: Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        json_of(request.send().await.unwrap()).await
+    }
+
+    /// Creates a key; returns (id, secret).
+    pub async fn new_key(&self, token: &str, ws: &str, body: Value) -> (String, String) {
+        let (status, created) = self.send(Method::POST, &format!("/api/v1/workspaces/{ws}/keys"), Some(token), Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let secret = created["secret"].as_str().unwrap().to_owned();
+        self.watch(&secret);
+        (created["key"]["id"].as_str().unwrap().to_owned(), secret)
+    }
+
+    /// A request made with an API key.
+    pub async fn with_key(&self, method: Method, path: &str, key: &str, ws: &str, body: Option<Value>) -> Response {
+        let mut request = self.http.request(method, format!("{}/api/v1{path}", self.url)).bearer_auth(key).header("X-Workspace-Id", ws);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn me(&self, key: &str, ws: &str) -> (StatusCode, Value) {
+        json_of(self.with_key(Method::GET, "/me", key, ws, None).await).await
+    }
+
+    /// Runs `keydeck-server admin ...` against this server's database.
+    pub fn admin_cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_keydeck-server"))
+            .arg("admin")
+            .arg("--db")
+            .arg(&self.db)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let logs = String::from_utf8_lossy(&self.logs.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
+        assert!(!logs.is_empty(), "debug logging captured nothing: the check below would prove nothing");
+        for secret in self.secrets.lock().unwrap().iter() {
+            assert!(!logs.contains(secret.as_str()), "a secret, session token or password appears in the debug log");
+        }
+    }
+}
+
+pub async fn json_of(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}")) };
+    (status, value)
+}
+
+/// Asserts the API's error shape with this status and code.
+pub fn assert_error(status: StatusCode, body: &Value, expected_status: u16, code: &str) {
+    assert_eq!(status.as_u16(), expected_status, "{body}");
+    assert_eq!(body["error"], code, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.len() > 20 && message.ends_with('.'), "the message should be a sentence: {body}");
+}
+
+/// Polls `check` until it returns true, for at most `within`.
+pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < within, "did not happen within {within:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+pub fn key_body(name: &str) -> Value {
+    json!({"name": name, "scopes": ["time_entries:read", "projects:read"], "expiresInDays": 90})
+}
+
+/// An owner, an admin and a member of a Business workspace, signed in.
+pub struct World {
+    pub ts: TestServer,
+    pub ws: String,
+    pub owner: String,
+    pub admin: String,
+    pub member: String,
+    pub admin_id: String,
+}
+
+impl World {
+    pub async fn new() -> World {
+        let ts = TestServer::start().await;
+        ts.user("owner@example.com", "Olive Owner").await;
+        let admin_id = ts.user("admin@example.com", "Adam Admin").await;
+        ts.user("member@example.com", "Mel Member").await;
+        let ws = ts.workspace("Acme", Plan::Business, "owner@example.com").await;
+        ts.add_member(&ws, "admin@example.com", Role::Admin).await;
+        ts.add_member(&ws, "member@example.com", Role::Member).await;
+        let owner = ts.sign_in("owner@example.com").await;
+        let admin = ts.sign_in("admin@example.com").await;
+        let member = ts.sign_in("member@example.com").await;
+        World { ts, ws, owner, admin, member, admin_id }
+    }
+
+    pub fn keys_path(&self) -> String {
+        format!("/api/v1/workspaces/{}/keys", self.ws)
+    }
+}

@@ -95,17 +95,12 @@ impl ParsedKey {
             let shown: String = input.chars().take(KEY_PREFIX.len()).collect();
             return Err(KeyFormatError::WrongPrefix {
                 found: shown,
-                case_only: input
-                    .get(..KEY_PREFIX.len())
-                    .is_some_and(|p| p.eq_ignore_ascii_case(KEY_PREFIX)),
+                case_only: input.get(..KEY_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(KEY_PREFIX)),
             });
         }
         let body = &input[KEY_PREFIX.len()..];
         if let Some((index, ch)) = body.chars().enumerate().find(|(_, c)| !c.is_ascii_alphanumeric()) {
-            return Err(KeyFormatError::BadCharacter {
-                position: KEY_PREFIX.len() + index + 1,
-                character: ch,
-            });
+            return Err(KeyFormatError::BadCharacter { position: KEY_PREFIX.len() + index + 1, character: ch });
         }
         let len = input.len();
         if len < KEY_LEN {

@@ -25,10 +25,14 @@ impl Purpose {
     pub fn scopes(self) -> &'static [Scope] {
         match self {
             // Zapier triggers on new time entries and creates them; it names people and projects.
-            Purpose::Zapier => &[Scope::TimeEntriesRead, Scope::TimeEntriesWrite, Scope::EmployeesRead, Scope::ProjectsRead],
+            Purpose::Zapier => {
+                &[Scope::TimeEntriesRead, Scope::TimeEntriesWrite, Scope::EmployeesRead, Scope::ProjectsRead]
+            }
             Purpose::ReportingDashboard => &[Scope::ReportsRead, Scope::ProjectsRead, Scope::EmployeesRead],
             Purpose::FinanceSync => &[Scope::TimeEntriesRead, Scope::ProjectsRead, Scope::ReportsRead],
-            Purpose::DataExport => &[Scope::TimeEntriesRead, Scope::EmployeesRead, Scope::ProjectsRead, Scope::ReportsRead],
+            Purpose::DataExport => {
+                &[Scope::TimeEntriesRead, Scope::EmployeesRead, Scope::ProjectsRead, Scope::ReportsRead]
+            }
             Purpose::Custom => &[Scope::TimeEntriesRead],
         }
     }
@@ -54,6 +58,11 @@ mod tests {
             assert!(!p.scopes().is_empty());
             assert!(p.expires_in_days().is_some());
         }
-        assert!(!Purpose::ReportingDashboard.scopes().iter().any(|s| matches!(s, Scope::TimeEntriesWrite | Scope::ProjectsWrite)));
+        assert!(
+            !Purpose::ReportingDashboard
+                .scopes()
+                .iter()
+                .any(|s| matches!(s, Scope::TimeEntriesWrite | Scope::ProjectsWrite))
+        );
     }
 }

@@ -70,18 +70,17 @@ impl Default for RateLimit {
 pub fn check_name(raw: &str) -> Result<String, String> {
     let name = raw.trim();
     if name.chars().any(char::is_control) {
-        return Err("Use letters, digits, spaces and punctuation only; the name contains a line break or control character.".to_owned());
+        return Err(
+            "Use letters, digits, spaces and punctuation only; the name contains a line break or control character."
+                .to_owned(),
+        );
     }
     let count = name.chars().count();
     if count < NAME_MIN_CHARS {
-        return Err(format!(
-            "Use at least {NAME_MIN_CHARS} characters, for example \"Zapier\" or \"Finance sync\"."
-        ));
+        return Err(format!("Use at least {NAME_MIN_CHARS} characters, for example \"Zapier\" or \"Finance sync\"."));
     }
     if count > NAME_MAX_CHARS {
-        return Err(format!(
-            "Use at most {NAME_MAX_CHARS} characters (this one has {count})."
-        ));
+        return Err(format!("Use at most {NAME_MAX_CHARS} characters (this one has {count})."));
     }
     Ok(name.to_owned())
 }
@@ -127,7 +126,11 @@ pub fn validate_new_key(body: &Value) -> Result<NewKeySettings, Vec<FieldError>>
         Some(v) => scopes_field(v, &mut errors),
     };
     let expires_in_days = match map.get("expiresInDays") {
-        None => field_err(&mut errors, "expiresInDays", "Say when the key expires: 7, 30, 90, 180 or 365 days, or null for never."),
+        None => field_err(
+            &mut errors,
+            "expiresInDays",
+            "Say when the key expires: 7, 30, 90, 180 or 365 days, or null for never.",
+        ),
         Some(Value::Null) => Some(None),
         Some(v) => expiry_field(v, &mut errors),
     };
@@ -234,7 +237,11 @@ fn expiry_field(v: &Value, errors: &mut Vec<FieldError>) -> Option<Option<Expire
 
 fn rate_limit_field(v: &Value, errors: &mut Vec<FieldError>) -> Option<RateLimit> {
     let Some(map) = v.as_object() else {
-        return field_err(errors, "rateLimit", "Use an object: {\"enabled\": true, \"maxRequests\": 100, \"windowSeconds\": 60}.");
+        return field_err(
+            errors,
+            "rateLimit",
+            "Use an object: {\"enabled\": true, \"maxRequests\": 100, \"windowSeconds\": 60}.",
+        );
     };
     let before = errors.len();
     unknown_fields_prefixed(map, errors);
@@ -243,8 +250,16 @@ fn rate_limit_field(v: &Value, errors: &mut Vec<FieldError>) -> Option<RateLimit
         None => Some(true),
         Some(_) => field_err(errors, "rateLimit.enabled", "Use true or false."),
     };
-    let max = bounded(map.get("maxRequests"), RATE_LIMIT_MAX_REQUESTS, 100, "rateLimit.maxRequests", "requests", errors);
-    let window = bounded(map.get("windowSeconds"), RATE_LIMIT_WINDOW_SECONDS, 60, "rateLimit.windowSeconds", "seconds (one hour)", errors);
+    let max =
+        bounded(map.get("maxRequests"), RATE_LIMIT_MAX_REQUESTS, 100, "rateLimit.maxRequests", "requests", errors);
+    let window = bounded(
+        map.get("windowSeconds"),
+        RATE_LIMIT_WINDOW_SECONDS,
+        60,
+        "rateLimit.windowSeconds",
+        "seconds (one hour)",
+        errors,
+    );
     match (enabled, max, window) {
         (Some(enabled), Some(max_requests), Some(window_seconds)) if errors.len() == before => {
             Some(RateLimit { enabled, max_requests, window_seconds })
@@ -273,11 +288,9 @@ fn bounded(
     let Some(v) = v else { return Some(default) };
     match v.as_u64().and_then(|n| u32::try_from(n).ok()).filter(|n| range.contains(n)) {
         Some(n) => Some(n),
-        None => field_err(
-            errors,
-            field,
-            &format!("Use a whole number from {} to {} {unit}.", range.start(), range.end()),
-        ),
+        None => {
+            field_err(errors, field, &format!("Use a whole number from {} to {} {unit}.", range.start(), range.end()))
+        }
     }
 }
 
@@ -288,11 +301,13 @@ mod tests {
 
     #[test]
     fn a_good_request_is_accepted_with_the_default_rate_limit() {
-        let ok = validate_new_key(&json!({"name": "  Zapier ", "scopes": ["time_entries:read"], "expiresInDays": 90})).unwrap();
+        let ok = validate_new_key(&json!({"name": "  Zapier ", "scopes": ["time_entries:read"], "expiresInDays": 90}))
+            .unwrap();
         assert_eq!(ok.name, "Zapier");
         assert_eq!(ok.expires_in_days, ExpiresInDays::new(90));
         assert_eq!(ok.rate_limit, RateLimit { enabled: true, max_requests: 100, window_seconds: 60 });
-        let never = validate_new_key(&json!({"name": "abc", "scopes": ["reports:read"], "expiresInDays": null})).unwrap();
+        let never =
+            validate_new_key(&json!({"name": "abc", "scopes": ["reports:read"], "expiresInDays": null})).unwrap();
         assert_eq!(never.expires_in_days, None);
     }
 

@@ -23,12 +23,24 @@ fn invalid(message: impl Into<String>) -> AdminError {
 fn check_email(email: &str) -> Result<String, AdminError> {
     let email = email.trim();
     let ok = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'))
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'))
         && !email.contains(char::is_whitespace);
-    if ok { Ok(email.to_owned()) } else { Err(invalid(format!("\"{email}\" is not an email address. Use one like ana@example.com."))) }
+    if ok {
+        Ok(email.to_owned())
+    } else {
+        Err(invalid(format!("\"{email}\" is not an email address. Use one like ana@example.com.")))
+    }
 }
 
-pub async fn create_user(store: &Store, clock: &Clock, email: &str, password: &str, name: &str) -> Result<UserInfo, AdminError> {
+pub async fn create_user(
+    store: &Store,
+    clock: &Clock,
+    email: &str,
+    password: &str,
+    name: &str,
+) -> Result<UserInfo, AdminError> {
     let email = check_email(email)?;
     if password.chars().count() < 8 {
         return Err(invalid("The password is too short: use at least 8 characters."));
@@ -55,11 +67,18 @@ pub fn parse_role(role: &str) -> Result<Role, AdminError> {
 }
 
 pub fn parse_billing(status: &str) -> Result<BillingStatus, AdminError> {
-    BillingStatus::parse(status).ok_or_else(|| invalid(format!("\"{status}\" is not a billing status. Use active or read_only.")))
+    BillingStatus::parse(status)
+        .ok_or_else(|| invalid(format!("\"{status}\" is not a billing status. Use active or read_only.")))
 }
 
 /// Creates a workspace owned by the user with `owner_email`. Returns its id.
-pub async fn create_workspace(store: &Store, clock: &Clock, name: &str, plan: Plan, owner_email: &str) -> Result<String, AdminError> {
+pub async fn create_workspace(
+    store: &Store,
+    clock: &Clock,
+    name: &str,
+    plan: Plan,
+    owner_email: &str,
+) -> Result<String, AdminError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(invalid("Give the workspace a name of 1 to 100 characters."));
@@ -70,7 +89,13 @@ pub async fn create_workspace(store: &Store, clock: &Clock, name: &str, plan: Pl
     Ok(id)
 }
 
-pub async fn add_member(store: &Store, clock: &Clock, workspace_id: &str, email: &str, role: Role) -> Result<(), AdminError> {
+pub async fn add_member(
+    store: &Store,
+    clock: &Clock,
+    workspace_id: &str,
+    email: &str,
+    role: Role,
+) -> Result<(), AdminError> {
     let user = store.user_by_email(email.trim()).await?;
     Ok(store.upsert_member(workspace_id, &user.id, role, clock.now_ms()).await?)
 }

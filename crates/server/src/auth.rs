@@ -36,7 +36,11 @@ impl KeyContext {
 impl<S: Send + Sync> FromRequestParts<S> for KeyContext {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> ApiResult<Self> {
-        parts.extensions.get::<KeyContext>().cloned().ok_or_else(|| ApiError::internal("KeyContext missing: route lacks key auth"))
+        parts
+            .extensions
+            .get::<KeyContext>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("KeyContext missing: route lacks key auth"))
     }
 }
 
@@ -100,18 +104,20 @@ pub async fn require_key(State(state): State<AppState>, mut request: Request, ne
 
 /// Checks the key and workspace headers. On failure, also returns the key's id when the key
 /// is known, so the refused request still shows in its usage.
-async fn authenticate(state: &AppState, headers: &HeaderMap, now: i64) -> Result<Arc<KeyAuthRow>, (ApiError, Option<Arc<str>>)> {
-    let token = bearer(headers, ErrorCode::InvalidApiKey)
-        .map_err(|e| (e, None))?
-        .ok_or_else(|| {
-            (
-                ApiError::new(
-                    ErrorCode::MissingApiKey,
-                    "No API key was sent. Send it in the Authorization header as \"Bearer kdk_...\".",
-                ),
-                None,
-            )
-        })?;
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<Arc<KeyAuthRow>, (ApiError, Option<Arc<str>>)> {
+    let token = bearer(headers, ErrorCode::InvalidApiKey).map_err(|e| (e, None))?.ok_or_else(|| {
+        (
+            ApiError::new(
+                ErrorCode::MissingApiKey,
+                "No API key was sent. Send it in the Authorization header as \"Bearer kdk_...\".",
+            ),
+            None,
+        )
+    })?;
     let parsed = ParsedKey::parse(token).map_err(|e| (invalid_key(&e), None))?;
     let workspace = match headers.get(WORKSPACE_HEADER) {
         None => {
@@ -124,7 +130,13 @@ async fn authenticate(state: &AppState, headers: &HeaderMap, now: i64) -> Result
             ));
         }
         Some(v) => v.to_str().map_err(|_| {
-            (ApiError::new(ErrorCode::BadRequest, "The X-Workspace-Id header contains characters that no workspace ID has. Copy the ID again."), None)
+            (
+                ApiError::new(
+                    ErrorCode::BadRequest,
+                    "The X-Workspace-Id header contains characters that no workspace ID has. Copy the ID again.",
+                ),
+                None,
+            )
         })?,
     };
     let key = state
@@ -144,22 +156,56 @@ async fn authenticate(state: &AppState, headers: &HeaderMap, now: i64) -> Result
     let id: Arc<str> = Arc::from(key.id.as_str());
     let refuse = |code: ErrorCode, message: String| Err((ApiError::new(code, message), Some(id.clone())));
     if key.revoked {
-        return refuse(ErrorCode::KeyRevoked, format!("The key \"{}\" (…{}) was revoked and can never be used again. Create a new key in Keydeck and put it in the integration.", key.name, key.hint));
+        return refuse(
+            ErrorCode::KeyRevoked,
+            format!(
+                "The key \"{}\" (…{}) was revoked and can never be used again. Create a new key in Keydeck and put it in the integration.",
+                key.name, key.hint
+            ),
+        );
     }
     if key.expires_at.is_some_and(|e| e <= now) {
-        return refuse(ErrorCode::KeyExpired, format!("The key \"{}\" (…{}) has expired. Create a new key in Keydeck (expiry cannot be extended) and put it in the integration.", key.name, key.hint));
+        return refuse(
+            ErrorCode::KeyExpired,
+            format!(
+                "The key \"{}\" (…{}) has expired. Create a new key in Keydeck (expiry cannot be extended) and put it in the integration.",
+                key.name, key.hint
+            ),
+        );
     }
     if !key.enabled {
-        return refuse(ErrorCode::KeyDisabled, format!("The key \"{}\" (…{}) is disabled. An owner or admin can enable it again in Keydeck.", key.name, key.hint));
+        return refuse(
+            ErrorCode::KeyDisabled,
+            format!(
+                "The key \"{}\" (…{}) is disabled. An owner or admin can enable it again in Keydeck.",
+                key.name, key.hint
+            ),
+        );
     }
     if !key.creator_role.is_some_and(|r| r.can_manage_keys()) {
-        return refuse(ErrorCode::KeyOwnerRemoved, format!("The key \"{}\" (…{}) stopped working because the person who created it is no longer an owner or admin of the workspace. Create a new key.", key.name, key.hint));
+        return refuse(
+            ErrorCode::KeyOwnerRemoved,
+            format!(
+                "The key \"{}\" (…{}) stopped working because the person who created it is no longer an owner or admin of the workspace. Create a new key.",
+                key.name, key.hint
+            ),
+        );
     }
     if key.workspace_id != workspace {
-        return refuse(ErrorCode::WorkspaceMismatch, format!("This key belongs to another workspace than the one in X-Workspace-Id. Send the workspace ID shown next to the key in Keydeck ({}).", key.workspace_id));
+        return refuse(
+            ErrorCode::WorkspaceMismatch,
+            format!(
+                "This key belongs to another workspace than the one in X-Workspace-Id. Send the workspace ID shown next to the key in Keydeck ({}).",
+                key.workspace_id
+            ),
+        );
     }
     if !key.plan.has_api_access() {
-        return refuse(ErrorCode::PlanRequired, "This workspace's plan does not include API access. Move to the Team or Business plan to use API keys.".to_owned());
+        return refuse(
+            ErrorCode::PlanRequired,
+            "This workspace's plan does not include API access. Move to the Team or Business plan to use API keys."
+                .to_owned(),
+        );
     }
     Ok(key)
 }
@@ -184,7 +230,10 @@ impl FromRequestParts<AppState> for Session {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         let token = bearer(&parts.headers, ErrorCode::InvalidSession)?.ok_or_else(|| {
-            ApiError::new(ErrorCode::InvalidSession, "Sign in first: send the token from POST /api/v1/sessions as \"Authorization: Bearer <token>\".")
+            ApiError::new(
+                ErrorCode::InvalidSession,
+                "Sign in first: send the token from POST /api/v1/sessions as \"Authorization: Bearer <token>\".",
+            )
         })?;
         if token.starts_with(keydeck_core::key::KEY_PREFIX) {
             return Err(ApiError::new(
@@ -216,7 +265,10 @@ pub async fn key_manager(state: &AppState, session: &Session, workspace_id: &str
     if !membership.role.can_manage_keys() {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
-            format!("Only owners and admins of {} manage API keys. Ask one of them to make a key for you, or to make you an admin.", membership.workspace.name),
+            format!(
+                "Only owners and admins of {} manage API keys. Ask one of them to make a key for you, or to make you an admin.",
+                membership.workspace.name
+            ),
         ));
     }
     Ok(membership)
@@ -224,11 +276,12 @@ pub async fn key_manager(state: &AppState, session: &Session, workspace_id: &str
 
 /// The caller's membership of a workspace; `not_found` for workspaces they are not in.
 pub async fn member(state: &AppState, session: &Session, workspace_id: &str) -> ApiResult<Membership> {
-    state
-        .store
-        .membership(workspace_id, &session.user.id)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "You are not a member of a workspace with that id. Check the id, or ask its owner to add you."))
+    state.store.membership(workspace_id, &session.user.id).await?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotFound,
+            "You are not a member of a workspace with that id. Check the id, or ask its owner to add you.",
+        )
+    })
 }
 
 pub fn plan_label(plan: keydeck_core::wire::Plan) -> &'static str {

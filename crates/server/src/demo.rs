@@ -50,7 +50,8 @@ pub async fn seed(store: &Store, clock: &Clock) -> StoreResult<Option<DemoAccoun
     if store.user_for_sign_in("owner@example.com").await?.is_some() {
         return Ok(None);
     }
-    let any_user: Option<String> = sqlx::query_scalar("SELECT id FROM users LIMIT 1").fetch_optional(store.reader()).await?;
+    let any_user: Option<String> =
+        sqlx::query_scalar("SELECT id FROM users LIMIT 1").fetch_optional(store.reader()).await?;
     if any_user.is_some() {
         return Ok(None);
     }
@@ -73,14 +74,78 @@ pub async fn seed(store: &Store, clock: &Clock) -> StoreResult<Option<DemoAccoun
 
     use Scope::*;
     let keys = [
-        DemoKey { name: "Zapier: new time entries", scopes: &[TimeEntriesRead, TimeEntriesWrite, EmployeesRead, ProjectsRead], age: 40 * DAY, expires_days: Some(180), used: Some((3 * MINUTE, 1_840)), enabled: true, by_removed_admin: false },
-        DemoKey { name: "Reporting dashboard", scopes: &[ReportsRead, ProjectsRead, EmployeesRead], age: 60 * DAY, expires_days: Some(365), used: Some((20 * 1000, 48_310)), enabled: true, by_removed_admin: false },
-        DemoKey { name: "Payroll export (new)", scopes: &[TimeEntriesRead, EmployeesRead], age: 2 * DAY, expires_days: Some(90), used: None, enabled: true, by_removed_admin: false },
-        DemoKey { name: "Old CRM sync", scopes: &[ProjectsRead, ProjectsWrite], age: 70 * DAY, expires_days: Some(180), used: Some((12 * DAY, 2_150)), enabled: false, by_removed_admin: false },
-        DemoKey { name: "Q3 audit export", scopes: &[TimeEntriesRead, ReportsRead], age: 40 * DAY, expires_days: Some(30), used: Some((15 * DAY, 96)), enabled: true, by_removed_admin: false },
-        DemoKey { name: "Finance sync", scopes: &[TimeEntriesRead, ProjectsRead, ReportsRead], age: 87 * DAY, expires_days: Some(90), used: Some((2 * HOUR, 6_420)), enabled: true, by_removed_admin: false },
-        DemoKey { name: "Legacy invoicing", scopes: &[TimeEntriesRead, ProjectsRead], age: 200 * DAY, expires_days: None, used: Some((26 * HOUR, 3_305)), enabled: true, by_removed_admin: false },
-        DemoKey { name: "Client portal", scopes: &[ProjectsRead, ReportsRead], age: 150 * DAY, expires_days: None, used: Some((9 * DAY, 712)), enabled: true, by_removed_admin: true },
+        DemoKey {
+            name: "Zapier: new time entries",
+            scopes: &[TimeEntriesRead, TimeEntriesWrite, EmployeesRead, ProjectsRead],
+            age: 40 * DAY,
+            expires_days: Some(180),
+            used: Some((3 * MINUTE, 1_840)),
+            enabled: true,
+            by_removed_admin: false,
+        },
+        DemoKey {
+            name: "Reporting dashboard",
+            scopes: &[ReportsRead, ProjectsRead, EmployeesRead],
+            age: 60 * DAY,
+            expires_days: Some(365),
+            used: Some((20 * 1000, 48_310)),
+            enabled: true,
+            by_removed_admin: false,
+        },
+        DemoKey {
+            name: "Payroll export (new)",
+            scopes: &[TimeEntriesRead, EmployeesRead],
+            age: 2 * DAY,
+            expires_days: Some(90),
+            used: None,
+            enabled: true,
+            by_removed_admin: false,
+        },
+        DemoKey {
+            name: "Old CRM sync",
+            scopes: &[ProjectsRead, ProjectsWrite],
+            age: 70 * DAY,
+            expires_days: Some(180),
+            used: Some((12 * DAY, 2_150)),
+            enabled: false,
+            by_removed_admin: false,
+        },
+        DemoKey {
+            name: "Q3 audit export",
+            scopes: &[TimeEntriesRead, ReportsRead],
+            age: 40 * DAY,
+            expires_days: Some(30),
+            used: Some((15 * DAY, 96)),
+            enabled: true,
+            by_removed_admin: false,
+        },
+        DemoKey {
+            name: "Finance sync",
+            scopes: &[TimeEntriesRead, ProjectsRead, ReportsRead],
+            age: 87 * DAY,
+            expires_days: Some(90),
+            used: Some((2 * HOUR, 6_420)),
+            enabled: true,
+            by_removed_admin: false,
+        },
+        DemoKey {
+            name: "Legacy invoicing",
+            scopes: &[TimeEntriesRead, ProjectsRead],
+            age: 200 * DAY,
+            expires_days: None,
+            used: Some((26 * HOUR, 3_305)),
+            enabled: true,
+            by_removed_admin: false,
+        },
+        DemoKey {
+            name: "Client portal",
+            scopes: &[ProjectsRead, ReportsRead],
+            age: 150 * DAY,
+            expires_days: None,
+            used: Some((9 * DAY, 712)),
+            enabled: true,
+            by_removed_admin: true,
+        },
     ];
     let mut usage = Vec::new();
     for k in &keys {
@@ -95,13 +160,25 @@ pub async fn seed(store: &Store, clock: &Clock) -> StoreResult<Option<DemoAccoun
             hint: secret.hint().to_owned(),
             scopes: k.scopes.iter().copied().collect::<ScopeSet>(),
             created_at,
-            created_by: if k.by_removed_admin { former.id.clone() } else if k.age > 100 * DAY { owner.id.clone() } else { admin.id.clone() },
+            created_by: if k.by_removed_admin {
+                former.id.clone()
+            } else if k.age > 100 * DAY {
+                owner.id.clone()
+            } else {
+                admin.id.clone()
+            },
             expires_at: k.expires_days.map(|d| created_at + d * DAY),
             rate_limit: RateLimit::default(),
         };
         store.insert_keys(std::slice::from_ref(&row)).await?;
         if !k.enabled {
-            store.update_key(&business, &row.id, &keydeck_core::rules::KeyChanges { enabled: Some(false), ..Default::default() }).await?;
+            store
+                .update_key(
+                    &business,
+                    &row.id,
+                    &keydeck_core::rules::KeyChanges { enabled: Some(false), ..Default::default() },
+                )
+                .await?;
         }
         if let Some((ago, total)) = k.used {
             usage.push((row.id.clone(), history(now - ago, total, k.scopes)));
@@ -131,7 +208,14 @@ pub async fn seed(store: &Store, clock: &Clock) -> StoreResult<Option<DemoAccoun
         .await?;
     store.set_billing(&read_only, BillingStatus::ReadOnly).await?;
 
-    seed_time_tracking(store, &business, now, &["Mia Chen", "Noah Patel", "Olivia Brown", "Lucas Garcia", "Emma Wilson", "Ethan Kim"], &["Website redesign", "Brand refresh", "Mobile app", "Internal"]).await?;
+    seed_time_tracking(
+        store,
+        &business,
+        now,
+        &["Mia Chen", "Noah Patel", "Olivia Brown", "Lucas Garcia", "Emma Wilson", "Ethan Kim"],
+        &["Website redesign", "Brand refresh", "Mobile app", "Internal"],
+    )
+    .await?;
     seed_time_tracking(store, &read_only, now, &["Ruth Adler", "Tom Becker"], &["Year-end close", "Payroll"]).await?;
     seed_time_tracking(store, &solo, now, &["Alex Morgan"], &["Client work"]).await?;
 
@@ -195,7 +279,11 @@ async fn seed_time_tracking(store: &Store, ws: &str, now: i64, people: &[&str], 
     let mut project_ids = Vec::new();
     for (i, name) in projects.iter().enumerate() {
         let id = format!("prj_{}", random_base62(&mut rng, 16));
-        let new = keydeck_core::wire::NewProject { name: (*name).to_owned(), client: (i % 2 == 0).then(|| "Northwind Traders".to_owned()), budget_hours: Some(80.0 * (i as f64 + 1.0)) };
+        let new = keydeck_core::wire::NewProject {
+            name: (*name).to_owned(),
+            client: (i % 2 == 0).then(|| "Northwind Traders".to_owned()),
+            budget_hours: Some(80.0 * (i as f64 + 1.0)),
+        };
         store.insert_project_unchecked(&id, ws, &new, now - 90 * DAY).await?;
         project_ids.push(id);
     }

@@ -23,7 +23,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let content_type = req.headers().get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let content_type =
+            req.headers().get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         if !content_type.is_empty() && !content_type.starts_with("application/json") {
             return Err(ApiError::new(
                 ErrorCode::BadRequest,
@@ -33,7 +34,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
             BytesRejection::FailedToBufferBody(_) => ApiError::new(
                 ErrorCode::BadRequest,
-                format!("The request body is larger than {} KiB. Send less data in one request.", MAX_BODY_BYTES / 1024),
+                format!(
+                    "The request body is larger than {} KiB. Send less data in one request.",
+                    MAX_BODY_BYTES / 1024
+                ),
             ),
             other => ApiError::new(ErrorCode::BadRequest, format!("The request body could not be read: {other}.")),
         })?;
@@ -48,17 +52,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: serde_json::Value = serde::Deserialize::deserialize(&mut de).map_err(|e| {
-        ApiError::new(ErrorCode::BadRequest, format!("The body is not valid JSON ({e}). Check for a missing quote, comma or brace."))
+        ApiError::new(
+            ErrorCode::BadRequest,
+            format!("The body is not valid JSON ({e}). Check for a missing quote, comma or brace."),
+        )
     })?;
-    de.end().map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("The body has extra text after the JSON ({e}).")))?;
+    de.end()
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("The body has extra text after the JSON ({e}).")))?;
     serde_json::from_value(value).map_err(|e| {
         let message = e.to_string();
-        let field = message
-            .split('`')
-            .nth(1)
-            .filter(|_| message.contains("field"))
-            .unwrap_or("body")
-            .to_owned();
+        let field = message.split('`').nth(1).filter(|_| message.contains("field")).unwrap_or("body").to_owned();
         ApiError::field(&field, &format!("{}.", capitalise(&message)))
     })
 }
@@ -78,7 +81,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
         serde_urlencoded::from_str(query).map(ApiQuery).map_err(|e| {
-            ApiError::new(ErrorCode::BadRequest, format!("The query string could not be read: {e}. Check the parameter's value."))
+            ApiError::new(
+                ErrorCode::BadRequest,
+                format!("The query string could not be read: {e}. Check the parameter's value."),
+            )
         })
     }
 }
@@ -88,12 +94,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 pub fn bearer(headers: &HeaderMap, code: ErrorCode) -> Result<Option<&str>, ApiError> {
     let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else { return Ok(None) };
     let text = value.to_str().map_err(|_| {
-        ApiError::new(code, "The Authorization header contains characters that cannot appear in a key or token. Copy it again.")
+        ApiError::new(
+            code,
+            "The Authorization header contains characters that cannot appear in a key or token. Copy it again.",
+        )
     })?;
-    let token = text
-        .strip_prefix("Bearer ")
-        .or_else(|| text.strip_prefix("bearer "))
-        .ok_or_else(|| ApiError::new(code, "Send the Authorization header as \"Bearer \" followed by the key or token."))?;
+    let token = text.strip_prefix("Bearer ").or_else(|| text.strip_prefix("bearer ")).ok_or_else(|| {
+        ApiError::new(code, "Send the Authorization header as \"Bearer \" followed by the key or token.")
+    })?;
     Ok(Some(token))
 }
 
@@ -114,14 +122,18 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
 }
 
 /// Reads an optional whole-number query parameter within `range`.
-pub fn number_param(value: Option<&str>, name: &str, range: std::ops::RangeInclusive<u32>, default: u32) -> Result<u32, ApiError> {
+pub fn number_param(
+    value: Option<&str>,
+    name: &str,
+    range: std::ops::RangeInclusive<u32>,
+    default: u32,
+) -> Result<u32, ApiError> {
     let Some(raw) = value else { return Ok(default) };
-    raw.trim()
-        .parse::<u32>()
-        .ok()
-        .filter(|n| range.contains(n))
-        .ok_or_else(|| {
-            let shown: String = raw.chars().take(20).collect();
-            ApiError::field(name, &format!("Use a whole number from {} to {} (it was \"{shown}\").", range.start(), range.end()))
-        })
+    raw.trim().parse::<u32>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+        let shown: String = raw.chars().take(20).collect();
+        ApiError::field(
+            name,
+            &format!("Use a whole number from {} to {} (it was \"{shown}\").", range.start(), range.end()),
+        )
+    })
 }

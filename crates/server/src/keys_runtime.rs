@@ -165,7 +165,10 @@ mod tests {
         let rt = KeyRuntime::default();
         let id: Arc<str> = Arc::from("key_1");
         for i in 0..250 {
-            rt.record(&id, RequestRecord { at: i, method: "GET".into(), path: "/me".into(), status: 200, ip: "x".into() });
+            rt.record(
+                &id,
+                RequestRecord { at: i, method: "GET".into(), path: "/me".into(), status: 200, ip: "x".into() },
+            );
         }
         let map = rt.per_key.lock().unwrap();
         let p = &map[&id].pending;

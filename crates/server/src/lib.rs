@@ -43,7 +43,9 @@ pub struct RunningServer {
 pub enum StartError {
     #[error("could not open the database {path}: {source}")]
     Database { path: String, source: store::StoreError },
-    #[error("could not listen on {addr}: {source}. Is another server running there? Choose another address with --listen.")]
+    #[error(
+        "could not listen on {addr}: {source}. Is another server running there? Choose another address with --listen."
+    )]
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("could not seed the demo data: {0}")]
     Demo(store::StoreError),
@@ -73,7 +75,11 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<RunningServer, 
             tracing::error!(error = %e, "the server stopped");
         }
     });
-    let tasks = vec![server, tokio::spawn(flusher(state.clone(), stopped.clone())), tokio::spawn(watcher(state.clone(), stopped))];
+    let tasks = vec![
+        server,
+        tokio::spawn(flusher(state.clone(), stopped.clone())),
+        tokio::spawn(watcher(state.clone(), stopped)),
+    ];
     tracing::info!(%addr, "workspace server listening");
     Ok(RunningServer { addr, state, demo, stop, tasks })
 }
@@ -143,7 +149,8 @@ async fn watcher(state: AppState, mut stopped: watch::Receiver<bool>) {
 
 /// Logging for the binary: `RUST_LOG` if set, else `info`.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
 }
 

@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use keydeck_server::{Clock, ServerConfig, Store, admin};
 
 #[derive(Parser)]
-#[command(name = "keydeck-server", version, about = "The Keydeck workspace server: an API-key service for a time-tracking workspace.")]
+#[command(
+    name = "keydeck-server",
+    version,
+    about = "The Keydeck workspace server: an API-key service for a time-tracking workspace."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -127,8 +131,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("  {}  owner of all three workspaces", d.owner_email);
                 println!("  {}  admin of Harbor Design Co.", d.admin_email);
                 println!("  {}  member of Harbor Design Co. (cannot manage keys)", d.member_email);
-                println!("Workspaces: Harbor Design Co. {} (Business), Alex Morgan Studio {} (Solo Pro, no API), Cedar Bookkeeping {} (read-only)",
-                    d.business_workspace, d.solo_workspace, d.read_only_workspace);
+                println!(
+                    "Workspaces: Harbor Design Co. {} (Business), Alex Morgan Studio {} (Solo Pro, no API), Cedar Bookkeeping {} (read-only)",
+                    d.business_workspace, d.solo_workspace, d.read_only_workspace
+                );
             }
             tokio::signal::ctrl_c().await?;
             println!("Stopping...");

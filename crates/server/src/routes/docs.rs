@@ -84,7 +84,11 @@ pub fn render(openapi: &utoipa::openapi::OpenApi) -> String {
                     body.push_str("<table><tr><th>Parameter</th><th>In</th><th>Description</th></tr>");
                     for p in params {
                         let text = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-                        let required = if p.get("required").and_then(Value::as_bool).unwrap_or(false) { " (required)" } else { "" };
+                        let required = if p.get("required").and_then(Value::as_bool).unwrap_or(false) {
+                            " (required)"
+                        } else {
+                            ""
+                        };
                         body.push_str(&format!(
                             "<tr><td><code>{}</code>{required}</td><td>{}</td><td>{}</td></tr>",
                             esc(&text("name")),
@@ -101,8 +105,13 @@ pub fn render(openapi: &utoipa::openapi::OpenApi) -> String {
                     body.push_str("<table><tr><th>Status</th><th>Meaning</th><th>Body</th></tr>");
                     for (status, r) in responses {
                         let desc = r.get("description").and_then(Value::as_str).unwrap_or("");
-                        let schema = r.pointer("/content/application~1json/schema").map(schema_name).unwrap_or_default();
-                        body.push_str(&format!("<tr><td>{}</td><td>{}</td><td>{schema}</td></tr>", esc(status), md(desc)));
+                        let schema =
+                            r.pointer("/content/application~1json/schema").map(schema_name).unwrap_or_default();
+                        body.push_str(&format!(
+                            "<tr><td>{}</td><td>{}</td><td>{schema}</td></tr>",
+                            esc(status),
+                            md(desc)
+                        ));
                     }
                     body.push_str("</table>");
                 }
@@ -116,17 +125,29 @@ pub fn render(openapi: &utoipa::openapi::OpenApi) -> String {
             let description = schema.get("description").and_then(Value::as_str).map(md).unwrap_or_default();
             body.push_str(&format!("<section id=\"schema-{name}\"><h3>{name}</h3>{description}"));
             if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-                let required: Vec<&str> = schema.get("required").and_then(Value::as_array).map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+                let required: Vec<&str> = schema
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .map(|r| r.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
                 body.push_str("<table><tr><th>Field</th><th>Type</th><th>Description</th></tr>");
                 for (field, p) in props {
                     let opt = if required.contains(&field.as_str()) { "" } else { " (optional)" };
-                    let ty = p.get("oneOf").and_then(Value::as_array).and_then(|o| o.iter().find(|s| s.get("type") != Some(&Value::from("null")))).map_or_else(|| schema_name(p), schema_name);
+                    let ty = p
+                        .get("oneOf")
+                        .and_then(Value::as_array)
+                        .and_then(|o| o.iter().find(|s| s.get("type") != Some(&Value::from("null"))))
+                        .map_or_else(|| schema_name(p), schema_name);
                     let desc = p.get("description").and_then(Value::as_str).map(md).unwrap_or_default();
-                    body.push_str(&format!("<tr><td><code>{}</code>{opt}</td><td>{ty}</td><td>{desc}</td></tr>", esc(field)));
+                    body.push_str(&format!(
+                        "<tr><td><code>{}</code>{opt}</td><td>{ty}</td><td>{desc}</td></tr>",
+                        esc(field)
+                    ));
                 }
                 body.push_str("</table>");
             } else if let Some(values) = schema.get("enum").and_then(Value::as_array) {
-                let list: Vec<String> = values.iter().map(|v| format!("<code>{}</code>", esc(v.as_str().unwrap_or("")))).collect();
+                let list: Vec<String> =
+                    values.iter().map(|v| format!("<code>{}</code>", esc(v.as_str().unwrap_or("")))).collect();
                 body.push_str(&format!("<p>One of: {}</p>", list.join(", ")));
             }
             body.push_str("</section>");

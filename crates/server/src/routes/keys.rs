@@ -9,7 +9,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use keydeck_core::key::random_base62;
 use keydeck_core::rules::{KeyChangeError, MAX_KEYS_PER_WORKSPACE, validate_key_changes, validate_new_key};
-use keydeck_core::wire::{CreateKeyRequest, CreatedKey, ErrorBody, KeyCard, KeyList, KeyRequestList, KeyUsage, UpdateKeyRequest};
+use keydeck_core::wire::{
+    CreateKeyRequest, CreatedKey, ErrorBody, KeyCard, KeyList, KeyRequestList, KeyUsage, UpdateKeyRequest,
+};
 use keydeck_core::{ErrorCode, KeySecret};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -39,7 +41,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 403, description = "`plan_required`, `forbidden`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
     ))]
-async fn list_keys(State(state): State<AppState>, session: Session, ApiPath(ws): ApiPath<String>) -> ApiResult<Json<KeyList>> {
+async fn list_keys(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(ws): ApiPath<String>,
+) -> ApiResult<Json<KeyList>> {
     key_manager(&state, &session, &ws).await?;
     let now = state.clock.now_ms();
     let keys = state.store.list_keys(&ws).await?.iter().map(|k| k.card(now)).collect();
@@ -73,7 +79,12 @@ async fn create_key(
     let idem_key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => {
-            let text = v.to_str().map_err(|_| ApiError::new(ErrorCode::BadRequest, "The Idempotency-Key header must be plain ASCII text, such as a UUID."))?;
+            let text = v.to_str().map_err(|_| {
+                ApiError::new(
+                    ErrorCode::BadRequest,
+                    "The Idempotency-Key header must be plain ASCII text, such as a UUID.",
+                )
+            })?;
             idempotency::check_key(text).map_err(|m| ApiError::new(ErrorCode::BadRequest, m))?;
             Some(text.to_owned())
         }
@@ -85,7 +96,10 @@ async fn create_key(
         None => None,
         Some(lookup) => {
             let guard = state.in_flight.begin(lookup).ok_or_else(|| {
-                ApiError::new(ErrorCode::IdempotencyConflict, "A request with this Idempotency-Key is still being handled. Wait a moment and send it again.")
+                ApiError::new(
+                    ErrorCode::IdempotencyConflict,
+                    "A request with this Idempotency-Key is still being handled. Wait a moment and send it again.",
+                )
             })?;
             if let Some(record) = state.store.idempotency_record(&lookup, now - REPLAY_WINDOW_MS).await? {
                 return replay(&session, &ws, idem_key.as_deref().unwrap_or_default(), &record, &request_hash);
@@ -141,7 +155,13 @@ fn read_only() -> ApiError {
     )
 }
 
-fn replay(session: &Session, ws: &str, idem_key: &str, record: &IdempotencyRecord, request_hash: &[u8; 32]) -> ApiResult<Response> {
+fn replay(
+    session: &Session,
+    ws: &str,
+    idem_key: &str,
+    record: &IdempotencyRecord,
+    request_hash: &[u8; 32],
+) -> ApiResult<Response> {
     if &record.request_hash != request_hash {
         return Err(ApiError::new(
             ErrorCode::IdempotencyConflict,
@@ -181,7 +201,11 @@ fn created_card(row: &NewKeyRow, session: &Session, role: keydeck_core::wire::Ro
 #[utoipa::path(get, path = "/workspaces/{ws}/keys/{id}", tag = "Keys", security(("session" = [])),
     params(("ws" = String, Path, description = "Workspace ID"), ("id" = String, Path, description = "Key ID")),
     responses((status = 200, body = KeyCard), (status = 404, description = "`not_found` (also for revoked keys)", body = ErrorBody)))]
-async fn get_key(State(state): State<AppState>, session: Session, ApiPath((ws, id)): ApiPath<(String, String)>) -> ApiResult<Json<KeyCard>> {
+async fn get_key(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath((ws, id)): ApiPath<(String, String)>,
+) -> ApiResult<Json<KeyCard>> {
     key_manager(&state, &session, &ws).await?;
     let key = state.store.key(&ws, &id).await?.ok_or_else(|| ApiError::not_found("key"))?;
     Ok(Json(key.card(state.clock.now_ms())))
@@ -226,7 +250,11 @@ async fn update_key(
 #[utoipa::path(delete, path = "/workspaces/{ws}/keys/{id}", tag = "Keys", security(("session" = [])),
     params(("ws" = String, Path, description = "Workspace ID"), ("id" = String, Path, description = "Key ID")),
     responses((status = 204, description = "Revoked"), (status = 404, description = "`not_found`", body = ErrorBody)))]
-async fn revoke_key(State(state): State<AppState>, session: Session, ApiPath((ws, id)): ApiPath<(String, String)>) -> ApiResult<StatusCode> {
+async fn revoke_key(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath((ws, id)): ApiPath<(String, String)>,
+) -> ApiResult<StatusCode> {
     key_manager(&state, &session, &ws).await?;
     if !state.store.revoke_key(&ws, &id, state.clock.now_ms()).await? {
         return Err(ApiError::not_found("key"));

@@ -54,15 +54,28 @@ impl utoipa::Modify for Security {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "session",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("A session token from POST /sessions")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A session token from POST /sessions"))
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "apiKey",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("An API key, kdk_ followed by 38 letters and digits")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key, kdk_ followed by 38 letters and digits"))
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "workspaceId",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description("X-Workspace-Id", "The workspace the key belongs to"))),
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Workspace-Id",
+                "The workspace the key belongs to",
+            ))),
         );
     }
 }
@@ -89,19 +102,28 @@ pub fn app(state: AppState) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(
             "/api/v1",
-            OpenApiRouter::new().merge(sessions::router()).merge(workspaces::router()).merge(keys::router()).merge(keyed),
+            OpenApiRouter::new()
+                .merge(sessions::router())
+                .merge(workspaces::router())
+                .merge(keys::router())
+                .merge(keyed),
         )
         .split_for_parts();
     let document = Arc::new(serde_json::to_string_pretty(&openapi).unwrap_or_default());
     let page = Arc::new(docs::render(&openapi));
     api.route("/healthz", get(healthz))
-        .route("/api/v1/openapi.json", get(move || async move { ([("content-type", "application/json")], (*document).clone()) }))
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { ([("content-type", "application/json")], (*document).clone()) }),
+        )
         .route("/docs", get(move || async move { axum::response::Html((*page).clone()) }))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
-        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| ApiError::internal("a handler panicked").into_response()))
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            ApiError::internal("a handler panicked").into_response()
+        }))
         .with_state(state)
 }
 
@@ -113,13 +135,23 @@ async fn healthz() -> Json<Health> {
 async fn not_found(request: Request) -> ApiError {
     ApiError::new(
         ErrorCode::NotFound,
-        format!("There is nothing at {}. The API lives under /api/v1; /docs lists every endpoint.", request.uri().path()),
+        format!(
+            "There is nothing at {}. The API lives under /api/v1; /docs lists every endpoint.",
+            request.uri().path()
+        ),
     )
 }
 
 async fn method_not_allowed(request: Request) -> impl IntoResponse {
     (
         StatusCode::METHOD_NOT_ALLOWED,
-        ApiError::new(ErrorCode::MethodNotAllowed, format!("{} is not supported at {}. /docs lists what each endpoint accepts.", request.method(), request.uri().path())),
+        ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            format!(
+                "{} is not supported at {}. /docs lists what each endpoint accepts.",
+                request.method(),
+                request.uri().path()
+            ),
+        ),
     )
 }

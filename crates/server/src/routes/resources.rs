@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate};
 use keydeck_core::key::random_base62;
 use keydeck_core::wire::{
-    EmployeeList, ErrorBody, Me, MeKey, MeWorkspace, NewProject, NewTimeEntry, Project, ProjectList, ReportSummary, TimeEntry,
-    TimeEntryList,
+    EmployeeList, ErrorBody, Me, MeKey, MeWorkspace, NewProject, NewTimeEntry, Project, ProjectList, ReportSummary,
+    TimeEntry, TimeEntryList,
 };
 use keydeck_core::{ErrorCode, Scope};
 use utoipa_axum::router::OpenApiRouter;
@@ -81,7 +81,9 @@ fn time_param(query: &HashMap<String, String>, name: &str) -> ApiResult<Option<i
 
 fn unknown_params(query: &HashMap<String, String>, known: &[&str]) -> ApiResult<()> {
     match query.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => Err(ApiError::field(k, &format!("This parameter is not supported here. Supported: {}.", known.join(", ")))),
+        Some(k) => {
+            Err(ApiError::field(k, &format!("This parameter is not supported here. Supported: {}.", known.join(", "))))
+        }
         None => Ok(()),
     }
 }
@@ -113,9 +115,14 @@ async fn list_time_entries(
 #[utoipa::path(get, path = "/time-entries/{id}", tag = "API", security(("apiKey" = [], "workspaceId" = [])),
     params(("id" = String, Path, description = "Time entry ID")),
     responses((status = 200, body = TimeEntry), (status = 404, description = "`not_found`", body = ErrorBody)))]
-async fn get_time_entry(State(state): State<AppState>, ctx: KeyContext, ApiPath(id): ApiPath<String>) -> ApiResult<Json<TimeEntry>> {
+async fn get_time_entry(
+    State(state): State<AppState>,
+    ctx: KeyContext,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<TimeEntry>> {
     ctx.require(Scope::TimeEntriesRead)?;
-    let entry = state.store.time_entry(&ctx.key.workspace_id, &id).await?.ok_or_else(|| ApiError::not_found("time entry"))?;
+    let entry =
+        state.store.time_entry(&ctx.key.workspace_id, &id).await?.ok_or_else(|| ApiError::not_found("time entry"))?;
     Ok(Json(entry))
 }
 
@@ -141,12 +148,19 @@ async fn create_time_entry(
     if new.note.as_ref().is_some_and(|n| n.chars().count() > 1000) {
         fields.push(keydeck_core::wire::FieldError::new("note", "Use at most 1000 characters."));
     }
-    let (employee_ok, project_ok) = state.store.entry_refs_exist(ws, &new.employee_id, new.project_id.as_deref()).await?;
+    let (employee_ok, project_ok) =
+        state.store.entry_refs_exist(ws, &new.employee_id, new.project_id.as_deref()).await?;
     if !employee_ok {
-        fields.push(keydeck_core::wire::FieldError::new("employeeId", "No employee of this workspace has this id. GET /employees lists them."));
+        fields.push(keydeck_core::wire::FieldError::new(
+            "employeeId",
+            "No employee of this workspace has this id. GET /employees lists them.",
+        ));
     }
     if !project_ok {
-        fields.push(keydeck_core::wire::FieldError::new("projectId", "No project of this workspace has this id. GET /projects lists them."));
+        fields.push(keydeck_core::wire::FieldError::new(
+            "projectId",
+            "No project of this workspace has this id. GET /projects lists them.",
+        ));
     }
     if !fields.is_empty() {
         return Err(ApiError::validation(fields));
@@ -189,7 +203,11 @@ async fn list_projects(State(state): State<AppState>, ctx: KeyContext) -> ApiRes
         (status = 403, description = "`insufficient_scope` (needs `projects:write`), `workspace_read_only`", body = ErrorBody),
         (status = 422, description = "`validation_failed`", body = ErrorBody),
     ))]
-async fn create_project(State(state): State<AppState>, ctx: KeyContext, ApiJson(new): ApiJson<NewProject>) -> ApiResult<(StatusCode, Json<Project>)> {
+async fn create_project(
+    State(state): State<AppState>,
+    ctx: KeyContext,
+    ApiJson(new): ApiJson<NewProject>,
+) -> ApiResult<(StatusCode, Json<Project>)> {
     ctx.require(Scope::ProjectsWrite)?;
     let mut fields = Vec::new();
     let len = new.name.trim().chars().count();
@@ -203,7 +221,11 @@ async fn create_project(State(state): State<AppState>, ctx: KeyContext, ApiJson(
         return Err(ApiError::validation(fields));
     }
     let id = format!("prj_{}", random_base62(&mut rand::rng(), 16));
-    let project = state.store.insert_project(&id, &ctx.key.workspace_id, &new, state.clock.now_ms()).await?.ok_or_else(read_only)?;
+    let project = state
+        .store
+        .insert_project(&id, &ctx.key.workspace_id, &new, state.clock.now_ms())
+        .await?
+        .ok_or_else(read_only)?;
     Ok((StatusCode::CREATED, Json(project)))
 }
 
@@ -239,4 +261,3 @@ async fn report_summary(
     let total_minutes = by_project.iter().map(|l| l.minutes).sum();
     Ok(Json(ReportSummary { from, to, total_minutes, by_project, by_employee }))
 }
-

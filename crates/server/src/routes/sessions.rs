@@ -33,13 +33,19 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 401, description = "`invalid_credentials`", body = ErrorBody),
         (status = 429, description = "`too_many_attempts`", body = ErrorBody),
     ))]
-async fn sign_in(State(state): State<AppState>, ApiJson(request): ApiJson<SignInRequest>) -> ApiResult<(StatusCode, Json<SessionCreated>)> {
+async fn sign_in(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<SignInRequest>,
+) -> ApiResult<(StatusCode, Json<SessionCreated>)> {
     let now = state.clock.now_ms();
     let email = request.email.trim().to_owned();
     if let Err(seconds) = state.lockout.check(&email, now) {
         return Err(ApiError::retry_after(
             ErrorCode::TooManyAttempts,
-            format!("Too many failed sign-ins for {email}. Wait {} minutes and try again, or reset the password.", seconds.div_ceil(60)),
+            format!(
+                "Too many failed sign-ins for {email}. Wait {} minutes and try again, or reset the password.",
+                seconds.div_ceil(60)
+            ),
             seconds,
         ));
     }

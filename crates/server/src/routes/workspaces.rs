@@ -35,7 +35,11 @@ pub fn api_base_url(state: &AppState, headers: &HeaderMap) -> String {
         (status = 200, body = WorkspaceList),
         (status = 401, description = "`invalid_session`", body = ErrorBody),
     ))]
-async fn list_workspaces(State(state): State<AppState>, headers: HeaderMap, session: Session) -> ApiResult<Json<WorkspaceList>> {
+async fn list_workspaces(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: Session,
+) -> ApiResult<Json<WorkspaceList>> {
     let base = api_base_url(&state, &headers);
     let memberships = state.store.memberships(&session.user.id).await?;
     Ok(Json(WorkspaceList { workspaces: memberships.iter().map(|m| summary(m, &base)).collect() }))

@@ -36,15 +36,23 @@ fn user(row: &sqlx::sqlite::SqliteRow) -> UserInfo {
 }
 
 impl Store {
-    pub async fn insert_user(&self, id: &str, email: &str, name: &str, password_hash: &str, now: i64) -> StoreResult<UserInfo> {
-        let result = sqlx::query("INSERT INTO users (id, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(id)
-            .bind(email)
-            .bind(name)
-            .bind(password_hash)
-            .bind(now)
-            .execute(&self.writer)
-            .await;
+    pub async fn insert_user(
+        &self,
+        id: &str,
+        email: &str,
+        name: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> StoreResult<UserInfo> {
+        let result =
+            sqlx::query("INSERT INTO users (id, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
+                .bind(id)
+                .bind(email)
+                .bind(name)
+                .bind(password_hash)
+                .bind(now)
+                .execute(&self.writer)
+                .await;
         self.count_writes(1);
         match result {
             Ok(_) => Ok(UserInfo { id: id.to_owned(), email: email.to_owned(), name: name.to_owned() }),
@@ -65,10 +73,11 @@ impl Store {
     }
 
     pub async fn user_by_email(&self, email: &str) -> StoreResult<UserInfo> {
-        self.user_for_sign_in(email)
-            .await?
-            .map(|(u, _)| u)
-            .ok_or_else(|| StoreError::NotFound(format!("No user has the email {email}. Create one with `keydeck-server admin create-user`.")))
+        self.user_for_sign_in(email).await?.map(|(u, _)| u).ok_or_else(|| {
+            StoreError::NotFound(format!(
+                "No user has the email {email}. Create one with `keydeck-server admin create-user`."
+            ))
+        })
     }
 
     pub async fn insert_session(&self, token_hash: &[u8], user_id: &str, now: i64, expires_at: i64) -> StoreResult<()> {
@@ -139,7 +148,14 @@ impl Store {
     }
 
     /// Creates a workspace with `owner_id` as its owner.
-    pub async fn insert_workspace(&self, id: &str, name: &str, plan: Plan, owner_id: &str, now: i64) -> StoreResult<()> {
+    pub async fn insert_workspace(
+        &self,
+        id: &str,
+        name: &str,
+        plan: Plan,
+        owner_id: &str,
+        now: i64,
+    ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
         sqlx::query("INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, ?, ?, ?)")
             .bind(id)
@@ -222,8 +238,6 @@ impl Store {
 }
 
 async fn bump_generation(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>) -> StoreResult<()> {
-    sqlx::query("UPDATE meta SET value = value + 1 WHERE name = 'admin_generation'")
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query("UPDATE meta SET value = value + 1 WHERE name = 'admin_generation'").execute(&mut **tx).await?;
     Ok(())
 }

@@ -131,7 +131,12 @@ impl From<sqlx::Error> for KeyInsertError {
 impl Store {
     /// Stores a key if the workspace is active and below `limit` live keys, together with its
     /// idempotency record, in one transaction on the single writer connection.
-    pub async fn insert_key(&self, key: &NewKeyRow, limit: u32, idem: Option<&IdempotencyRecord>) -> Result<(), KeyInsertError> {
+    pub async fn insert_key(
+        &self,
+        key: &NewKeyRow,
+        limit: u32,
+        idem: Option<&IdempotencyRecord>,
+    ) -> Result<(), KeyInsertError> {
         let mut tx = self.writer.begin().await?;
         let billing: Option<String> = sqlx::query_scalar("SELECT billing_status FROM workspaces WHERE id = ?")
             .bind(&key.workspace_id)
@@ -283,13 +288,14 @@ impl Store {
 
     /// Revokes a live key for good. Returns false when there is no such key.
     pub async fn revoke_key(&self, workspace_id: &str, key_id: &str, now: i64) -> StoreResult<bool> {
-        let changed = sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE workspace_id = ? AND id = ? AND revoked_at IS NULL")
-            .bind(now)
-            .bind(workspace_id)
-            .bind(key_id)
-            .execute(&self.writer)
-            .await?
-            .rows_affected();
+        let changed =
+            sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE workspace_id = ? AND id = ? AND revoked_at IS NULL")
+                .bind(now)
+                .bind(workspace_id)
+                .bind(key_id)
+                .execute(&self.writer)
+                .await?
+                .rows_affected();
         self.count_writes(1);
         Ok(changed > 0)
     }

@@ -57,11 +57,8 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .connect_with(options.clone())
-            .await?;
+        let writer =
+            SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations").run(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
@@ -87,9 +84,7 @@ impl Store {
 
     /// Reads the counter that admin commands bump, so a server can notice them.
     pub async fn admin_generation(&self) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE name = 'admin_generation'")
-            .fetch_one(&self.reader)
-            .await?)
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE name = 'admin_generation'").fetch_one(&self.reader).await?)
     }
 
     /// Closes both pools, checkpointing the WAL.

@@ -41,10 +41,12 @@ fn project(r: &sqlx::sqlite::SqliteRow) -> Project {
 
 impl Store {
     pub async fn employees(&self, workspace_id: &str) -> StoreResult<Vec<Employee>> {
-        let rows = sqlx::query("SELECT id, name, email, clocked_in_since FROM employees WHERE workspace_id = ? ORDER BY name, id")
-            .bind(workspace_id)
-            .fetch_all(&self.reader)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, name, email, clocked_in_since FROM employees WHERE workspace_id = ? ORDER BY name, id",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.reader)
+        .await?;
         Ok(rows
             .iter()
             .map(|r| {
@@ -60,7 +62,14 @@ impl Store {
             .collect())
     }
 
-    pub async fn insert_employee(&self, id: &str, workspace_id: &str, name: &str, email: &str, clocked_in_since: Option<i64>) -> StoreResult<()> {
+    pub async fn insert_employee(
+        &self,
+        id: &str,
+        workspace_id: &str,
+        name: &str,
+        email: &str,
+        clocked_in_since: Option<i64>,
+    ) -> StoreResult<()> {
         sqlx::query("INSERT INTO employees (id, workspace_id, name, email, clocked_in_since) VALUES (?, ?, ?, ?, ?)")
             .bind(id)
             .bind(workspace_id)
@@ -74,15 +83,23 @@ impl Store {
     }
 
     pub async fn projects(&self, workspace_id: &str) -> StoreResult<Vec<Project>> {
-        let rows = sqlx::query("SELECT id, name, client, budget_hours, created_at FROM projects WHERE workspace_id = ? ORDER BY name, id")
-            .bind(workspace_id)
-            .fetch_all(&self.reader)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, name, client, budget_hours, created_at FROM projects WHERE workspace_id = ? ORDER BY name, id",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.reader)
+        .await?;
         Ok(rows.iter().map(project).collect())
     }
 
     /// Stores a project unless the workspace is read-only (then `None`).
-    pub async fn insert_project(&self, id: &str, workspace_id: &str, p: &NewProject, now: i64) -> StoreResult<Option<Project>> {
+    pub async fn insert_project(
+        &self,
+        id: &str,
+        workspace_id: &str,
+        p: &NewProject,
+        now: i64,
+    ) -> StoreResult<Option<Project>> {
         let inserted = sqlx::query(&format!(
             "INSERT INTO projects (id, workspace_id, name, client, budget_hours, created_at) SELECT ?, ?, ?, ?, ?, ? WHERE {ACTIVE}"
         ))
@@ -136,7 +153,12 @@ impl Store {
     }
 
     /// Whether an employee and (if given) a project belong to the workspace.
-    pub async fn entry_refs_exist(&self, workspace_id: &str, employee_id: &str, project_id: Option<&str>) -> StoreResult<(bool, bool)> {
+    pub async fn entry_refs_exist(
+        &self,
+        workspace_id: &str,
+        employee_id: &str,
+        project_id: Option<&str>,
+    ) -> StoreResult<(bool, bool)> {
         let row = sqlx::query(
             "SELECT EXISTS (SELECT 1 FROM employees WHERE workspace_id = ? AND id = ?) AS e,
                     (? IS NULL OR EXISTS (SELECT 1 FROM projects WHERE workspace_id = ? AND id = ?)) AS p",
@@ -174,7 +196,12 @@ impl Store {
     }
 
     /// Minutes of finished entries starting in `[from, to)`, by project and by employee.
-    pub async fn report(&self, workspace_id: &str, from: i64, to: i64) -> StoreResult<(Vec<ReportLine>, Vec<ReportLine>)> {
+    pub async fn report(
+        &self,
+        workspace_id: &str,
+        from: i64,
+        to: i64,
+    ) -> StoreResult<(Vec<ReportLine>, Vec<ReportLine>)> {
         let by_project = sqlx::query(
             "SELECT t.project_id AS id, COALESCE(p.name, 'No project') AS name, SUM(t.end_at - t.start_at) / 60000 AS minutes
              FROM time_entries t LEFT JOIN projects p ON p.id = t.project_id
@@ -206,22 +233,35 @@ impl Store {
     }
 
     /// Stores a project whatever the billing status: for the demo seed.
-    pub async fn insert_project_unchecked(&self, id: &str, workspace_id: &str, p: &NewProject, created_at: i64) -> StoreResult<()> {
-        sqlx::query("INSERT INTO projects (id, workspace_id, name, client, budget_hours, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(id)
-            .bind(workspace_id)
-            .bind(&p.name)
-            .bind(&p.client)
-            .bind(p.budget_hours)
-            .bind(created_at)
-            .execute(&self.writer)
-            .await?;
+    pub async fn insert_project_unchecked(
+        &self,
+        id: &str,
+        workspace_id: &str,
+        p: &NewProject,
+        created_at: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO projects (id, workspace_id, name, client, budget_hours, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(workspace_id)
+        .bind(&p.name)
+        .bind(&p.client)
+        .bind(p.budget_hours)
+        .bind(created_at)
+        .execute(&self.writer)
+        .await?;
         self.count_writes(1);
         Ok(())
     }
 
     /// Stores many time entries whatever the billing status: for the demo seed.
-    pub async fn insert_time_entries_unchecked(&self, workspace_id: &str, entries: &[TimeEntry], now: i64) -> StoreResult<()> {
+    pub async fn insert_time_entries_unchecked(
+        &self,
+        workspace_id: &str,
+        entries: &[TimeEntry],
+        now: i64,
+    ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
         for chunk in entries.chunks(500) {
             let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new(

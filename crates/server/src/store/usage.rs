@@ -64,7 +64,9 @@ impl Store {
                 statements += 1;
             }
             if !usage.recent.is_empty() {
-                let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO key_requests (key_id, at, method, path, status, ip) ");
+                let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                    "INSERT INTO key_requests (key_id, at, method, path, status, ip) ",
+                );
                 builder.push_values(&usage.recent, |mut row, r| {
                     row.push_bind(key_id.clone())
                         .push_bind(r.at)
@@ -93,11 +95,13 @@ impl Store {
 
     /// The newest `limit` requests of a key, newest first.
     pub async fn key_requests(&self, key_id: &str, limit: u32) -> StoreResult<Vec<KeyRequestLog>> {
-        let rows = sqlx::query("SELECT at, method, path, status, ip FROM key_requests WHERE key_id = ? ORDER BY id DESC LIMIT ?")
-            .bind(key_id)
-            .bind(limit)
-            .fetch_all(&self.reader)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT at, method, path, status, ip FROM key_requests WHERE key_id = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(key_id)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
         Ok(rows
             .iter()
             .map(|r| KeyRequestLog {

@@ -12,12 +12,16 @@ use crate::support::{World, assert_error, eventually, key_body};
 #[tokio::test]
 async fn a_new_key_is_shown_once_and_its_card_describes_it() {
     let w = World::new().await;
-    let (status, created) = w
-        .ts
-        .send(Method::POST, &w.keys_path(), Some(&w.admin), Some(json!({
-            "name": "  Zapier  ", "scopes": ["time_entries:read", "time_entries:write"], "expiresInDays": 30,
-            "rateLimit": {"enabled": true, "maxRequests": 50, "windowSeconds": 10}
-        })))
+    let (status, created) =
+        w.ts.send(
+            Method::POST,
+            &w.keys_path(),
+            Some(&w.admin),
+            Some(json!({
+                "name": "  Zapier  ", "scopes": ["time_entries:read", "time_entries:write"], "expiresInDays": 30,
+                "rateLimit": {"enabled": true, "maxRequests": 50, "windowSeconds": 10}
+            })),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let secret = created["secret"].as_str().unwrap();
@@ -53,9 +57,13 @@ async fn a_new_key_is_shown_once_and_its_card_describes_it() {
 #[tokio::test]
 async fn a_key_without_expiry_and_rate_limit_gets_never_and_the_default() {
     let w = World::new().await;
-    let (status, created) = w
-        .ts
-        .send(Method::POST, &w.keys_path(), Some(&w.owner), Some(json!({"name": "Dashboard", "scopes": ["reports:read"], "expiresInDays": null})))
+    let (status, created) =
+        w.ts.send(
+            Method::POST,
+            &w.keys_path(),
+            Some(&w.owner),
+            Some(json!({"name": "Dashboard", "scopes": ["reports:read"], "expiresInDays": null})),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     w.ts.watch(created["secret"].as_str().unwrap());
@@ -66,12 +74,16 @@ async fn a_key_without_expiry_and_rate_limit_gets_never_and_the_default() {
 #[tokio::test]
 async fn every_invalid_field_is_named_at_once() {
     let w = World::new().await;
-    let (status, body) = w
-        .ts
-        .send(Method::POST, &w.keys_path(), Some(&w.owner), Some(json!({
-            "name": "ab", "scopes": ["time_entries:read", "everything"], "expiresInDays": 60,
-            "rateLimit": {"enabled": true, "maxRequests": 20000, "windowSeconds": 0}
-        })))
+    let (status, body) =
+        w.ts.send(
+            Method::POST,
+            &w.keys_path(),
+            Some(&w.owner),
+            Some(json!({
+                "name": "ab", "scopes": ["time_entries:read", "everything"], "expiresInDays": 60,
+                "rateLimit": {"enabled": true, "maxRequests": 20000, "windowSeconds": 0}
+            })),
+        )
         .await;
     assert_error(status, &body, 422, "validation_failed");
     let fields: Vec<&str> = body["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
@@ -82,7 +94,14 @@ async fn every_invalid_field_is_named_at_once() {
     let (status, body) = w.ts.send(Method::POST, &w.keys_path(), Some(&w.owner), Some(json!({}))).await;
     assert_error(status, &body, 422, "validation_failed");
     assert_eq!(body["fields"].as_array().unwrap().len(), 3, "{body}");
-    let (status, body) = w.ts.send(Method::POST, &w.keys_path(), Some(&w.owner), Some(json!({"name": "x".repeat(101), "scopes": [], "expiresInDays": 90}))).await;
+    let (status, body) =
+        w.ts.send(
+            Method::POST,
+            &w.keys_path(),
+            Some(&w.owner),
+            Some(json!({"name": "x".repeat(101), "scopes": [], "expiresInDays": 90})),
+        )
+        .await;
     assert_error(status, &body, 422, "validation_failed");
     assert_eq!(body["fields"].as_array().unwrap().len(), 2, "{body}");
 }
@@ -105,10 +124,14 @@ async fn edits_change_name_scopes_rate_limit_and_enabled_but_never_expiry() {
     assert_eq!(card["status"], "disabled");
     let (status, body) = w.ts.send(Method::PATCH, &path, Some(&w.owner), Some(json!({"expiresInDays": 365}))).await;
     assert_error(status, &body, 422, "expiration_immutable");
-    let (status, body) = w.ts.send(Method::PATCH, &path, Some(&w.owner), Some(json!({"name": "no", "enabled": "yes"}))).await;
+    let (status, body) =
+        w.ts.send(Method::PATCH, &path, Some(&w.owner), Some(json!({"name": "no", "enabled": "yes"}))).await;
     assert_error(status, &body, 422, "validation_failed");
     assert_eq!(body["fields"].as_array().unwrap().len(), 2);
-    let (status, body) = w.ts.send(Method::PATCH, &format!("{}/key_nope", w.keys_path()), Some(&w.owner), Some(json!({"name": "Fine name"}))).await;
+    let (status, body) = w
+        .ts
+        .send(Method::PATCH, &format!("{}/key_nope", w.keys_path()), Some(&w.owner), Some(json!({"name": "Fine name"})))
+        .await;
     assert_error(status, &body, 404, "not_found");
 }
 
@@ -160,9 +183,12 @@ async fn plans_without_api_access_answer_plan_required() {
     let w = World::new().await;
     for plan in [Plan::Free, Plan::SoloPro] {
         let ws = w.ts.workspace("Small", plan, "owner@example.com").await;
-        let (status, body) = w.ts.send(Method::GET, &format!("/api/v1/workspaces/{ws}/keys"), Some(&w.owner), None).await;
+        let (status, body) =
+            w.ts.send(Method::GET, &format!("/api/v1/workspaces/{ws}/keys"), Some(&w.owner), None).await;
         assert_error(status, &body, 403, "plan_required");
-        let (status, body) = w.ts.send(Method::POST, &format!("/api/v1/workspaces/{ws}/keys"), Some(&w.owner), Some(key_body("Zapier"))).await;
+        let (status, body) =
+            w.ts.send(Method::POST, &format!("/api/v1/workspaces/{ws}/keys"), Some(&w.owner), Some(key_body("Zapier")))
+                .await;
         assert_error(status, &body, 403, "plan_required");
     }
 }
@@ -175,7 +201,9 @@ async fn read_only_blocks_new_keys_but_disabling_and_revoking_still_work() {
     w.ts.server.state.store.set_billing(&w.ws, BillingStatus::ReadOnly).await.unwrap();
     let (status, body) = w.ts.send(Method::POST, &w.keys_path(), Some(&w.owner), Some(key_body("Third"))).await;
     assert_error(status, &body, 403, "workspace_read_only");
-    let (status, card) = w.ts.send(Method::PATCH, &format!("{}/{a}", w.keys_path()), Some(&w.owner), Some(json!({"enabled": false}))).await;
+    let (status, card) =
+        w.ts.send(Method::PATCH, &format!("{}/{a}", w.keys_path()), Some(&w.owner), Some(json!({"enabled": false})))
+            .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(card["status"], "disabled");
     let (status, _) = w.ts.send(Method::DELETE, &format!("{}/{b}", w.keys_path()), Some(&w.owner), None).await;
@@ -207,7 +235,8 @@ async fn twenty_concurrent_creations_never_exceed_the_limit() {
     });
     let results = futures::future::join_all(requests).await;
     let created = results.iter().filter(|(s, _)| *s == StatusCode::CREATED).count();
-    let refused = results.iter().filter(|(s, b)| *s == StatusCode::CONFLICT && b["error"] == "key_limit_reached").count();
+    let refused =
+        results.iter().filter(|(s, b)| *s == StatusCode::CONFLICT && b["error"] == "key_limit_reached").count();
     for (_, body) in &results {
         if let Some(secret) = body["secret"].as_str() {
             w.ts.watch(secret);
@@ -234,7 +263,12 @@ async fn an_idempotent_create_repeated_after_a_lost_response_returns_the_same_se
     assert_eq!(first.0, StatusCode::CREATED);
     w.ts.watch(first.1["secret"].as_str().unwrap());
     // Same key, same body (key order differs): the same response, secret included.
-    let again = crate::support::json_of(post(json!({"expiresInDays": 90, "scopes": ["time_entries:read", "projects:read"], "name": "Zapier"}), idem).await.unwrap()).await;
+    let again = crate::support::json_of(
+        post(json!({"expiresInDays": 90, "scopes": ["time_entries:read", "projects:read"], "name": "Zapier"}), idem)
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(again, first);
     // Same key, another body: a conflict.
     let other = crate::support::json_of(post(key_body("Something else"), idem).await.unwrap()).await;
@@ -247,7 +281,15 @@ async fn an_idempotent_create_repeated_after_a_lost_response_returns_the_same_se
     let secret = first.1["secret"].as_str().unwrap().as_bytes();
     assert!(!raw.windows(secret.len()).any(|x| x == secret) && !wal.windows(secret.len()).any(|x| x == secret));
     // Another user with the same Idempotency-Key gets their own key.
-    let theirs = w.ts.http.post(format!("{}{}", w.ts.url, w.keys_path())).bearer_auth(&w.admin).header("Idempotency-Key", idem).json(&key_body("Zapier")).send().await.unwrap();
+    let theirs =
+        w.ts.http
+            .post(format!("{}{}", w.ts.url, w.keys_path()))
+            .bearer_auth(&w.admin)
+            .header("Idempotency-Key", idem)
+            .json(&key_body("Zapier"))
+            .send()
+            .await
+            .unwrap();
     let theirs = crate::support::json_of(theirs).await;
     assert_eq!(theirs.0, StatusCode::CREATED);
     w.ts.watch(theirs.1["secret"].as_str().unwrap());
@@ -280,7 +322,8 @@ async fn usage_requests_and_daily_counts_show_within_two_seconds() {
     })
     .await;
     assert!(waited < Duration::from_secs(2));
-    let (status, requests) = w.ts.send(Method::GET, &format!("{card_path}/requests?limit=2"), Some(&w.owner), None).await;
+    let (status, requests) =
+        w.ts.send(Method::GET, &format!("{card_path}/requests?limit=2"), Some(&w.owner), None).await;
     assert_eq!(status, StatusCode::OK);
     let requests = requests["requests"].as_array().unwrap();
     assert_eq!(requests.len(), 2);

@@ -33,11 +33,7 @@ fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
     let logs = LOGS.get_or_init(|| Arc::new(Mutex::new(Vec::new()))).clone();
     INIT.call_once(|| {
         let writer = LogWriter(logs.clone());
-        tracing_subscriber::fmt()
-            .with_env_filter("debug")
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .init();
+        tracing_subscriber::fmt().with_env_filter("debug").with_ansi(false).with_writer(move || writer.clone()).init();
     });
     logs
 }
@@ -68,7 +64,16 @@ impl TestServer {
         let clock = Clock::default();
         let server = keydeck_server::start(config, clock.clone()).await.unwrap();
         let url = server.url();
-        TestServer { server, url, http: reqwest::Client::new(), clock, db, secrets: Mutex::new(vec![PASSWORD.to_owned()]), logs, _dir: dir }
+        TestServer {
+            server,
+            url,
+            http: reqwest::Client::new(),
+            clock,
+            db,
+            secrets: Mutex::new(vec![PASSWORD.to_owned()]),
+            logs,
+            _dir: dir,
+        }
     }
 
     /// Remembers a value that must never appear in the log.
@@ -94,7 +99,9 @@ impl TestServer {
 
     pub async fn sign_in_with(&self, email: &str, password: &str) -> String {
         self.watch(password);
-        let (status, body) = self.send(Method::POST, "/api/v1/sessions", None, Some(json!({"email": email, "password": password}))).await;
+        let (status, body) = self
+            .send(Method::POST, "/api/v1/sessions", None, Some(json!({"email": email, "password": password})))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let token = body["token"].as_str().unwrap().to_owned();
         self.watch(&token);
@@ -102,7 +109,13 @@ impl TestServer {
     }
 
     /// A request with an optional bearer token and JSON body; returns the status and JSON.
-    pub async fn send(&self, method: Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self.http.request(method, format!("{}{path}", self.url));
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
@@ -115,7 +128,8 @@ impl TestServer {
 
     /// Creates a key; returns (id, secret).
     pub async fn new_key(&self, token: &str, ws: &str, body: Value) -> (String, String) {
-        let (status, created) = self.send(Method::POST, &format!("/api/v1/workspaces/{ws}/keys"), Some(token), Some(body)).await;
+        let (status, created) =
+            self.send(Method::POST, &format!("/api/v1/workspaces/{ws}/keys"), Some(token), Some(body)).await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
         let secret = created["secret"].as_str().unwrap().to_owned();
         self.watch(&secret);
@@ -124,7 +138,11 @@ impl TestServer {
 
     /// A request made with an API key.
     pub async fn with_key(&self, method: Method, path: &str, key: &str, ws: &str, body: Option<Value>) -> Response {
-        let mut request = self.http.request(method, format!("{}/api/v1{path}", self.url)).bearer_auth(key).header("X-Workspace-Id", ws);
+        let mut request = self
+            .http
+            .request(method, format!("{}/api/v1{path}", self.url))
+            .bearer_auth(key)
+            .header("X-Workspace-Id", ws);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -163,7 +181,11 @@ impl Drop for TestServer {
 pub async fn json_of(response: Response) -> (StatusCode, Value) {
     let status = response.status();
     let text = response.text().await.unwrap();
-    let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}")) };
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+    };
     (status, value)
 }
 

@@ -55,7 +55,14 @@ async fn missing_malformed_and_unknown_keys_are_told_apart() {
     let no_ws = w.ts.http.get(format!("{}/api/v1/me", w.ts.url)).bearer_auth(&key).send().await.unwrap();
     let (status, body) = json_of(no_ws).await;
     assert_error(status, &body, 400, "missing_workspace_id");
-    let basic = w.ts.http.get(format!("{}/api/v1/me", w.ts.url)).basic_auth("user", Some("pass")).header("X-Workspace-Id", &w.ws).send().await.unwrap();
+    let basic =
+        w.ts.http
+            .get(format!("{}/api/v1/me", w.ts.url))
+            .basic_auth("user", Some("pass"))
+            .header("X-Workspace-Id", &w.ws)
+            .send()
+            .await
+            .unwrap();
     let (status, body) = json_of(basic).await;
     assert_error(status, &body, 401, "invalid_api_key");
 }
@@ -85,7 +92,8 @@ async fn a_key_of_one_workspace_never_reads_or_writes_another() {
     // With its own id, A's key sees only A's data and cannot name B's employee.
     let (_, employees) = json_of(w.ts.with_key(Method::GET, "/employees", &key_a, &w.ws, None).await).await;
     assert_eq!(employees["employees"], json!([]));
-    let (status, reply) = json_of(w.ts.with_key(Method::POST, "/time-entries", &key_a, &w.ws, calls[5].2.clone()).await).await;
+    let (status, reply) =
+        json_of(w.ts.with_key(Method::POST, "/time-entries", &key_a, &w.ws, calls[5].2.clone()).await).await;
     assert_error(status, &reply, 422, "validation_failed");
     assert_eq!(reply["fields"][0]["field"], "employeeId");
     // B's key sees B's employee.
@@ -97,7 +105,9 @@ async fn a_key_of_one_workspace_never_reads_or_writes_another() {
 #[tokio::test]
 async fn revoking_disabling_and_expiry_take_effect_on_the_very_next_request() {
     let w = World::new().await;
-    let (id, key) = w.ts.new_key(&w.owner, &w.ws, json!({"name": "Short", "scopes": ["time_entries:read"], "expiresInDays": 7})).await;
+    let (id, key) =
+        w.ts.new_key(&w.owner, &w.ws, json!({"name": "Short", "scopes": ["time_entries:read"], "expiresInDays": 7}))
+            .await;
     let path = format!("{}/{id}", w.keys_path());
     assert_eq!(w.ts.me(&key, &w.ws).await.0, StatusCode::OK);
 
@@ -115,7 +125,10 @@ async fn revoking_disabling_and_expiry_take_effect_on_the_very_next_request() {
 
     let (_, fresh) = w.ts.new_key(&w.owner, &w.ws, key_body("Fresh")).await;
     assert_eq!(w.ts.me(&fresh, &w.ws).await.0, StatusCode::OK);
-    let fresh_id = w.ts.send(Method::GET, &w.keys_path(), Some(&w.owner), None).await.1["keys"][0]["id"].as_str().unwrap().to_owned();
+    let fresh_id = w.ts.send(Method::GET, &w.keys_path(), Some(&w.owner), None).await.1["keys"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     w.ts.send(Method::DELETE, &format!("{}/{fresh_id}", w.keys_path()), Some(&w.owner), None).await;
     let (status, body) = w.ts.me(&fresh, &w.ws).await;
     assert_error(status, &body, 401, "key_revoked");
@@ -127,7 +140,9 @@ async fn a_key_stops_when_its_creator_is_removed_or_demoted() {
     let (_, key) = w.ts.new_key(&w.admin, &w.ws, key_body("Admin's key")).await;
     assert_eq!(w.ts.me(&key, &w.ws).await.0, StatusCode::OK);
     // Removed through the API: the very next request.
-    let (status, _) = w.ts.send(Method::DELETE, &format!("/api/v1/workspaces/{}/members/{}", w.ws, w.admin_id), Some(&w.owner), None).await;
+    let (status, _) =
+        w.ts.send(Method::DELETE, &format!("/api/v1/workspaces/{}/members/{}", w.ws, w.admin_id), Some(&w.owner), None)
+            .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, body) = w.ts.me(&key, &w.ws).await;
     assert_error(status, &body, 401, "key_owner_removed");
@@ -149,14 +164,18 @@ async fn read_only_billing_refuses_the_very_next_write_and_keeps_reads() {
     assert_eq!(created.status(), StatusCode::CREATED);
     let out = w.ts.admin_cli(&["set-billing", "--workspace", &w.ws, "--status", "read_only"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let (status, body) = json_of(w.ts.with_key(Method::POST, "/projects", &key, &w.ws, Some(json!({"name": "After"}))).await).await;
+    let (status, body) =
+        json_of(w.ts.with_key(Method::POST, "/projects", &key, &w.ws, Some(json!({"name": "After"}))).await).await;
     assert_error(status, &body, 403, "workspace_read_only");
     let (status, projects) = json_of(w.ts.with_key(Method::GET, "/projects", &key, &w.ws, None).await).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(projects["projects"].as_array().unwrap().len(), 1);
     let out = w.ts.admin_cli(&["set-billing", "--workspace", &w.ws, "--status", "active"]);
     assert!(out.status.success());
-    assert_eq!(w.ts.with_key(Method::POST, "/projects", &key, &w.ws, Some(json!({"name": "Again"}))).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        w.ts.with_key(Method::POST, "/projects", &key, &w.ws, Some(json!({"name": "Again"}))).await.status(),
+        StatusCode::CREATED
+    );
 }
 
 #[tokio::test]
@@ -174,10 +193,17 @@ async fn a_plan_without_api_access_stops_keys_within_two_seconds() {
 #[tokio::test]
 async fn a_missing_scope_is_named() {
     let w = World::new().await;
-    let (_, key) = w.ts.new_key(&w.owner, &w.ws, json!({"name": "Reports only", "scopes": ["reports:read"], "expiresInDays": 30})).await;
+    let (_, key) =
+        w.ts.new_key(&w.owner, &w.ws, json!({"name": "Reports only", "scopes": ["reports:read"], "expiresInDays": 30}))
+            .await;
     for (method, path, scope, body) in [
         (Method::GET, "/time-entries", "time_entries:read", None),
-        (Method::POST, "/time-entries", "time_entries:write", Some(json!({"employeeId": "x", "start": "2026-11-01T09:00:00Z"}))),
+        (
+            Method::POST,
+            "/time-entries",
+            "time_entries:write",
+            Some(json!({"employeeId": "x", "start": "2026-11-01T09:00:00Z"})),
+        ),
         (Method::GET, "/employees", "employees:read", None),
         (Method::GET, "/projects", "projects:read", None),
         (Method::POST, "/projects", "projects:write", Some(json!({"name": "X"}))),
@@ -186,7 +212,9 @@ async fn a_missing_scope_is_named() {
         assert_error(status, &reply, 403, "insufficient_scope");
         assert_eq!(reply["requiredScope"], scope);
     }
-    let (status, _) = json_of(w.ts.with_key(Method::GET, "/reports/summary?from=2026-11-01&to=2026-11-02", &key, &w.ws, None).await).await;
+    let (status, _) =
+        json_of(w.ts.with_key(Method::GET, "/reports/summary?from=2026-11-01&to=2026-11-02", &key, &w.ws, None).await)
+            .await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -238,20 +266,44 @@ async fn the_demo_workspace_has_every_card_state_and_real_data() {
     let now = chrono::Utc::now();
     let time = |v: &Value| v.as_str().map(|s| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap());
     assert!(keys.iter().any(|k| k["lastUsedAt"].is_null()), "never used");
-    assert!(keys.iter().any(|k| time(&k["lastUsedAt"]).is_some_and(|t| now - t < chrono::Duration::minutes(10))), "used minutes ago");
+    assert!(
+        keys.iter().any(|k| time(&k["lastUsedAt"]).is_some_and(|t| now - t < chrono::Duration::minutes(10))),
+        "used minutes ago"
+    );
     assert!(keys.iter().any(|k| k["requestCount"].as_u64().unwrap() > 10_000), "heavy use");
     assert!(keys.iter().any(|k| k["status"] == "disabled"));
     assert!(keys.iter().any(|k| k["status"] == "expired"));
-    assert!(keys.iter().any(|k| time(&k["expiresAt"]).is_some_and(|t| t > now && t - now < chrono::Duration::days(4))), "expiring in 3 days");
-    assert!(keys.iter().any(|k| time(&k["createdAt"]).is_some_and(|t| now - t > chrono::Duration::days(90))), "older than 90 days");
+    assert!(
+        keys.iter().any(|k| time(&k["expiresAt"]).is_some_and(|t| t > now && t - now < chrono::Duration::days(4))),
+        "expiring in 3 days"
+    );
+    assert!(
+        keys.iter().any(|k| time(&k["createdAt"]).is_some_and(|t| now - t > chrono::Duration::days(90))),
+        "older than 90 days"
+    );
     assert!(keys.iter().any(|k| k["createdBy"]["canManageKeys"] == false), "creator removed");
     let heavy = keys.iter().find(|k| k["requestCount"].as_u64().unwrap() > 10_000).unwrap();
-    let (_, usage) = ts.send(Method::GET, &format!("/api/v1/workspaces/{ws}/keys/{}/usage", heavy["id"].as_str().unwrap()), Some(&token), None).await;
+    let (_, usage) = ts
+        .send(
+            Method::GET,
+            &format!("/api/v1/workspaces/{ws}/keys/{}/usage", heavy["id"].as_str().unwrap()),
+            Some(&token),
+            None,
+        )
+        .await;
     assert!(usage["days"].as_array().unwrap().iter().filter(|d| d["count"].as_u64().unwrap() > 0).count() >= 10);
     // The Solo Pro and read-only workspaces behave as such.
-    let (status, body) = ts.send(Method::GET, &format!("/api/v1/workspaces/{}/keys", demo.solo_workspace), Some(&token), None).await;
+    let (status, body) =
+        ts.send(Method::GET, &format!("/api/v1/workspaces/{}/keys", demo.solo_workspace), Some(&token), None).await;
     assert_error(status, &body, 403, "plan_required");
-    let (status, body) = ts.send(Method::POST, &format!("/api/v1/workspaces/{}/keys", demo.read_only_workspace), Some(&token), Some(key_body("New"))).await;
+    let (status, body) = ts
+        .send(
+            Method::POST,
+            &format!("/api/v1/workspaces/{}/keys", demo.read_only_workspace),
+            Some(&token),
+            Some(key_body("New")),
+        )
+        .await;
     assert_error(status, &body, 403, "workspace_read_only");
     // A member is told they cannot manage keys.
     let member = ts.sign_in_with(&demo.member_email, &demo.password).await;
@@ -268,11 +320,16 @@ async fn the_demo_workspace_has_every_card_state_and_real_data() {
     let entries = entries["timeEntries"].as_array().unwrap();
     assert!(entries.len() >= 40, "{}", entries.len());
     let first_id = entries[0]["id"].as_str().unwrap();
-    let (status, one) = json_of(ts.with_key(Method::GET, &format!("/time-entries/{first_id}"), &key, ws, None).await).await;
+    let (status, one) =
+        json_of(ts.with_key(Method::GET, &format!("/time-entries/{first_id}"), &key, ws, None).await).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(&one, &entries[0]);
     let from = (now - chrono::Duration::days(14)).date_naive();
-    let (status, report) = json_of(ts.with_key(Method::GET, &format!("/reports/summary?from={from}&to={}", now.date_naive()), &key, ws, None).await).await;
+    let (status, report) = json_of(
+        ts.with_key(Method::GET, &format!("/reports/summary?from={from}&to={}", now.date_naive()), &key, ws, None)
+            .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert!(report["totalMinutes"].as_u64().unwrap() > 1000);
     assert!(report["byEmployee"].as_array().unwrap().len() >= 5);
@@ -282,9 +339,15 @@ async fn the_demo_workspace_has_every_card_state_and_real_data() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{entry}");
-    let (_, fetched) = json_of(ts.with_key(Method::GET, &format!("/time-entries/{}", entry["id"].as_str().unwrap()), &key, ws, None).await).await;
+    let (_, fetched) = json_of(
+        ts.with_key(Method::GET, &format!("/time-entries/{}", entry["id"].as_str().unwrap()), &key, ws, None).await,
+    )
+    .await;
     assert_eq!(fetched["note"], "Workshop");
-    let (status, project) = json_of(ts.with_key(Method::POST, "/projects", &key, ws, Some(json!({"name": "Launch", "budgetHours": 40}))).await).await;
+    let (status, project) = json_of(
+        ts.with_key(Method::POST, "/projects", &key, ws, Some(json!({"name": "Launch", "budgetHours": 40}))).await,
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(project["budgetHours"], 40.0);
     // Restarting with --demo on the same database seeds nothing twice.

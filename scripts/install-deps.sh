@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what building and testing Keydeck needs on Debian/Ubuntu, and nothing that is
+# already there: system packages with apt-get (running `apt-get update` first, once, only when
+# something is missing). Safe to run again; prints what it installs.
+set -euo pipefail
+
+packages=(build-essential pkg-config)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "Installing system packages: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+command -v cargo >/dev/null || { echo "Rust is missing: install it from https://rustup.rs and run this again." >&2; exit 1; }

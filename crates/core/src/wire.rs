@@ -137,6 +137,7 @@ wire! {
     }
 
     /// `PATCH /workspaces/{ws}/keys/{id}`: every field optional. The expiration cannot change.
+    #[derive(Default)]
     pub struct UpdateKeyRequest {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]

@@ -1,0 +1,113 @@
+//! The client against a real workspace server over HTTP.
+
+use keydeck_client::{Client, ClientError};
+use keydeck_core::wire::{CreateKeyRequest, Plan, UpdateKeyRequest};
+use keydeck_core::{ErrorCode, ExpiresInDays, Scope};
+use keydeck_server::{Clock, ServerConfig, admin};
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn server() -> (keydeck_server::RunningServer, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = keydeck_server::start(
+        ServerConfig::new(dir.path().join("k.db"), "127.0.0.1:0".parse().unwrap()),
+        Clock::default(),
+    )
+    .await
+    .unwrap();
+    let clock = Clock::default();
+    admin::create_user(&server.state.store, &clock, "ana@example.com", PASSWORD, "Ana").await.unwrap();
+    let ws =
+        admin::create_workspace(&server.state.store, &clock, "Studio", Plan::Team, "ana@example.com").await.unwrap();
+    (server, ws, dir)
+}
+
+fn new_key(name: &str) -> CreateKeyRequest {
+    CreateKeyRequest {
+        name: name.to_owned(),
+        scopes: vec![Scope::ReportsRead],
+        expires_in_days: ExpiresInDays::new(30),
+        rate_limit: None,
+    }
+}
+
+#[tokio::test]
+async fn the_whole_key_lifecycle_through_the_client() {
+    let (server, ws, _dir) = server().await;
+    let client = Client::new(&format!("{}/api/v1", server.url())).unwrap();
+    client.healthz().await.unwrap();
+    let session = client.sign_in("ana@example.com", PASSWORD).await.unwrap();
+    let token = &session.token;
+    assert_eq!(client.workspaces(token).await.unwrap().workspaces[0].id, ws);
+
+    let created = client
+        .create_key(token, &ws, &new_key("Dashboard"), Some("0f9c2b1e-1111-4222-8333-944455556666"))
+        .await
+        .unwrap();
+    let again = client
+        .create_key(token, &ws, &new_key("Dashboard"), Some("0f9c2b1e-1111-4222-8333-944455556666"))
+        .await
+        .unwrap();
+    assert_eq!(created.secret, again.secret);
+    assert_eq!(client.list_keys(token, &ws).await.unwrap().keys.len(), 1);
+
+    let answer = client.me(&created.secret, &ws).await.unwrap();
+    assert_eq!(answer.me.unwrap().key.id, created.key.id);
+    let budget = answer.budget.unwrap();
+    assert_eq!((budget.limit, budget.remaining), (100, 99));
+
+    let changed = client
+        .update_key(token, &ws, &created.key.id, &UpdateKeyRequest { enabled: Some(false), ..Default::default() })
+        .await
+        .unwrap();
+    assert!(!changed.enabled);
+    let refused = client.me(&created.secret, &ws).await.unwrap();
+    assert_eq!(refused.me.unwrap_err().code(), Some(ErrorCode::KeyDisabled));
+    assert!(refused.budget.is_none(), "a refused key is not counted against its limit");
+
+    assert_eq!(client.key_usage(token, &ws, &created.key.id, 7).await.unwrap().days.len(), 7);
+    client.revoke_key(token, &ws, &created.key.id).await.unwrap();
+    let gone = client.key(token, &ws, &created.key.id).await.unwrap_err();
+    assert_eq!(gone.code(), Some(ErrorCode::NotFound));
+    client.sign_out(token).await.unwrap();
+    assert_eq!(client.workspaces(token).await.unwrap_err().code(), Some(ErrorCode::InvalidSession));
+}
+
+#[tokio::test]
+async fn api_errors_keep_their_code_message_and_fields() {
+    let (server, ws, _dir) = server().await;
+    let client = Client::new(&server.url()).unwrap();
+    let wrong = client.sign_in("ana@example.com", "nope nope").await.unwrap_err();
+    assert_eq!(wrong.code(), Some(ErrorCode::InvalidCredentials));
+    assert!(wrong.to_string().contains("email or password"));
+    let token = client.sign_in("ana@example.com", PASSWORD).await.unwrap().token;
+    let err = client.create_key(&token, &ws, &new_key("ab"), None).await.unwrap_err();
+    let ClientError::Api { status, body } = err else { panic!("{err:?}") };
+    assert_eq!(status, 422);
+    assert_eq!(body.fields.unwrap()[0].field, "name");
+}
+
+#[tokio::test]
+async fn an_unreachable_server_and_a_foreign_one_are_told_apart() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let err = Client::new(&format!("http://127.0.0.1:{port}")).unwrap().healthz().await.unwrap_err();
+    assert!(matches!(err, ClientError::Unreachable { .. }), "{err:?}");
+    assert!(err.to_string().contains("could not be reached"));
+
+    // A server that is not Keydeck: answers 404 HTML to everything.
+    let foreign = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = foreign.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let (mut socket, _) = foreign.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let _ = socket.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-type: text/html\r\ncontent-length: 9\r\nconnection: close\r\n\r\n<h1>?</h1").await;
+        }
+    });
+    let err = Client::new(&format!("http://{addr}")).unwrap().sign_in("a@example.com", "x").await.unwrap_err();
+    assert!(matches!(err, ClientError::Unexpected { status: 404, .. }), "{err:?}");
+}

@@ -21,8 +21,10 @@ lint: deps
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
+# Every test runs inside a throwaway desktop (Xvfb, D-Bus, unlocked gnome-keyring), so the
+# keychain and clipboard tests use the real ones.
 test: lint
-	$(CARGO) test --workspace --locked
+	./scripts/with-desktop.sh $(CARGO) test --workspace --locked
 
 bench: deps
 	$(CARGO) bench -p keydeck-server --bench server --locked

@@ -4,7 +4,13 @@
 # something is missing). Safe to run again; prints what it installs.
 set -euo pipefail
 
-packages=(build-essential pkg-config)
+packages=(
+  # building: C for bundled SQLite; the Tauri shell's WebKitGTK stack
+  build-essential pkg-config file libssl-dev
+  libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
+  # testing the real window, keychain and clipboard headless
+  xvfb xauth dbus dbus-x11 gnome-keyring libsecret-tools webkit2gtk-driver xclip
+)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -4,6 +4,8 @@
 //! rule (key format, scopes, presets, limits, names) testable in isolation and identical on
 //! both sides of the wire.
 
+pub mod app;
+pub mod diagnosis;
 pub mod error_code;
 pub mod key;
 pub mod purpose;
@@ -15,4 +17,5 @@ pub use error_code::ErrorCode;
 pub use key::{KeyFormatError, KeySecret, ParsedKey};
 pub use purpose::Purpose;
 pub use rules::{ExpiresInDays, RateLimit};
+pub use app::Settings;
 pub use scope::{Scope, ScopeSet};

@@ -33,7 +33,7 @@ wire! {
         pub required_scope: Option<Scope>,
         /// With `rate_limit_exceeded` and `too_many_attempts`: seconds to wait.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[ts(optional)]
+        #[ts(optional, type = "number")]
         pub retry_after: Option<u64>,
     }
 
@@ -93,6 +93,7 @@ wire! {
         pub created_by: KeyCreator,
         /// `null` when the key was never used.
         pub last_used_at: Option<DateTime<Utc>>,
+        #[ts(type = "number")]
         pub request_count: u64,
         /// `null` when the key never expires.
         pub expires_at: Option<DateTime<Utc>>,
@@ -171,6 +172,7 @@ wire! {
     /// Requests made with a key on one day (UTC).
     pub struct UsageDay {
         pub date: NaiveDate,
+        #[ts(type = "number")]
         pub count: u64,
     }
 

@@ -186,7 +186,11 @@ async fn drive(mut sender: SendRequest<Empty<Bytes>>, target: Target, deadline: 
         };
         let status = response.status().as_u16();
         let window = if track_windows {
-            response.headers().get("x-ratelimit-reset").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok())
+            response
+                .headers()
+                .get("x-ratelimit-reset")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<i64>().ok())
         } else {
             None
         };
@@ -240,7 +244,14 @@ async fn load(targets: &[Target], duration: Duration, track_windows: bool, align
 
 /// Runs `a` and `b` alternately: a warm-up of each, then [`ROUNDS`] rounds in ABBA order (so a
 /// slow drift of the machine weighs on both sides alike). Returns the rounds of each side.
-fn alternate(client: &Runtime, a: &[Target], b: &[Target], label_a: &str, label_b: &str, before_round: &dyn Fn()) -> Result<(Vec<Stats>, Vec<Stats>)> {
+fn alternate(
+    client: &Runtime,
+    a: &[Target],
+    b: &[Target],
+    label_a: &str,
+    label_b: &str,
+    before_round: &dyn Fn(),
+) -> Result<(Vec<Stats>, Vec<Stats>)> {
     client.block_on(load(a, WARMUP, false, false))?;
     client.block_on(load(b, WARMUP, false, false))?;
     let (mut rounds_a, mut rounds_b) = (Vec::new(), Vec::new());
@@ -283,7 +294,14 @@ fn start_server(server_rt: &Runtime, dir: &Path, file: &str) -> Result<RunningSe
     Ok(server_rt.block_on(keydeck_server::start(config, Clock::default()))?)
 }
 
-fn key_row(rng: &mut impl rand::RngCore, workspace_id: &str, owner_id: &str, name: String, rate_limit: RateLimit, now: i64) -> (KeySecret, NewKeyRow) {
+fn key_row(
+    rng: &mut impl rand::RngCore,
+    workspace_id: &str,
+    owner_id: &str,
+    name: String,
+    rate_limit: RateLimit,
+    now: i64,
+) -> (KeySecret, NewKeyRow) {
     let secret = KeySecret::generate(rng);
     let row = NewKeyRow {
         id: format!("key_{}", random_base62(rng, 16)),
@@ -303,20 +321,31 @@ fn key_row(rng: &mut impl rand::RngCore, workspace_id: &str, owner_id: &str, nam
 
 /// The owner every benchmark workspace belongs to. Returns the owner's user id.
 async fn create_owner(server: &RunningServer) -> Result<String> {
-    Ok(admin::create_user(&server.state.store, &server.state.clock, OWNER_EMAIL, OWNER_PASSWORD, "Bench Owner").await?.id)
+    Ok(admin::create_user(&server.state.store, &server.state.clock, OWNER_EMAIL, OWNER_PASSWORD, "Bench Owner")
+        .await?
+        .id)
 }
 
 /// `count` keys in new Business workspaces of at most `per_workspace` keys each.
-async fn seed_keys(server: &RunningServer, owner_id: &str, count: usize, per_workspace: usize, rate_limit: RateLimit, label: &str) -> Result<Vec<BenchKey>> {
+async fn seed_keys(
+    server: &RunningServer,
+    owner_id: &str,
+    count: usize,
+    per_workspace: usize,
+    rate_limit: RateLimit,
+    label: &str,
+) -> Result<Vec<BenchKey>> {
     let (store, clock) = (&server.state.store, &server.state.clock);
     let now = clock.now_ms();
     let mut keys = Vec::with_capacity(count);
     let mut rows = Vec::with_capacity(count);
     let mut rng = rand::rng();
     for (w, start) in (0..count).step_by(per_workspace).enumerate() {
-        let workspace_id = admin::create_workspace(store, clock, &format!("{label} {}", w + 1), Plan::Business, OWNER_EMAIL).await?;
+        let workspace_id =
+            admin::create_workspace(store, clock, &format!("{label} {}", w + 1), Plan::Business, OWNER_EMAIL).await?;
         for i in start..(start + per_workspace).min(count) {
-            let (secret, row) = key_row(&mut rng, &workspace_id, owner_id, format!("{label} key {}", i + 1), rate_limit, now);
+            let (secret, row) =
+                key_row(&mut rng, &workspace_id, owner_id, format!("{label} key {}", i + 1), rate_limit, now);
             keys.push(BenchKey { id: row.id.clone(), workspace_id: workspace_id.clone(), secret });
             rows.push(row);
         }
@@ -415,8 +444,10 @@ struct Figure {
 }
 
 fn run() -> Result<bool> {
-    let server_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("server").enable_all().build()?;
-    let client_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("client").enable_all().build()?;
+    let server_rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("server").enable_all().build()?;
+    let client_rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("client").enable_all().build()?;
     let dir = tempfile::tempdir()?;
     let mut figures = Vec::new();
 
@@ -440,7 +471,10 @@ fn run() -> Result<bool> {
     );
 
     // Figure 1: /me (one pool key per connection) against /healthz, same server.
-    println!("\n[1] GET /api/v1/me vs GET /healthz, {CONNECTIONS} connections, {ROUNDS} x {} s rounds each", ROUND.as_secs());
+    println!(
+        "\n[1] GET /api/v1/me vs GET /healthz, {CONNECTIONS} connections, {ROUNDS} x {} s rounds each",
+        ROUND.as_secs()
+    );
     let healthz: Vec<Target> = (0..CONNECTIONS).map(|_| Target::open(a.addr, HEALTHZ)).collect();
     let me: Vec<Target> = pool.iter().map(|k| Target::keyed(a.addr, ME, k)).collect::<Result<_>>()?;
     let (me_rounds, healthz_rounds) = alternate(&client_rt, &me, &healthz, "/me", "/healthz", &|| {})?;
@@ -455,11 +489,18 @@ fn run() -> Result<bool> {
         value: format!("{ratio:.3}"),
         target: ">= 0.90",
         pass: ratio >= 0.90 && clean,
-        raw: format!("/me {me_rps:.0} req/s, /healthz {healthz_rps:.0} req/s (medians; no 429: {})", me_rounds.iter().all(|s| s.limited == 0)),
+        raw: format!(
+            "/me {me_rps:.0} req/s, /healthz {healthz_rps:.0} req/s (medians; no 429: {})",
+            me_rounds.iter().all(|s| s.limited == 0)
+        ),
     });
 
     // Figure 3: write statements per authenticated request, and exact request counts.
-    println!("\n[3] write statements per /me request, {CONNECTIONS} connections x {} s over {} keys", WRITE_RUN.as_secs(), pool.len());
+    println!(
+        "\n[3] write statements per /me request, {CONNECTIONS} connections x {} s over {} keys",
+        WRITE_RUN.as_secs(),
+        pool.len()
+    );
     let count_before = server_rt.block_on(settled_request_count(&a, &pool))?;
     let writes_before = a.state.store.write_statements();
     let run3 = client_rt.block_on(load(&me, WRITE_RUN, false, false))?;
@@ -491,7 +532,8 @@ fn run() -> Result<bool> {
         "\n[4] one key limited to {}/{} s, {CONNECTIONS} connections for {LIMIT_WINDOWS} windows",
         TIGHT.max_requests, TIGHT.window_seconds
     );
-    let hammer: Vec<Target> = (0..CONNECTIONS).map(|_| Target::keyed(a.addr, ME, &limited_key[0])).collect::<Result<_>>()?;
+    let hammer: Vec<Target> =
+        (0..CONNECTIONS).map(|_| Target::keyed(a.addr, ME, &limited_key[0])).collect::<Result<_>>()?;
     // Starts 20 ms into a window and stops 20 ms before one, so the run covers whole windows
     // (a window touched for a few milliseconds at either end could not fill its allowance).
     let run4 = client_rt.block_on(load(&hammer, Duration::from_millis(LIMIT_WINDOWS * 1000 - 40), true, true))?;
@@ -507,7 +549,10 @@ fn run() -> Result<bool> {
         value: format!("{accepted_ratio:.4}"),
         target: "0.99..=1.01",
         pass: (0.99..=1.01).contains(&accepted_ratio) && run4.other == 0 && run4.errors == 0,
-        raw: format!("{} accepted, {} refused (429), allowed {allowed} = {} x {windows} windows", run4.ok, run4.limited, TIGHT.max_requests),
+        raw: format!(
+            "{} accepted, {} refused (429), allowed {allowed} = {} x {windows} windows",
+            run4.ok, run4.limited, TIGHT.max_requests
+        ),
     });
     server_rt.block_on(a.stop());
 
@@ -539,7 +584,9 @@ fn run() -> Result<bool> {
     let small_hashes: Vec<[u8; 32]> = small_keys.iter().map(|k| k.secret.sha256()).collect();
     let cold_small = lookup_micros(&server_rt, &small, &small_hashes, 5_000)?;
     let cold_large = lookup_micros(&server_rt, &large, &samples, 5_000)?;
-    println!("  uncached key lookup (key_for_auth): {cold_small:.1} us with 10 keys, {cold_large:.1} us with {stored} keys");
+    println!(
+        "  uncached key lookup (key_for_auth): {cold_small:.1} us with 10 keys, {cold_large:.1} us with {stored} keys"
+    );
 
     let per_conn = |server: &RunningServer, keys: &[BenchKey]| -> Result<Vec<Target>> {
         (0..CONNECTIONS).map(|i| Target::keyed(server.addr, ME, &keys[i % keys.len()])).collect()
@@ -550,27 +597,41 @@ fn run() -> Result<bool> {
         large.state.keys.invalidate();
         small.state.keys.invalidate();
     };
-    let (large_rounds, small_rounds) = alternate(&client_rt, &on_large, &on_small, "/me, 1M keys", "/me, 10 keys", &forget)?;
+    let (large_rounds, small_rounds) =
+        alternate(&client_rt, &on_large, &on_small, "/me, 1M keys", "/me, 10 keys", &forget)?;
     let (large_rps, small_rps) = (median_rps(&large_rounds), median_rps(&small_rounds));
     let ratio = large_rps / small_rps;
     let clean = all_ok(&large_rounds) && all_ok(&small_rounds);
     if !clean {
         println!("  WARNING: a round had a non-2xx response (429 or other) or a failed connection");
     }
-    figures.insert(1, Figure {
-        name: "me 1M keys / 10 keys throughput",
-        value: format!("{ratio:.3}"),
-        target: ">= 0.95",
-        pass: ratio >= 0.95 && clean,
-        raw: format!("1M keys {large_rps:.0} req/s, 10 keys {small_rps:.0} req/s (medians); seeding {:.1} s", seed_time.as_secs_f64()),
-    });
+    figures.insert(
+        1,
+        Figure {
+            name: "me 1M keys / 10 keys throughput",
+            value: format!("{ratio:.3}"),
+            target: ">= 0.95",
+            pass: ratio >= 0.95 && clean,
+            raw: format!(
+                "1M keys {large_rps:.0} req/s, 10 keys {small_rps:.0} req/s (medians); seeding {:.1} s",
+                seed_time.as_secs_f64()
+            ),
+        },
+    );
     server_rt.block_on(small.stop());
     server_rt.block_on(large.stop());
 
     // ---- The table ----------------------------------------------------------------------------
     println!("\n{:<34} {:>8}   {:<14} {:<6} raw", "figure", "value", "target", "result");
     for f in &figures {
-        println!("{:<34} {:>8}   {:<14} {:<6} {}", f.name, f.value, f.target, if f.pass { "PASS" } else { "FAIL" }, f.raw);
+        println!(
+            "{:<34} {:>8}   {:<14} {:<6} {}",
+            f.name,
+            f.value,
+            f.target,
+            if f.pass { "PASS" } else { "FAIL" },
+            f.raw
+        );
     }
     let passed = figures.iter().all(|f| f.pass);
     if !passed {

@@ -1,5 +1,6 @@
 //! The demo data that `--demo` seeds into an empty database: a Business workspace whose keys
-//! show every state a key card can show, a Solo Pro workspace (no API access), a read-only
+//! show every state a key card can show (seven keys, leaving room under the limit of ten for
+//! the app's demo integration and the keys a visitor makes), a Solo Pro workspace (no API access), a read-only
 //! one, and employees, projects and time entries so every API endpoint returns real data.
 //!
 //! Seeded keys get random secrets that are thrown away at once: nobody can use them, which is

@@ -1,0 +1,275 @@
+//! What the desktop app's shell and its web view exchange (typed IPC). Pure data, exported to
+//! TypeScript with the API's wire types, so both sides of the app share one definition.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::purpose::Purpose;
+use crate::rules::{ExpiresInDays, RateLimit};
+use crate::scope::Scope;
+use crate::wire::{FieldError, KeyCard, KeyRequestLog, UsageDay, WorkspaceSummary};
+
+macro_rules! ipc {
+    ($($item:item)*) => {$(
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+        #[serde(rename_all = "camelCase")]
+        $item
+    )*};
+}
+
+/// The few error kinds the web view branches on; everything else is `other` with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum AppErrorCode {
+    /// The session expired or was signed out: sign in again, then come back to this screen.
+    SignedOut,
+    /// The workspace server did not answer.
+    Unreachable,
+    /// No OS keychain: offer the clipboard-only way.
+    NoKeychain,
+    /// No clipboard: show the key to copy by hand.
+    NoClipboard,
+    /// Input the server refused, field by field (`fields`).
+    Validation,
+    /// The workspace's plan has no API access.
+    PlanRequired,
+    /// The caller's role may not do this.
+    Forbidden,
+    /// The workspace has 10 keys.
+    KeyLimitReached,
+    /// The workspace is read-only because of billing.
+    ReadOnly,
+    NotFound,
+    Other,
+}
+
+ipc! {
+    /// Every failed command: a code to branch on and a sentence to show.
+    pub struct AppError {
+        pub code: AppErrorCode,
+        pub message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub fields: Option<Vec<FieldError>>,
+    }
+
+    /// A remembered account: a server and who signed in there. Never carries the token.
+    pub struct AccountSummary {
+        /// Stable id: the email and server address.
+        pub id: String,
+        pub server_url: String,
+        pub email: String,
+        pub name: String,
+        /// The in-app demo workspace.
+        pub is_demo: bool,
+    }
+
+    /// The account and workspace the app is showing.
+    pub struct SessionView {
+        pub account: AccountSummary,
+        pub workspaces: Vec<WorkspaceSummary>,
+        pub workspace_id: String,
+        /// The server's API reference page.
+        pub docs_url: String,
+    }
+
+    /// A key card as the app shows it.
+    pub struct KeyCardView {
+        pub card: KeyCard,
+        /// This computer's keychain holds a secret at the key's address.
+        pub in_keychain: bool,
+        /// Older than the rotation policy.
+        pub rotation_due: bool,
+        /// Expires within 7 days.
+        pub expires_soon: bool,
+        pub keychain_account: String,
+    }
+
+    pub struct KeysView {
+        pub keys: Vec<KeyCardView>,
+        pub limit: u32,
+        pub fetched_at: DateTime<Utc>,
+        /// The server could not be reached: these are the last cards seen.
+        pub stale: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub stale_reason: Option<String>,
+    }
+
+    /// A purpose preset for the generate form.
+    pub struct PresetView {
+        pub purpose: Purpose,
+        pub label: String,
+        pub description: String,
+        pub scopes: Vec<Scope>,
+        pub expires_in_days: Option<ExpiresInDays>,
+    }
+
+    pub struct GenerateRequest {
+        pub name: String,
+        pub purpose: Purpose,
+        pub scopes: Vec<Scope>,
+        pub expires_in_days: Option<ExpiresInDays>,
+        pub rate_limit: RateLimit,
+        /// False for the clipboard-only way when there is no keychain.
+        pub store_in_keychain: bool,
+    }
+
+    /// A new key, revealed once.
+    pub struct GenerateResult {
+        pub key: KeyCardView,
+        /// The secret: the one time it reaches the web view.
+        pub secret: String,
+        /// Where the keychain holds it (service, account), when it does.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub keychain: Option<KeychainLocation>,
+        /// Whether the clipboard holds it, and for how long.
+        pub copied: bool,
+        pub clear_after_seconds: u32,
+        /// Why it was not copied, when it was not.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub clipboard_problem: Option<String>,
+    }
+
+    pub struct KeychainLocation {
+        pub service: String,
+        pub account: String,
+    }
+
+    pub struct KeyDetail {
+        pub key: KeyCardView,
+        pub usage: Vec<UsageDay>,
+        pub requests: Vec<KeyRequestLog>,
+    }
+
+    /// What to test.
+    #[serde(tag = "source")]
+    pub enum TestKeyInput {
+        /// A key the user pasted.
+        #[serde(rename = "pasted")]
+        Pasted { key: String },
+        /// The key stored in the keychain for this key name, in the current workspace.
+        #[serde(rename = "keychain")]
+        Keychain {
+            #[serde(rename = "keyName")]
+            key_name: String,
+        },
+    }
+
+    /// The answer of a key test, in plain words.
+    pub struct TestReport {
+        pub verdict: Verdict,
+        pub title: String,
+        pub detail: String,
+        /// What to do about it; empty when all is well.
+        pub action: String,
+        /// The API's error code, when the server refused the key.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub code: Option<crate::ErrorCode>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub budget: Option<Budget>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub key_name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub workspace_name: Option<String>,
+    }
+
+    /// The rate-limit budget the server reported.
+    pub struct Budget {
+        pub limit: u32,
+        pub remaining: u32,
+        #[ts(type = "number")]
+        pub reset_in_seconds: u64,
+    }
+
+    pub struct Settings {
+        /// Seconds before a copied key is cleared from the clipboard (if still there).
+        pub clipboard_clear_seconds: u32,
+        /// Keys older than this many days are flagged "rotation due".
+        pub rotation_days: u32,
+        pub theme: Theme,
+    }
+
+    /// What the web view needs to draw its first screen.
+    pub struct Startup {
+        pub accounts: Vec<AccountSummary>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub session: Option<SessionView>,
+        pub settings: Settings,
+        pub presets: Vec<PresetView>,
+        pub keychain_available: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub keychain_problem: Option<String>,
+        pub clipboard_available: bool,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Connected,
+    Problem,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    System,
+    Light,
+    Dark,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { clipboard_clear_seconds: 30, rotation_days: 90, theme: Theme::System }
+    }
+}
+
+impl Settings {
+    pub const CLIPBOARD_SECONDS: std::ops::RangeInclusive<u32> = 5..=600;
+    pub const ROTATION_DAYS: std::ops::RangeInclusive<u32> = 7..=730;
+
+    /// Checks settings from the web view, naming every bad field.
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut fields = Vec::new();
+        if !Self::CLIPBOARD_SECONDS.contains(&self.clipboard_clear_seconds) {
+            fields.push(FieldError::new("clipboardClearSeconds", "Use 5 to 600 seconds."));
+        }
+        if !Self::ROTATION_DAYS.contains(&self.rotation_days) {
+            fields.push(FieldError::new("rotationDays", "Use 7 to 730 days."));
+        }
+        if fields.is_empty() { Ok(()) } else { Err(fields) }
+    }
+}
+
+impl PresetView {
+    pub fn all() -> Vec<PresetView> {
+        Purpose::ALL
+            .into_iter()
+            .map(|p| {
+                let (label, description) = match p {
+                    Purpose::Zapier => ("Zapier", "Reads and creates time entries; reads people and projects."),
+                    Purpose::ReportingDashboard => ("Reporting dashboard", "Reads reports, projects and people. Cannot change anything."),
+                    Purpose::FinanceSync => ("Finance sync", "Reads time entries, projects and reports for invoicing and payroll."),
+                    Purpose::DataExport => ("Data export", "Reads everything once; expires after a week."),
+                    Purpose::Custom => ("Custom", "Choose the permissions yourself."),
+                };
+                PresetView {
+                    purpose: p,
+                    label: label.to_owned(),
+                    description: description.to_owned(),
+                    scopes: p.scopes().to_vec(),
+                    expires_in_days: p.expires_in_days(),
+                }
+            })
+            .collect()
+    }
+}

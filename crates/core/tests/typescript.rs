@@ -1,0 +1,38 @@
+//! The TypeScript the web view codes against is generated from these Rust types; this test
+//! fails when the committed file is stale. `make bindings` (UPDATE_SNAPSHOTS=1) rewrites it.
+
+use keydeck_core::app::*;
+use keydeck_core::wire::*;
+use keydeck_core::{ErrorCode, ExpiresInDays, Purpose, RateLimit, Scope};
+use ts_rs::TS;
+
+const TARGET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../ui/src/lib/backend/types.ts");
+
+macro_rules! decls {
+    ($($t:ty),* $(,)?) => { vec![$(format!("export {}", <$t as TS>::decl())),*] };
+}
+
+fn generate() -> String {
+    let decls = decls![
+        // the workspace API
+        ErrorCode, Scope, Purpose, ExpiresInDays, RateLimit, Plan, BillingStatus, Role, KeyStatus,
+        ErrorBody, FieldError, UserInfo, WorkspaceSummary, KeyCard, KeyCreator, UsageDay, KeyRequestLog, Me, MeWorkspace, MeKey,
+        // the app's IPC
+        AppErrorCode, AppError, AccountSummary, SessionView, KeyCardView, KeysView, PresetView, GenerateRequest, GenerateResult,
+        KeychainLocation, KeyDetail, TestKeyInput, TestReport, Verdict, Budget, Settings, Theme, Startup, UpdateKeyRequest,
+    ];
+    format!(
+        "// Generated from crates/core by `make bindings`: do not edit by hand.\n/* eslint-disable */\n\n{}\n",
+        decls.join("\n\n")
+    )
+}
+
+#[test]
+fn the_typescript_types_match_the_rust_ones() {
+    let current = generate();
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(TARGET, &current).unwrap();
+    }
+    let committed = std::fs::read_to_string(TARGET).unwrap_or_default();
+    assert!(committed == current, "ui/src/lib/backend/types.ts is stale: run `make bindings` and commit it.");
+}

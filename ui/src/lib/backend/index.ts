@@ -1,0 +1,74 @@
+// The one module of the web view that talks to the Rust shell. Every command is typed with the
+// generated types of ./types.ts; a failed command throws a BackendError whose `code` the
+// screens branch on.
+import { invoke } from "@tauri-apps/api/core";
+import type {
+  AppError,
+  AppErrorCode,
+  FieldError,
+  GenerateRequest,
+  GenerateResult,
+  KeyCardView,
+  KeyDetail,
+  KeysView,
+  SessionView,
+  Settings,
+  Startup,
+  TestKeyInput,
+  TestReport,
+  UpdateKeyRequest,
+} from "./types";
+
+export * from "./types";
+
+export class BackendError extends Error {
+  readonly code: AppErrorCode;
+  readonly fields: FieldError[];
+
+  constructor(error: AppError) {
+    super(error.message);
+    this.code = error.code;
+    this.fields = error.fields ?? [];
+  }
+}
+
+function isAppError(value: unknown): value is AppError {
+  return typeof value === "object" && value !== null && "code" in value && "message" in value;
+}
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (error) {
+    if (isAppError(error)) throw new BackendError(error);
+    throw new BackendError({ code: "other", message: String(error) });
+  }
+}
+
+export const backend = {
+  /** Remembered accounts, the restored session if any, settings, presets, keychain state. */
+  startup: () => call<Startup>("startup"),
+  /** Starts the in-app demo workspace and signs in to it. */
+  openDemo: () => call<SessionView>("open_demo"),
+  signIn: (serverUrl: string, email: string, password: string) =>
+    call<SessionView>("sign_in", { serverUrl, email, password }),
+  /** Signs out of one account; answers what the start screen needs next. */
+  signOut: (accountId: string) => call<Startup>("sign_out", { accountId }),
+  switchWorkspace: (accountId: string, workspaceId: string) =>
+    call<SessionView>("switch_workspace", { accountId, workspaceId }),
+  /** The current workspace's keys; when the server is unreachable, the last ones, marked stale. */
+  listKeys: () => call<KeysView>("list_keys"),
+  /** Creates a key, stores it in the keychain (read back), copies it: the one reveal. */
+  generateKey: (request: GenerateRequest) => call<GenerateResult>("generate_key", { request }),
+  keyDetail: (keyId: string) => call<KeyDetail>("key_detail", { keyId }),
+  updateKey: (keyId: string, changes: UpdateKeyRequest) =>
+    call<KeyCardView>("update_key", { keyId, changes }),
+  /** Revokes for good; `confirmName` must be the key's name, typed by the user. */
+  revokeKey: (keyId: string, confirmName: string) => call<void>("revoke_key", { keyId, confirmName }),
+  testKey: (input: TestKeyInput) => call<TestReport>("test_key", { input }),
+  saveSettings: (settings: Settings) => call<Settings>("save_settings", { settings }),
+  /** Copies a value that is not a secret (the API address, the workspace ID). */
+  copyText: (text: string) => call<void>("copy_text", { text }),
+};
+
+export type Backend = typeof backend;

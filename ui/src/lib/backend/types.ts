@@ -1,0 +1,193 @@
+// Generated from crates/core by `make bindings`: do not edit by hand.
+/* eslint-disable */
+
+export type ErrorCode = "missing_workspace_id" | "bad_request" | "missing_api_key" | "invalid_api_key" | "key_revoked" | "key_expired" | "key_disabled" | "key_owner_removed" | "invalid_credentials" | "invalid_session" | "workspace_mismatch" | "insufficient_scope" | "plan_required" | "workspace_read_only" | "forbidden" | "not_found" | "method_not_allowed" | "key_limit_reached" | "idempotency_conflict" | "validation_failed" | "expiration_immutable" | "rate_limit_exceeded" | "too_many_attempts" | "internal_error";
+
+export type Scope = "time_entries:read" | "time_entries:write" | "employees:read" | "reports:read" | "projects:read" | "projects:write";
+
+export type Purpose = "zapier" | "reporting_dashboard" | "finance_sync" | "data_export" | "custom";
+
+export type ExpiresInDays = 7 | 30 | 90 | 180 | 365;
+
+export type RateLimit = { enabled: boolean, maxRequests: number, windowSeconds: number, };
+
+export type Plan = "free" | "solo_pro" | "team" | "business";
+
+export type BillingStatus = "active" | "read_only";
+
+export type Role = "owner" | "admin" | "member";
+
+export type KeyStatus = "active" | "disabled" | "expired";
+
+export type ErrorBody = { error: ErrorCode, message: string, 
+/**
+ * With `validation_failed`: every bad field.
+ */
+fields?: Array<FieldError>, 
+/**
+ * With `insufficient_scope`: the scope the request needs.
+ */
+requiredScope?: Scope, 
+/**
+ * With `rate_limit_exceeded` and `too_many_attempts`: seconds to wait.
+ */
+retryAfter?: number, };
+
+export type FieldError = { 
+/**
+ * The field's name as sent, e.g. `name` or `rateLimit.maxRequests`.
+ */
+field: string, message: string, };
+
+export type UserInfo = { id: string, email: string, name: string, };
+
+export type WorkspaceSummary = { id: string, name: string, plan: Plan, billingStatus: BillingStatus, 
+/**
+ * The caller's role in this workspace.
+ */
+role: Role, 
+/**
+ * Where integrations send their requests, e.g. `http://127.0.0.1:8080/api/v1`.
+ */
+apiBaseUrl: string, };
+
+export type KeyCard = { id: string, name: string, 
+/**
+ * The first 8 characters of the key (`kdk_` and 4 more).
+ */
+prefix: string, 
+/**
+ * The last 4 characters of the key.
+ */
+hint: string, scopes: Array<Scope>, createdAt: string, createdBy: KeyCreator, 
+/**
+ * `null` when the key was never used.
+ */
+lastUsedAt: string | null, requestCount: number, 
+/**
+ * `null` when the key never expires.
+ */
+expiresAt: string | null, enabled: boolean, status: KeyStatus, rateLimit: RateLimit, };
+
+export type KeyCreator = { id: string, name: string, 
+/**
+ * False once the creator has left the workspace or is no longer an owner or admin:
+ * the key then stops working (`key_owner_removed`).
+ */
+canManageKeys: boolean, };
+
+export type UsageDay = { date: string, count: number, };
+
+export type KeyRequestLog = { at: string, method: string, path: string, status: number, 
+/**
+ * The address the request came from.
+ */
+ip: string, };
+
+export type Me = { workspace: MeWorkspace, key: MeKey, };
+
+export type MeWorkspace = { id: string, name: string, };
+
+export type MeKey = { id: string, name: string, hint: string, scopes: Array<Scope>, expiresAt: string | null, };
+
+export type AppErrorCode = "signed_out" | "unreachable" | "no_keychain" | "no_clipboard" | "validation" | "plan_required" | "forbidden" | "key_limit_reached" | "read_only" | "not_found" | "other";
+
+export type AppError = { code: AppErrorCode, message: string, fields?: Array<FieldError>, };
+
+export type AccountSummary = { 
+/**
+ * Stable id: the email and server address.
+ */
+id: string, serverUrl: string, email: string, name: string, 
+/**
+ * The in-app demo workspace.
+ */
+isDemo: boolean, };
+
+export type SessionView = { account: AccountSummary, workspaces: Array<WorkspaceSummary>, workspaceId: string, 
+/**
+ * The server's API reference page.
+ */
+docsUrl: string, };
+
+export type KeyCardView = { card: KeyCard, 
+/**
+ * This computer's keychain holds a secret at the key's address.
+ */
+inKeychain: boolean, 
+/**
+ * Older than the rotation policy.
+ */
+rotationDue: boolean, 
+/**
+ * Expires within 7 days.
+ */
+expiresSoon: boolean, keychainAccount: string, };
+
+export type KeysView = { keys: Array<KeyCardView>, limit: number, fetchedAt: string, 
+/**
+ * The server could not be reached: these are the last cards seen.
+ */
+stale: boolean, staleReason?: string, };
+
+export type PresetView = { purpose: Purpose, label: string, description: string, scopes: Array<Scope>, expiresInDays: ExpiresInDays | null, };
+
+export type GenerateRequest = { name: string, purpose: Purpose, scopes: Array<Scope>, expiresInDays: ExpiresInDays | null, rateLimit: RateLimit, 
+/**
+ * False for the clipboard-only way when there is no keychain.
+ */
+storeInKeychain: boolean, };
+
+export type GenerateResult = { key: KeyCardView, 
+/**
+ * The secret: the one time it reaches the web view.
+ */
+secret: string, 
+/**
+ * Where the keychain holds it (service, account), when it does.
+ */
+keychain?: KeychainLocation, 
+/**
+ * Whether the clipboard holds it, and for how long.
+ */
+copied: boolean, clearAfterSeconds: number, 
+/**
+ * Why it was not copied, when it was not.
+ */
+clipboardProblem?: string, };
+
+export type KeychainLocation = { service: string, account: string, };
+
+export type KeyDetail = { key: KeyCardView, usage: Array<UsageDay>, requests: Array<KeyRequestLog>, };
+
+export type TestKeyInput = { "source": "pasted", key: string, } | { "source": "keychain", keyName: string, };
+
+export type TestReport = { verdict: Verdict, title: string, detail: string, 
+/**
+ * What to do about it; empty when all is well.
+ */
+action: string, 
+/**
+ * The API's error code, when the server refused the key.
+ */
+code?: ErrorCode, budget?: Budget, keyName?: string, workspaceName?: string, };
+
+export type Verdict = "connected" | "problem";
+
+export type Budget = { limit: number, remaining: number, resetInSeconds: number, };
+
+export type Settings = { 
+/**
+ * Seconds before a copied key is cleared from the clipboard (if still there).
+ */
+clipboardClearSeconds: number, 
+/**
+ * Keys older than this many days are flagged "rotation due".
+ */
+rotationDays: number, theme: Theme, };
+
+export type Theme = "system" | "light" | "dark";
+
+export type Startup = { accounts: Array<AccountSummary>, session?: SessionView, settings: Settings, presets: Array<PresetView>, keychainAvailable: boolean, keychainProblem?: string, clipboardAvailable: boolean, };
+
+export type UpdateKeyRequest = { name?: string, scopes?: Array<Scope>, rateLimit?: RateLimit, enabled?: boolean, };

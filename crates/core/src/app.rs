@@ -124,6 +124,10 @@ ipc! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         pub keychain: Option<KeychainLocation>,
+        /// Why it is not in the keychain, when it is not.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub keychain_problem: Option<String>,
         /// Whether the clipboard holds it, and for how long.
         pub copied: bool,
         pub clear_after_seconds: u32,
@@ -257,8 +261,12 @@ impl PresetView {
             .map(|p| {
                 let (label, description) = match p {
                     Purpose::Zapier => ("Zapier", "Reads and creates time entries; reads people and projects."),
-                    Purpose::ReportingDashboard => ("Reporting dashboard", "Reads reports, projects and people. Cannot change anything."),
-                    Purpose::FinanceSync => ("Finance sync", "Reads time entries, projects and reports for invoicing and payroll."),
+                    Purpose::ReportingDashboard => {
+                        ("Reporting dashboard", "Reads reports, projects and people. Cannot change anything.")
+                    }
+                    Purpose::FinanceSync => {
+                        ("Finance sync", "Reads time entries, projects and reports for invoicing and payroll.")
+                    }
                     Purpose::DataExport => ("Data export", "Reads everything once; expires after a week."),
                     Purpose::Custom => ("Custom", "Choose the permissions yourself."),
                 };

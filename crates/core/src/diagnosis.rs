@@ -26,8 +26,12 @@ pub fn format_problem(e: &KeyFormatError) -> TestReport {
             "Extra spaces around the key",
             "Remove the spaces or line breaks where you pasted it (Zapier, a config file), then test again.",
         ),
-        KeyFormatError::WrongPrefix { .. } => ("Not a Keydeck key", "Find the key that starts with kdk_ and test that one."),
-        KeyFormatError::BadCharacter { .. } => ("A character does not belong", "Copy the key again from where it was first saved."),
+        KeyFormatError::WrongPrefix { .. } => {
+            ("Not a Keydeck key", "Find the key that starts with kdk_ and test that one.")
+        }
+        KeyFormatError::BadCharacter { .. } => {
+            ("A character does not belong", "Copy the key again from where it was first saved.")
+        }
         KeyFormatError::TooShort { .. } => ("The key is cut off", "Copy the whole key again: it has 42 characters."),
         KeyFormatError::TooLong { .. } => ("Something extra was pasted", "Copy just the key: it has 42 characters."),
         KeyFormatError::BadChecksum => ("The key was mistyped", "Copy the key again instead of typing it."),
@@ -52,8 +56,12 @@ pub fn refused(code: ErrorCode, message: &str, retry_after: Option<u64>, budget:
             "It may belong to another workspace server, or have been revoked long ago. Make a new key in Keydeck.",
         ),
         ErrorCode::KeyRevoked => ("The key was revoked", "Make a new key and put it where this one was used."),
-        ErrorCode::KeyExpired => ("The key has expired", "Make a new key (expiry cannot be extended) and put it where this one was used."),
-        ErrorCode::KeyDisabled => ("The key is disabled", "Enable it on its card if it should work, or make a new one."),
+        ErrorCode::KeyExpired => {
+            ("The key has expired", "Make a new key (expiry cannot be extended) and put it where this one was used.")
+        }
+        ErrorCode::KeyDisabled => {
+            ("The key is disabled", "Enable it on its card if it should work, or make a new one.")
+        }
         ErrorCode::KeyOwnerRemoved => (
             "The person who made the key has left",
             "Keys act with their creator's permissions. Make a new key yourself and replace this one.",
@@ -62,12 +70,15 @@ pub fn refused(code: ErrorCode, message: &str, retry_after: Option<u64>, budget:
             "The key belongs to another workspace",
             "Use the workspace ID shown under \"How it works\" for this key's workspace.",
         ),
-        ErrorCode::PlanRequired => (
-            "This plan has no API access",
-            "Move the workspace to the Team or Business plan; the key will work again.",
-        ),
-        ErrorCode::RateLimitExceeded => ("The key is over its rate limit", "Wait, or raise the key's rate limit on its card."),
-        ErrorCode::MissingWorkspaceId => ("No workspace was named", "Send the workspace ID in the X-Workspace-Id header."),
+        ErrorCode::PlanRequired => {
+            ("This plan has no API access", "Move the workspace to the Team or Business plan; the key will work again.")
+        }
+        ErrorCode::RateLimitExceeded => {
+            ("The key is over its rate limit", "Wait, or raise the key's rate limit on its card.")
+        }
+        ErrorCode::MissingWorkspaceId => {
+            ("No workspace was named", "Send the workspace ID in the X-Workspace-Id header.")
+        }
         _ => ("The server refused the key", "Read the server's message above."),
     };
     let detail = match (code, retry_after) {

@@ -13,9 +13,9 @@ pub mod rules;
 pub mod scope;
 pub mod wire;
 
+pub use app::Settings;
 pub use error_code::ErrorCode;
 pub use key::{KeyFormatError, KeySecret, ParsedKey};
 pub use purpose::Purpose;
 pub use rules::{ExpiresInDays, RateLimit};
-pub use app::Settings;
 pub use scope::{Scope, ScopeSet};

@@ -11,7 +11,7 @@ use keydeck_core::key::random_base62;
 use keydeck_core::rules::RateLimit;
 use keydeck_core::wire::{BillingStatus, Plan, Role, TimeEntry};
 use keydeck_core::{KeySecret, Scope, ScopeSet};
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 
 use crate::clock::Clock;
 use crate::store::day_of;
@@ -30,6 +30,8 @@ pub struct DemoAccounts {
 }
 
 pub const DEMO_PASSWORD: &str = "keydeck-demo";
+/// The demo's owner, who belongs to all three workspaces.
+pub const OWNER_EMAIL: &str = "owner@example.com";
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
 const DAY: i64 = 24 * HOUR;
@@ -268,7 +270,8 @@ fn history(last_used: i64, total: u64, scopes: &[Scope]) -> PendingUsage {
 }
 
 async fn seed_time_tracking(store: &Store, ws: &str, now: i64, people: &[&str], projects: &[&str]) -> StoreResult<()> {
-    let mut rng = rand::rng();
+    // A Send generator: this future is awaited inside the app's commands.
+    let mut rng = rand::rngs::StdRng::from_rng(&mut rand::rng());
     let mut employee_ids = Vec::new();
     for (i, name) in people.iter().enumerate() {
         let id = format!("emp_{}", random_base62(&mut rng, 16));

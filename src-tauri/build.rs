@@ -1,0 +1,26 @@
+//! Lists the app's commands so Tauri generates one permission per command; the capability in
+//! `capabilities/default.json` grants exactly these.
+
+const COMMANDS: &[&str] = &[
+    "startup",
+    "open_demo",
+    "sign_in",
+    "sign_out",
+    "switch_workspace",
+    "list_keys",
+    "generate_key",
+    "key_detail",
+    "update_key",
+    "revoke_key",
+    "test_key",
+    "save_settings",
+    "copy_text",
+    "open_docs",
+];
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("failed to run tauri-build");
+}

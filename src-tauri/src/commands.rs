@@ -1,0 +1,88 @@
+//! The app's commands: one-line adapters from IPC to `Desk`. Errors cross as `AppError`.
+
+use keydeck_core::Settings;
+use keydeck_core::app::{
+    AppError, GenerateRequest, GenerateResult, KeyCardView, KeyDetail, KeysView, SessionView, Startup, TestKeyInput,
+    TestReport,
+};
+use keydeck_core::wire::UpdateKeyRequest;
+use tauri::State;
+
+use crate::desk::Desk;
+
+type Result<T> = std::result::Result<T, AppError>;
+
+#[tauri::command]
+pub async fn startup(desk: State<'_, Desk>) -> Result<Startup> {
+    Ok(desk.startup().await)
+}
+
+#[tauri::command]
+pub async fn open_demo(desk: State<'_, Desk>) -> Result<SessionView> {
+    desk.open_demo().await
+}
+
+#[tauri::command]
+pub async fn sign_in(
+    desk: State<'_, Desk>,
+    server_url: String,
+    email: String,
+    password: String,
+) -> Result<SessionView> {
+    desk.sign_in(&server_url, &email, &password).await
+}
+
+#[tauri::command]
+pub async fn sign_out(desk: State<'_, Desk>, account_id: String) -> Result<Startup> {
+    desk.sign_out(&account_id).await
+}
+
+#[tauri::command]
+pub async fn switch_workspace(desk: State<'_, Desk>, account_id: String, workspace_id: String) -> Result<SessionView> {
+    desk.switch_workspace(&account_id, &workspace_id).await
+}
+
+#[tauri::command]
+pub async fn list_keys(desk: State<'_, Desk>) -> Result<KeysView> {
+    desk.list_keys().await
+}
+
+#[tauri::command]
+pub async fn generate_key(desk: State<'_, Desk>, request: GenerateRequest) -> Result<GenerateResult> {
+    desk.generate_key(request).await
+}
+
+#[tauri::command]
+pub async fn key_detail(desk: State<'_, Desk>, key_id: String) -> Result<KeyDetail> {
+    desk.key_detail(&key_id).await
+}
+
+#[tauri::command]
+pub async fn update_key(desk: State<'_, Desk>, key_id: String, changes: UpdateKeyRequest) -> Result<KeyCardView> {
+    desk.update_key(&key_id, changes).await
+}
+
+#[tauri::command]
+pub async fn revoke_key(desk: State<'_, Desk>, key_id: String, confirm_name: String) -> Result<()> {
+    desk.revoke_key(&key_id, &confirm_name).await
+}
+
+#[tauri::command]
+pub async fn test_key(desk: State<'_, Desk>, input: TestKeyInput) -> Result<TestReport> {
+    desk.test_key(input).await
+}
+
+#[tauri::command]
+pub async fn save_settings(desk: State<'_, Desk>, settings: Settings) -> Result<Settings> {
+    desk.save_settings(settings).await
+}
+
+#[tauri::command]
+pub async fn copy_text(desk: State<'_, Desk>, text: String) -> Result<()> {
+    desk.copy_text(&text)
+}
+
+#[tauri::command]
+pub async fn open_docs(desk: State<'_, Desk>) -> Result<()> {
+    crate::open_in_browser(&desk.docs_url().await?)
+}

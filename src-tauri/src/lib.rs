@@ -1,0 +1,93 @@
+//! The Keydeck desktop app: a Tauri 2 shell. `run` builds the real app; `app` is generic over
+//! the runtime so tests drive the same commands through `tauri::test`.
+
+pub mod commands;
+pub mod demo;
+pub mod desk;
+pub mod error;
+pub mod store;
+
+use std::sync::Arc;
+
+use keydeck_core::app::AppErrorCode;
+use keydeck_vault::{OsKeychain, SecretClipboard, SystemClipboard};
+use tauri::{Manager, Runtime};
+
+use crate::desk::Desk;
+use crate::error::{AppResult, app_error};
+
+/// Registers the app's state and commands on a builder.
+pub fn app<R: Runtime>(builder: tauri::Builder<R>, desk: Desk) -> tauri::Builder<R> {
+    builder.manage(desk).invoke_handler(handler())
+}
+
+/// Every command of the app (each granted in `capabilities/default.json`).
+fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![
+        commands::startup,
+        commands::open_demo,
+        commands::sign_in,
+        commands::sign_out,
+        commands::switch_workspace,
+        commands::list_keys,
+        commands::generate_key,
+        commands::key_detail,
+        commands::update_key,
+        commands::revoke_key,
+        commands::test_key,
+        commands::save_settings,
+        commands::copy_text,
+        commands::open_docs,
+    ]
+}
+
+/// The desk of the real app: the OS keychain (probed once) and the system clipboard.
+pub fn real_desk(data_dir: std::path::PathBuf) -> Desk {
+    let keychain = OsKeychain;
+    let keychain_problem = keychain.probe().err().map(|e| e.to_string());
+    let clipboard = SystemClipboard::open().map(|c| Arc::new(c) as Arc<dyn SecretClipboard>);
+    Desk::new(store::DataDir::new(data_dir), Arc::new(keychain), keychain_problem, clipboard)
+}
+
+pub fn run() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let builder = tauri::Builder::default().setup(|app| {
+        let data_dir = app.path().app_data_dir()?;
+        app.manage(real_desk(data_dir));
+        Ok(())
+    });
+    let app = builder
+        .invoke_handler(handler())
+        .build(tauri::generate_context!())
+        .unwrap_or_else(|e| panic!("Keydeck could not start: {e}"));
+    app.run(|handle, event| {
+        if let tauri::RunEvent::Exit = event {
+            let desk = handle.state::<Desk>();
+            tauri::async_runtime::block_on(desk.shutdown());
+        }
+    });
+}
+
+/// Opens an http(s) address in the default browser.
+pub fn open_in_browser(url: &str) -> AppResult<()> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(app_error(AppErrorCode::Other, "Only web addresses can be opened."));
+    }
+    #[cfg(target_os = "macos")]
+    let mut command = std::process::Command::new("open");
+    #[cfg(target_os = "windows")]
+    let mut command = {
+        let mut c = std::process::Command::new("cmd");
+        c.args(["/C", "start", ""]);
+        c
+    };
+    #[cfg(not(any(target_os = "macos", target_os = "windows")))]
+    let mut command = std::process::Command::new("xdg-open");
+    command
+        .arg(url)
+        .spawn()
+        .map(drop)
+        .map_err(|e| app_error(AppErrorCode::Other, format!("Could not open a browser: {e}. The address is {url}.")))
+}

@@ -1,33 +1,63 @@
 # Keydeck's one task runner. CI runs `make test` (through .ci/run).
-#   make run     start the demo workspace server (the desktop app arrives with issue #3)
-#   make test    lint, then every test
-#   make bench   the benchmarks, printing each ratio with its target
-#   make lint    rustfmt and clippy, warnings as errors
-#   make openapi regenerate crates/server/openapi.json after an intended API change
+#   make run       build and start the desktop app on the demo workspace
+#   make test      lint, then every test: Rust unit and integration tests, web view tests, and
+#                  the end-to-end tests in a real window with a real keychain and clipboard
+#   make bench     the benchmarks, printing each ratio with its target
+#   make lint      rustfmt, clippy, prettier, eslint, svelte-check: warnings are errors
+#   make server    start only the workspace server with demo data on 127.0.0.1:8080
+#   make openapi   regenerate crates/server/openapi.json after an intended API change
+#   make bindings  regenerate ui/src/lib/backend/types.ts after changing a wire type
 
 CARGO ?= cargo
 DEMO_DB ?= $(HOME)/.local/share/keydeck/demo-server.db
+UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/package.json
 
-.PHONY: deps run test lint bench openapi
+.PHONY: deps ui run server test test-unit e2e lint bench openapi bindings
 
 deps:
 	@./scripts/install-deps.sh
 
-run: deps
+node_modules/.package-lock.json: package-lock.json ui/package.json
+	npm ci --no-audit --no-fund
+
+ui/dist/index.html: node_modules/.package-lock.json $(UI_SOURCES)
+	npm run build -w ui
+
+ui: deps ui/dist/index.html
+
+run: ui
+	$(CARGO) run -p keydeck-app --bin keydeck -- --demo
+
+server: deps
 	@mkdir -p $(dir $(DEMO_DB))
 	$(CARGO) run -p keydeck-server -- serve --demo --db $(DEMO_DB)
 
-lint: deps
+lint: ui
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	npm run lint -w ui
+	npm run check -w ui
 
-# Every test runs inside a throwaway desktop (Xvfb, D-Bus, unlocked gnome-keyring), so the
-# keychain and clipboard tests use the real ones.
-test: lint
-	./scripts/with-desktop.sh $(CARGO) test --workspace --locked
+# Rust tests run inside a throwaway desktop (Xvfb, D-Bus, unlocked gnome-keyring), so the
+# keychain and clipboard tests use the real ones; the end-to-end tests then drive the app
+# binary those builds produced.
+test-unit: ui
+	npm run test -w ui
+	./scripts/with-desktop.sh $(CARGO) test --workspace --locked --exclude keydeck-e2e
 
-bench: deps
+# The same build as test-unit's (so nothing is rebuilt), which makes the keydeck and
+# keydeck-server binaries.
+e2e: ui
+	$(CARGO) test --workspace --locked --exclude keydeck-e2e --no-run
+	./scripts/with-desktop.sh $(CARGO) test -p keydeck-e2e --locked -- --test-threads=1
+
+test: lint test-unit e2e
+
+bench: ui
 	$(CARGO) bench -p keydeck-server --bench server --locked
 
 openapi: deps
 	UPDATE_SNAPSHOTS=1 $(CARGO) test -p keydeck-server --test api openapi
+
+bindings: deps
+	UPDATE_SNAPSHOTS=1 $(CARGO) test -p keydeck-core --test typescript

@@ -24,3 +24,6 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 command -v cargo >/dev/null || { echo "Rust is missing: install it from https://rustup.rs and run this again." >&2; exit 1; }
+command -v npm >/dev/null || { echo "Node.js and npm are missing: install Node 20 or newer and run this again." >&2; exit 1; }
+# tauri-driver bridges WebDriver to the app for the end-to-end tests.
+command -v tauri-driver >/dev/null || [ -x "$HOME/.cargo/bin/tauri-driver" ] || cargo install tauri-driver --locked

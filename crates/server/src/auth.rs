@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
@@ -16,7 +16,8 @@ use sha2::{Digest, Sha256};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::bearer;
 use crate::state::AppState;
-use crate::store::{KeyAuthRow, Membership, RequestRecord};
+use crate::keys_runtime::CachedKey;
+use crate::store::{Membership, RequestRecord};
 
 /// The header that names the workspace a key-authenticated request is for.
 pub const WORKSPACE_HEADER: &str = "x-workspace-id";
@@ -24,7 +25,7 @@ pub const WORKSPACE_HEADER: &str = "x-workspace-id";
 /// A request authenticated with an API key, available to handlers as an extension.
 #[derive(Debug, Clone)]
 pub struct KeyContext {
-    pub key: Arc<KeyAuthRow>,
+    pub key: Arc<CachedKey>,
 }
 
 impl KeyContext {
@@ -36,11 +37,7 @@ impl KeyContext {
 impl<S: Send + Sync> FromRequestParts<S> for KeyContext {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> ApiResult<Self> {
-        parts
-            .extensions
-            .get::<KeyContext>()
-            .cloned()
-            .ok_or_else(|| ApiError::internal("KeyContext missing: route lacks key auth"))
+        parts.extensions.get::<KeyContext>().cloned().ok_or_else(|| ApiError::internal("KeyContext missing: route lacks key auth"))
     }
 }
 
@@ -48,35 +45,26 @@ impl<S: Send + Sync> FromRequestParts<S> for KeyContext {
 /// run the handler, add the rate-limit headers and note the request in the key's usage.
 pub async fn require_key(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let now = state.clock.now_ms();
-    let template = RequestRecord {
+    let outcome = authenticate(&state, request.headers(), now).await;
+    let record = |status: u16, request: &Request| RequestRecord {
         at: now,
-        method: request.method().to_string(),
-        path: request
-            .extensions()
-            .get::<OriginalUri>()
-            .map_or_else(|| request.uri().path(), |u| u.0.path())
-            .chars()
-            .take(200)
-            .collect(),
-        status: 0,
-        ip: request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string()),
+        method: request.method().clone(),
+        path: request.uri().path().chars().take(200).collect::<String>().into_boxed_str(),
+        status,
+        ip: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
     };
-    let record = |status: u16| RequestRecord { status, ..template.clone() };
-    let headers = request.headers().clone();
-    let key = match authenticate(&state, &headers, now).await {
+    let key = match outcome {
         Ok(key) => key,
         Err((error, known)) => {
             if let Some(key) = known {
-                state.keys.record(&key, record(error.code().status()));
+                state.keys.record(&key, record(error.code().status(), &request));
             }
             return error.into_response();
         }
     };
-    let id: Arc<str> = Arc::from(key.id.as_str());
-    let decision = key.rate_limit.enabled.then(|| state.keys.check_rate(&id, key.rate_limit, now));
+    let decision = key.rate_limit.enabled.then(|| state.keys.check_rate(&key, key.rate_limit, now));
+    // The record is made before the request moves on; its status is set from the response.
+    let mut noted = record(0, &request);
     let mut response = match decision {
         Some(d) if !d.allowed => ApiError::retry_after(
             ErrorCode::RateLimitExceeded,
@@ -88,7 +76,7 @@ pub async fn require_key(State(state): State<AppState>, mut request: Request, ne
         )
         .into_response(),
         _ => {
-            request.extensions_mut().insert(KeyContext { key });
+            request.extensions_mut().insert(KeyContext { key: key.clone() });
             next.run(request).await
         }
     };
@@ -98,25 +86,18 @@ pub async fn require_key(State(state): State<AppState>, mut request: Request, ne
         headers.insert("x-ratelimit-remaining", HeaderValue::from(d.remaining));
         headers.insert("x-ratelimit-reset", HeaderValue::from(d.reset));
     }
-    state.keys.record(&id, RequestRecord { status: response.status().as_u16(), ..template });
+    noted.status = response.status().as_u16();
+    state.keys.record(&key, noted);
     response
 }
 
-/// Checks the key and workspace headers. On failure, also returns the key's id when the key
-/// is known, so the refused request still shows in its usage.
-async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-    now: i64,
-) -> Result<Arc<KeyAuthRow>, (ApiError, Option<Arc<str>>)> {
+type Refusal = (ApiError, Option<Arc<CachedKey>>);
+
+/// Checks the key and workspace headers. On failure, also returns the key when it is known,
+/// so the refused request still shows in its usage.
+async fn authenticate(state: &AppState, headers: &HeaderMap, now: i64) -> Result<Arc<CachedKey>, Refusal> {
     let token = bearer(headers, ErrorCode::InvalidApiKey).map_err(|e| (e, None))?.ok_or_else(|| {
-        (
-            ApiError::new(
-                ErrorCode::MissingApiKey,
-                "No API key was sent. Send it in the Authorization header as \"Bearer kdk_...\".",
-            ),
-            None,
-        )
+        (ApiError::new(ErrorCode::MissingApiKey, "No API key was sent. Send it in the Authorization header as \"Bearer kdk_...\"."), None)
     })?;
     let parsed = ParsedKey::parse(token).map_err(|e| (invalid_key(&e), None))?;
     let workspace = match headers.get(WORKSPACE_HEADER) {
@@ -129,83 +110,38 @@ async fn authenticate(
                 None,
             ));
         }
-        Some(v) => v.to_str().map_err(|_| {
-            (
-                ApiError::new(
-                    ErrorCode::BadRequest,
-                    "The X-Workspace-Id header contains characters that no workspace ID has. Copy the ID again.",
-                ),
-                None,
-            )
-        })?,
+        Some(v) => v.as_bytes(),
     };
-    let key = state
-        .keys
-        .lookup(&state.store, &parsed.secret().sha256())
-        .await
-        .map_err(|e| (e.into(), None))?
-        .ok_or_else(|| {
-            (
-                ApiError::new(
-                    ErrorCode::InvalidApiKey,
-                    "This key is not known to the workspace server. It may belong to another server, or have been mistyped; copy it again from where it was saved.",
-                ),
-                None,
-            )
-        })?;
-    let id: Arc<str> = Arc::from(key.id.as_str());
-    let refuse = |code: ErrorCode, message: String| Err((ApiError::new(code, message), Some(id.clone())));
-    if key.revoked {
-        return refuse(
-            ErrorCode::KeyRevoked,
-            format!(
-                "The key \"{}\" (…{}) was revoked and can never be used again. Create a new key in Keydeck and put it in the integration.",
-                key.name, key.hint
+    let key = state.keys.lookup(&state.store, &parsed.secret().sha256()).await.map_err(|e| (e.into(), None))?.ok_or_else(|| {
+        (
+            ApiError::new(
+                ErrorCode::InvalidApiKey,
+                "This key is not known to the workspace server. It may belong to another server, or have been mistyped; copy it again from where it was saved.",
             ),
-        );
+            None,
+        )
+    })?;
+    let refuse = |code: ErrorCode, message: String| Err((ApiError::new(code, message), Some(key.clone())));
+    if key.revoked {
+        return refuse(ErrorCode::KeyRevoked, format!("The key \"{}\" (…{}) was revoked and can never be used again. Create a new key in Keydeck and put it in the integration.", key.name, key.hint));
     }
     if key.expires_at.is_some_and(|e| e <= now) {
-        return refuse(
-            ErrorCode::KeyExpired,
-            format!(
-                "The key \"{}\" (…{}) has expired. Create a new key in Keydeck (expiry cannot be extended) and put it in the integration.",
-                key.name, key.hint
-            ),
-        );
+        return refuse(ErrorCode::KeyExpired, format!("The key \"{}\" (…{}) has expired. Create a new key in Keydeck (expiry cannot be extended) and put it in the integration.", key.name, key.hint));
     }
     if !key.enabled {
-        return refuse(
-            ErrorCode::KeyDisabled,
-            format!(
-                "The key \"{}\" (…{}) is disabled. An owner or admin can enable it again in Keydeck.",
-                key.name, key.hint
-            ),
-        );
+        return refuse(ErrorCode::KeyDisabled, format!("The key \"{}\" (…{}) is disabled. An owner or admin can enable it again in Keydeck.", key.name, key.hint));
     }
     if !key.creator_role.is_some_and(|r| r.can_manage_keys()) {
-        return refuse(
-            ErrorCode::KeyOwnerRemoved,
-            format!(
-                "The key \"{}\" (…{}) stopped working because the person who created it is no longer an owner or admin of the workspace. Create a new key.",
-                key.name, key.hint
-            ),
-        );
+        return refuse(ErrorCode::KeyOwnerRemoved, format!("The key \"{}\" (…{}) stopped working because the person who created it is no longer an owner or admin of the workspace. Create a new key.", key.name, key.hint));
     }
-    if key.workspace_id != workspace {
-        return refuse(
-            ErrorCode::WorkspaceMismatch,
-            format!(
-                "This key belongs to another workspace than the one in X-Workspace-Id. Send the workspace ID shown next to the key in Keydeck ({}).",
-                key.workspace_id
-            ),
-        );
+    if key.workspace_id.as_bytes() != workspace {
+        if std::str::from_utf8(workspace).is_err() {
+            return Err((ApiError::new(ErrorCode::BadRequest, "The X-Workspace-Id header contains characters that no workspace ID has. Copy the ID again."), None));
+        }
+        return refuse(ErrorCode::WorkspaceMismatch, format!("This key belongs to another workspace than the one in X-Workspace-Id. Send the workspace ID shown next to the key in Keydeck ({}).", key.workspace_id));
     }
     if !key.plan.has_api_access() {
-        return refuse(
-            ErrorCode::PlanRequired,
-            "This workspace's plan does not include API access. Move to the Team or Business plan to use API keys."
-                .to_owned(),
-        );
+        return refuse(ErrorCode::PlanRequired, "This workspace's plan does not include API access. Move to the Team or Business plan to use API keys.".to_owned());
     }
     Ok(key)
 }

@@ -258,12 +258,12 @@ fn history(last_used: i64, total: u64, scopes: &[Scope]) -> PendingUsage {
     let recent = total.min(25);
     for i in (0..recent).rev() {
         let status = if i % 11 == 7 { 429 } else { 200 };
-        usage.recent.push(RequestRecord {
+        usage.recent.push_back(RequestRecord {
             at: last_used - i as i64 * rng.random_range(30_000..600_000),
-            method: "GET".to_owned(),
-            path: paths[i as usize % paths.len()].to_owned(),
+            method: axum::http::Method::GET,
+            path: paths[i as usize % paths.len()].into(),
             status,
-            ip: format!("203.0.113.{}", 10 + i % 3),
+            ip: Some(std::net::IpAddr::from([203, 0, 113, 10 + (i % 3) as u8])),
         });
     }
     usage

@@ -5,31 +5,51 @@
 //! members or workspaces change: through the API directly, through admin commands of another
 //! process by the watcher (which polls a counter those commands bump). A generation number
 //! keeps a lookup that raced with a change from caching what it read before the change.
+//! Each cached key carries its `/me` answer, already serialized, and a handle on its own
+//! rate-limit and usage state, so a request takes no global lock after the cache read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use bytes::Bytes;
 use keydeck_core::rules::RateLimit;
+use keydeck_core::wire::{Me, MeKey, MeWorkspace};
 
-use crate::store::{KeyAuthRow, PendingUsage, RequestRecord, Store, StoreResult};
-use crate::store::{RECENT_REQUESTS_KEPT, day_of};
+use crate::store::{KeyAuthRow, PendingUsage, RECENT_REQUESTS_KEPT, RequestRecord, Store, StoreResult, day_of, to_time};
 
 /// Past this many entries the cache is emptied rather than grown.
 const CACHE_CAPACITY: usize = 100_000;
 
-#[derive(Default)]
-pub struct KeyRuntime {
-    cache: RwLock<HashMap<[u8; 32], Option<Arc<KeyAuthRow>>>>,
-    generation: AtomicU64,
-    per_key: Mutex<HashMap<Arc<str>, PerKey>>,
+/// A key as the hot path needs it.
+#[derive(Debug)]
+pub struct CachedKey {
+    pub row: KeyAuthRow,
+    /// The body of `GET /me` for this key.
+    pub me_body: Bytes,
+    state: Arc<Mutex<PerKey>>,
 }
 
-#[derive(Default)]
+impl std::ops::Deref for CachedKey {
+    type Target = KeyAuthRow;
+    fn deref(&self) -> &KeyAuthRow {
+        &self.row
+    }
+}
+
+#[derive(Debug, Default)]
 struct PerKey {
     window_start: i64,
     window_count: u32,
     pending: PendingUsage,
+}
+
+#[derive(Default)]
+pub struct KeyRuntime {
+    cache: RwLock<HashMap<[u8; 32], Option<Arc<CachedKey>>>>,
+    generation: AtomicU64,
+    /// Every key's state by id; outlives cache clears so counts and windows carry on.
+    per_key: Mutex<HashMap<String, Arc<Mutex<PerKey>>>>,
 }
 
 /// The outcome of counting one request against a key's rate limit.
@@ -44,14 +64,31 @@ pub struct RateDecision {
     pub retry_after: u64,
 }
 
+fn me_body(row: &KeyAuthRow) -> Bytes {
+    let me = Me {
+        workspace: MeWorkspace { id: row.workspace_id.clone(), name: row.workspace_name.clone() },
+        key: MeKey {
+            id: row.id.clone(),
+            name: row.name.clone(),
+            hint: row.hint.clone(),
+            scopes: row.scopes.to_vec(),
+            expires_at: row.expires_at.map(to_time),
+        },
+    };
+    Bytes::from(serde_json::to_vec(&me).unwrap_or_default())
+}
+
 impl KeyRuntime {
     /// The key with this hash, from the cache or the database (`None`: no such key).
-    pub async fn lookup(&self, store: &Store, hash: &[u8; 32]) -> StoreResult<Option<Arc<KeyAuthRow>>> {
+    pub async fn lookup(&self, store: &Store, hash: &[u8; 32]) -> StoreResult<Option<Arc<CachedKey>>> {
         if let Some(hit) = self.cache.read().unwrap_or_else(|p| p.into_inner()).get(hash) {
             return Ok(hit.clone());
         }
         let generation = self.generation.load(Ordering::Acquire);
-        let found = store.key_for_auth(hash).await?.map(Arc::new);
+        let found = store.key_for_auth(hash).await?.map(|row| {
+            let state = self.per_key.lock().unwrap_or_else(|p| p.into_inner()).entry(row.id.clone()).or_default().clone();
+            Arc::new(CachedKey { me_body: me_body(&row), row, state })
+        });
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         if self.generation.load(Ordering::Acquire) == generation {
             if cache.len() >= CACHE_CAPACITY {
@@ -70,13 +107,12 @@ impl KeyRuntime {
 
     /// Counts a request against the key's fixed window (aligned to Unix time, so every
     /// client can compute the same reset) and says whether it may proceed.
-    pub fn check_rate(&self, key_id: &Arc<str>, limit: RateLimit, now_ms: i64) -> RateDecision {
+    pub fn check_rate(&self, key: &CachedKey, limit: RateLimit, now_ms: i64) -> RateDecision {
         let window = i64::from(limit.window_seconds.max(1));
         let now_s = now_ms.div_euclid(1000);
         let start = now_s - now_s.rem_euclid(window);
         let reset = start + window;
-        let mut map = self.per_key.lock().unwrap_or_else(|p| p.into_inner());
-        let state = map.entry(key_id.clone()).or_default();
+        let mut state = key.state.lock().unwrap_or_else(|p| p.into_inner());
         if state.window_start != start {
             state.window_start = start;
             state.window_count = 0;
@@ -95,44 +131,39 @@ impl KeyRuntime {
     }
 
     /// Notes one request made with a key; written by the next [`KeyRuntime::flush`].
-    pub fn record(&self, key_id: &Arc<str>, request: RequestRecord) {
-        let mut map = self.per_key.lock().unwrap_or_else(|p| p.into_inner());
-        let pending = &mut map.entry(key_id.clone()).or_default().pending;
-        pending.count += 1;
-        pending.last_used_at = pending.last_used_at.max(request.at);
-        *pending.days.entry(day_of(request.at)).or_default() += 1;
-        if pending.recent.len() >= RECENT_REQUESTS_KEPT as usize {
-            pending.recent.remove(0);
-        }
-        pending.recent.push(request);
+    pub fn record(&self, key: &CachedKey, request: RequestRecord) {
+        let mut state = key.state.lock().unwrap_or_else(|p| p.into_inner());
+        push(&mut state.pending, request);
     }
 
-    /// Writes all pending usage in one transaction. On failure the usage is put back, so
+    /// Writes all pending usage in a few statements. On failure the usage is put back, so
     /// nothing is lost and the next flush tries again.
     pub async fn flush(&self, store: &Store) -> StoreResult<u64> {
-        let batch: Vec<(String, PendingUsage)> = {
-            let mut map = self.per_key.lock().unwrap_or_else(|p| p.into_inner());
-            map.iter_mut()
-                .filter(|(_, s)| s.pending.count > 0)
-                .map(|(id, s)| (id.to_string(), std::mem::take(&mut s.pending)))
-                .collect()
-        };
+        let states: Vec<(String, Arc<Mutex<PerKey>>)> =
+            self.per_key.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(id, s)| (id.clone(), s.clone())).collect();
+        let batch: Vec<(String, PendingUsage)> = states
+            .iter()
+            .filter_map(|(id, state)| {
+                let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+                (state.pending.count > 0).then(|| (id.clone(), std::mem::take(&mut state.pending)))
+            })
+            .collect();
         match store.flush_usage(&batch).await {
             Ok(statements) => Ok(statements),
             Err(e) => {
-                let mut map = self.per_key.lock().unwrap_or_else(|p| p.into_inner());
+                let map: HashMap<_, _> = states.into_iter().collect();
                 for (id, usage) in batch {
-                    let pending = &mut map.entry(Arc::from(id.as_str())).or_default().pending;
-                    pending.count += usage.count;
-                    pending.last_used_at = pending.last_used_at.max(usage.last_used_at);
-                    for (day, n) in usage.days {
-                        *pending.days.entry(day).or_default() += n;
+                    let Some(state) = map.get(&id) else { continue };
+                    let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+                    let newer = std::mem::replace(&mut state.pending, usage);
+                    state.pending.count += newer.count;
+                    state.pending.last_used_at = state.pending.last_used_at.max(newer.last_used_at);
+                    for (day, n) in newer.days {
+                        *state.pending.days.entry(day).or_default() += n;
                     }
-                    let mut recent = usage.recent;
-                    recent.append(&mut pending.recent);
-                    let excess = recent.len().saturating_sub(RECENT_REQUESTS_KEPT as usize);
-                    recent.drain(..excess);
-                    pending.recent = recent;
+                    for r in newer.recent {
+                        push_recent(&mut state.pending.recent, r);
+                    }
                 }
                 Err(e)
             }
@@ -140,41 +171,78 @@ impl KeyRuntime {
     }
 }
 
+fn push(pending: &mut PendingUsage, request: RequestRecord) {
+    pending.count += 1;
+    pending.last_used_at = pending.last_used_at.max(request.at);
+    *pending.days.entry(day_of(request.at)).or_default() += 1;
+    push_recent(&mut pending.recent, request);
+}
+
+fn push_recent(recent: &mut VecDeque<RequestRecord>, request: RequestRecord) {
+    if recent.len() >= RECENT_REQUESTS_KEPT as usize {
+        recent.pop_front();
+    }
+    recent.push_back(request);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use keydeck_core::ScopeSet;
+
+    fn key() -> CachedKey {
+        let row = KeyAuthRow {
+            id: "key_1".into(),
+            workspace_id: "ws_1".into(),
+            workspace_name: "W".into(),
+            plan: keydeck_core::wire::Plan::Team,
+            name: "K".into(),
+            hint: "abcd".into(),
+            scopes: ScopeSet::default(),
+            expires_at: None,
+            enabled: true,
+            revoked: false,
+            rate_limit: RateLimit::default(),
+            creator_role: None,
+        };
+        CachedKey { me_body: me_body(&row), row, state: Arc::default() }
+    }
 
     #[test]
     fn the_window_allows_exactly_max_requests_then_resets_on_the_boundary() {
         let rt = KeyRuntime::default();
-        let id: Arc<str> = Arc::from("key_1");
+        let k = key();
         let limit = RateLimit { enabled: true, max_requests: 3, window_seconds: 10 };
         let t0 = 1_700_000_000_000; // a multiple of 10 s
-        let d: Vec<_> = (0..4).map(|i| rt.check_rate(&id, limit, t0 + i * 1000)).collect();
+        let d: Vec<_> = (0..4).map(|i| rt.check_rate(&k, limit, t0 + i * 1000)).collect();
         assert_eq!(d.iter().filter(|d| d.allowed).count(), 3);
         assert_eq!(d[0].remaining, 2);
         assert_eq!(d[2].remaining, 0);
         assert!(!d[3].allowed);
         assert_eq!(d[3].reset, 1_700_000_010);
         assert_eq!(d[3].retry_after, 7);
-        assert!(rt.check_rate(&id, limit, t0 + 10_000).allowed);
+        assert!(rt.check_rate(&k, limit, t0 + 10_000).allowed);
     }
 
     #[test]
     fn recorded_usage_keeps_only_the_newest_requests() {
         let rt = KeyRuntime::default();
-        let id: Arc<str> = Arc::from("key_1");
+        let k = key();
         for i in 0..250 {
-            rt.record(
-                &id,
-                RequestRecord { at: i, method: "GET".into(), path: "/me".into(), status: 200, ip: "x".into() },
-            );
+            rt.record(&k, RequestRecord { at: i, method: axum::http::Method::GET, path: "/me".into(), status: 200, ip: None });
         }
-        let map = rt.per_key.lock().unwrap();
-        let p = &map[&id].pending;
-        assert_eq!(p.count, 250);
-        assert_eq!(p.recent.len(), 200);
-        assert_eq!(p.recent[0].at, 50);
-        assert_eq!(p.last_used_at, 249);
+        let state = k.state.lock().unwrap();
+        assert_eq!(state.pending.count, 250);
+        assert_eq!(state.pending.recent.len(), 200);
+        assert_eq!(state.pending.recent[0].at, 50);
+        assert_eq!(state.pending.last_used_at, 249);
+    }
+
+    #[test]
+    fn the_me_answer_is_serialized_once_with_the_key() {
+        let k = key();
+        let me: serde_json::Value = serde_json::from_slice(&k.me_body).unwrap();
+        assert_eq!(me["key"]["hint"], "abcd");
+        assert_eq!(me["workspace"]["id"], "ws_1");
     }
 }

@@ -38,8 +38,11 @@ impl ServerConfig {
     }
 }
 
+/// Cloned into every request, so it is one `Arc`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<StateInner>);
+
+pub struct StateInner {
     pub store: Store,
     pub clock: Clock,
     pub config: Arc<ServerConfig>,
@@ -50,13 +53,20 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, config: ServerConfig, clock: Clock) -> Self {
-        AppState {
+        AppState(Arc::new(StateInner {
             store,
             clock,
             config: Arc::new(config),
             keys: Arc::new(KeyRuntime::default()),
             in_flight: Arc::new(InFlight::default()),
             lockout: Arc::new(SignInLockout::default()),
-        }
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = StateInner;
+    fn deref(&self) -> &StateInner {
+        &self.0
     }
 }

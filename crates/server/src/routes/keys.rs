@@ -33,7 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The workspace's live keys, newest first.
-#[utoipa::path(get, path = "/workspaces/{ws}/keys", tag = "Keys", security(("session" = [])),
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/keys", tag = "Keys", security(("session" = [])),
     params(("ws" = String, Path, description = "Workspace ID")),
     responses(
         (status = 200, body = KeyList),
@@ -57,7 +57,7 @@ async fn list_keys(
 /// Send an `Idempotency-Key` header (16 to 255 visible characters, e.g. a UUID) to make the
 /// request safe to repeat: within 10 minutes the same key and body return the same response,
 /// secret included, and make no second key; another body answers `idempotency_conflict`.
-#[utoipa::path(post, path = "/workspaces/{ws}/keys", tag = "Keys", security(("session" = [])),
+#[utoipa::path(post, path = "/api/v1/workspaces/{ws}/keys", tag = "Keys", security(("session" = [])),
     params(("ws" = String, Path, description = "Workspace ID"),
            ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to repeat")),
     request_body = CreateKeyRequest,
@@ -198,7 +198,7 @@ fn created_card(row: &NewKeyRow, session: &Session, role: keydeck_core::wire::Ro
 }
 
 /// One key.
-#[utoipa::path(get, path = "/workspaces/{ws}/keys/{id}", tag = "Keys", security(("session" = [])),
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/keys/{id}", tag = "Keys", security(("session" = [])),
     params(("ws" = String, Path, description = "Workspace ID"), ("id" = String, Path, description = "Key ID")),
     responses((status = 200, body = KeyCard), (status = 404, description = "`not_found` (also for revoked keys)", body = ErrorBody)))]
 async fn get_key(
@@ -214,7 +214,7 @@ async fn get_key(
 /// Change a key's name, scopes or rate limit, or disable and enable it. Takes effect on the
 /// key's next request. The expiration is fixed: trying to change it answers
 /// `expiration_immutable`.
-#[utoipa::path(patch, path = "/workspaces/{ws}/keys/{id}", tag = "Keys", security(("session" = [])),
+#[utoipa::path(patch, path = "/api/v1/workspaces/{ws}/keys/{id}", tag = "Keys", security(("session" = [])),
     params(("ws" = String, Path, description = "Workspace ID"), ("id" = String, Path, description = "Key ID")),
     request_body = UpdateKeyRequest,
     responses(
@@ -247,7 +247,7 @@ async fn update_key(
 
 /// Revoke a key for good. Its next request answers `key_revoked`. Works in read-only
 /// workspaces too.
-#[utoipa::path(delete, path = "/workspaces/{ws}/keys/{id}", tag = "Keys", security(("session" = [])),
+#[utoipa::path(delete, path = "/api/v1/workspaces/{ws}/keys/{id}", tag = "Keys", security(("session" = [])),
     params(("ws" = String, Path, description = "Workspace ID"), ("id" = String, Path, description = "Key ID")),
     responses((status = 204, description = "Revoked"), (status = 404, description = "`not_found`", body = ErrorBody)))]
 async fn revoke_key(
@@ -266,7 +266,7 @@ async fn revoke_key(
 
 /// The key's most recent requests, newest first, with the address each came from. Refused
 /// requests (disabled, rate-limited, ...) are included with their status.
-#[utoipa::path(get, path = "/workspaces/{ws}/keys/{id}/requests", tag = "Keys", security(("session" = [])),
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/keys/{id}/requests", tag = "Keys", security(("session" = [])),
     params(("ws" = String, Path, description = "Workspace ID"), ("id" = String, Path, description = "Key ID"),
            ("limit" = Option<u32>, Query, description = "1 to 200, default 50")),
     responses((status = 200, body = KeyRequestList), (status = 422, description = "`validation_failed`", body = ErrorBody)))]
@@ -283,7 +283,7 @@ async fn key_requests(
 }
 
 /// Requests per day (UTC) for the last `days` days, today included.
-#[utoipa::path(get, path = "/workspaces/{ws}/keys/{id}/usage", tag = "Keys", security(("session" = [])),
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/keys/{id}/usage", tag = "Keys", security(("session" = [])),
     params(("ws" = String, Path, description = "Workspace ID"), ("id" = String, Path, description = "Key ID"),
            ("days" = Option<u32>, Query, description = "1 to 90, default 14")),
     responses((status = 200, body = KeyUsage), (status = 422, description = "`validation_failed`", body = ErrorBody)))]

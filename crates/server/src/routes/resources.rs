@@ -6,11 +6,12 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate};
 use keydeck_core::key::random_base62;
 use keydeck_core::wire::{
-    EmployeeList, ErrorBody, Me, MeKey, MeWorkspace, NewProject, NewTimeEntry, Project, ProjectList, ReportSummary,
+    EmployeeList, ErrorBody, Me, NewProject, NewTimeEntry, Project, ProjectList, ReportSummary,
     TimeEntry, TimeEntryList,
 };
 use keydeck_core::{ErrorCode, Scope};
@@ -21,7 +22,7 @@ use crate::auth::KeyContext;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, number_param};
 use crate::state::AppState;
-use crate::store::{TimeEntryFilter, to_time};
+use crate::store::TimeEntryFilter;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -41,7 +42,7 @@ fn read_only() -> ApiError {
 }
 
 /// Who this key belongs to: the connection test for integrations. Needs no scope.
-#[utoipa::path(get, path = "/me", tag = "API", security(("apiKey" = [], "workspaceId" = [])),
+#[utoipa::path(get, path = "/api/v1/me", tag = "API", security(("apiKey" = [], "workspaceId" = [])),
     responses(
         (status = 200, body = Me, headers(
             ("X-RateLimit-Limit" = u32, description = "Requests allowed per window"),
@@ -52,18 +53,9 @@ fn read_only() -> ApiError {
         (status = 403, description = "`workspace_mismatch`, `plan_required`", body = ErrorBody),
         (status = 429, description = "`rate_limit_exceeded`, with `retryAfter` and a `Retry-After` header", body = ErrorBody),
     ))]
-async fn me(ctx: KeyContext) -> Json<Me> {
-    let key = &ctx.key;
-    Json(Me {
-        workspace: MeWorkspace { id: key.workspace_id.clone(), name: key.workspace_name.clone() },
-        key: MeKey {
-            id: key.id.clone(),
-            name: key.name.clone(),
-            hint: key.hint.clone(),
-            scopes: key.scopes.to_vec(),
-            expires_at: key.expires_at.map(to_time),
-        },
-    })
+async fn me(ctx: KeyContext) -> Response {
+    // Serialized once when the key was cached: the connection test costs no more than a ping.
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], ctx.key.me_body.clone()).into_response()
 }
 
 /// Reads a time or a date (midnight UTC) query parameter.
@@ -89,7 +81,7 @@ fn unknown_params(query: &HashMap<String, String>, known: &[&str]) -> ApiResult<
 }
 
 /// Time entries, newest first.
-#[utoipa::path(get, path = "/time-entries", tag = "API", security(("apiKey" = [], "workspaceId" = [])),
+#[utoipa::path(get, path = "/api/v1/time-entries", tag = "API", security(("apiKey" = [], "workspaceId" = [])),
     params(("from" = Option<String>, Query, description = "Entries starting at or after this date or time"),
            ("to" = Option<String>, Query, description = "Entries starting before this date or time"),
            ("employeeId" = Option<String>, Query, description = "Only this employee's entries"),
@@ -112,7 +104,7 @@ async fn list_time_entries(
 }
 
 /// One time entry.
-#[utoipa::path(get, path = "/time-entries/{id}", tag = "API", security(("apiKey" = [], "workspaceId" = [])),
+#[utoipa::path(get, path = "/api/v1/time-entries/{id}", tag = "API", security(("apiKey" = [], "workspaceId" = [])),
     params(("id" = String, Path, description = "Time entry ID")),
     responses((status = 200, body = TimeEntry), (status = 404, description = "`not_found`", body = ErrorBody)))]
 async fn get_time_entry(
@@ -127,7 +119,7 @@ async fn get_time_entry(
 }
 
 /// Record a time entry. Leave `end` out for an entry that is still running.
-#[utoipa::path(post, path = "/time-entries", tag = "API", security(("apiKey" = [], "workspaceId" = [])),
+#[utoipa::path(post, path = "/api/v1/time-entries", tag = "API", security(("apiKey" = [], "workspaceId" = [])),
     request_body = NewTimeEntry,
     responses(
         (status = 201, body = TimeEntry),
@@ -180,7 +172,7 @@ async fn create_time_entry(
 }
 
 /// Employees, with whether each is clocked in right now.
-#[utoipa::path(get, path = "/employees", tag = "API", security(("apiKey" = [], "workspaceId" = [])),
+#[utoipa::path(get, path = "/api/v1/employees", tag = "API", security(("apiKey" = [], "workspaceId" = [])),
     responses((status = 200, body = EmployeeList), (status = 403, description = "`insufficient_scope` (needs `employees:read`)", body = ErrorBody)))]
 async fn list_employees(State(state): State<AppState>, ctx: KeyContext) -> ApiResult<Json<EmployeeList>> {
     ctx.require(Scope::EmployeesRead)?;
@@ -188,7 +180,7 @@ async fn list_employees(State(state): State<AppState>, ctx: KeyContext) -> ApiRe
 }
 
 /// Projects.
-#[utoipa::path(get, path = "/projects", tag = "API", security(("apiKey" = [], "workspaceId" = [])),
+#[utoipa::path(get, path = "/api/v1/projects", tag = "API", security(("apiKey" = [], "workspaceId" = [])),
     responses((status = 200, body = ProjectList), (status = 403, description = "`insufficient_scope` (needs `projects:read`)", body = ErrorBody)))]
 async fn list_projects(State(state): State<AppState>, ctx: KeyContext) -> ApiResult<Json<ProjectList>> {
     ctx.require(Scope::ProjectsRead)?;
@@ -196,7 +188,7 @@ async fn list_projects(State(state): State<AppState>, ctx: KeyContext) -> ApiRes
 }
 
 /// Create a project.
-#[utoipa::path(post, path = "/projects", tag = "API", security(("apiKey" = [], "workspaceId" = [])),
+#[utoipa::path(post, path = "/api/v1/projects", tag = "API", security(("apiKey" = [], "workspaceId" = [])),
     request_body = NewProject,
     responses(
         (status = 201, body = Project),
@@ -230,7 +222,7 @@ async fn create_project(
 }
 
 /// Finished time between two dates (both included), by project and by employee.
-#[utoipa::path(get, path = "/reports/summary", tag = "API", security(("apiKey" = [], "workspaceId" = [])),
+#[utoipa::path(get, path = "/api/v1/reports/summary", tag = "API", security(("apiKey" = [], "workspaceId" = [])),
     params(("from" = String, Query, description = "First day, e.g. 2026-11-01"), ("to" = String, Query, description = "Last day, at most 366 days after `from`")),
     responses((status = 200, body = ReportSummary), (status = 403, description = "`insufficient_scope` (needs `reports:read`)", body = ErrorBody),
               (status = 422, description = "`validation_failed`", body = ErrorBody)))]

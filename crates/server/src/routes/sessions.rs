@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 ///
 /// Five failed attempts for one email within 15 minutes pause sign-in for that email
 /// (`too_many_attempts`, with `retryAfter` seconds).
-#[utoipa::path(post, path = "/sessions", tag = "Sessions", request_body = SignInRequest,
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "Sessions", request_body = SignInRequest,
     responses(
         (status = 201, description = "Signed in", body = SessionCreated),
         (status = 401, description = "`invalid_credentials`", body = ErrorBody),
@@ -71,7 +71,7 @@ async fn sign_in(
 }
 
 /// Sign out: the session token stops working at once.
-#[utoipa::path(delete, path = "/sessions/current", tag = "Sessions", security(("session" = [])),
+#[utoipa::path(delete, path = "/api/v1/sessions/current", tag = "Sessions", security(("session" = [])),
     responses(
         (status = 204, description = "Signed out"),
         (status = 401, description = "`invalid_session`", body = ErrorBody),

@@ -30,7 +30,7 @@ pub fn api_base_url(state: &AppState, headers: &HeaderMap) -> String {
 }
 
 /// The workspaces the signed-in user belongs to, with their role and plan.
-#[utoipa::path(get, path = "/workspaces", tag = "Workspaces", security(("session" = [])),
+#[utoipa::path(get, path = "/api/v1/workspaces", tag = "Workspaces", security(("session" = [])),
     responses(
         (status = 200, body = WorkspaceList),
         (status = 401, description = "`invalid_session`", body = ErrorBody),
@@ -46,7 +46,7 @@ async fn list_workspaces(
 }
 
 /// Remove a member (owners only). Keys the member created stop working at once.
-#[utoipa::path(delete, path = "/workspaces/{ws}/members/{userId}", tag = "Workspaces", security(("session" = [])),
+#[utoipa::path(delete, path = "/api/v1/workspaces/{ws}/members/{userId}", tag = "Workspaces", security(("session" = [])),
     params(("ws" = String, Path, description = "Workspace ID"), ("userId" = String, Path, description = "The member's user ID")),
     responses(
         (status = 204, description = "Removed"),

@@ -1,7 +1,7 @@
 //! Key usage: request counts, last use, daily totals and recent requests, written in batches
 //! by the usage flusher rather than once per request.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use chrono::NaiveDate;
 use keydeck_core::wire::{KeyRequestLog, UsageDay};
@@ -16,10 +16,11 @@ pub const RECENT_REQUESTS_KEPT: i64 = 200;
 #[derive(Debug, Clone)]
 pub struct RequestRecord {
     pub at: i64,
-    pub method: String,
-    pub path: String,
+    pub method: axum::http::Method,
+    pub path: Box<str>,
     pub status: u16,
-    pub ip: String,
+    /// `None` when the peer address is not known.
+    pub ip: Option<std::net::IpAddr>,
 }
 
 /// Usage of one key not yet written.
@@ -30,63 +31,74 @@ pub struct PendingUsage {
     /// Requests per day (days since the epoch).
     pub days: BTreeMap<i64, u64>,
     /// Oldest first; at most [`RECENT_REQUESTS_KEPT`].
-    pub recent: Vec<RequestRecord>,
+    pub recent: VecDeque<RequestRecord>,
 }
 
+/// Keys per statement of a flush, well inside SQLite's limit of bound variables.
+const FLUSH_CHUNK: usize = 1_000;
+
 impl Store {
-    /// Writes a batch of pending usage in one transaction. Returns the statements executed.
+    /// Writes a batch of pending usage in one transaction, with four statements per chunk of
+    /// keys whatever their number: counts, daily totals, recent requests, and the trim of
+    /// recent requests to the newest [`RECENT_REQUESTS_KEPT`]. Returns the statements executed.
     pub async fn flush_usage(&self, batch: &[(String, PendingUsage)]) -> StoreResult<u64> {
         if batch.is_empty() {
             return Ok(0);
         }
         let mut statements = 0;
         let mut tx = self.writer.begin().await?;
-        for (key_id, usage) in batch {
-            sqlx::query(
-                "UPDATE api_keys SET request_count = request_count + ?, last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?",
-            )
-            .bind(i64::try_from(usage.count).unwrap_or(i64::MAX))
-            .bind(usage.last_used_at)
-            .bind(key_id)
-            .execute(&mut *tx)
-            .await?;
+        for chunk in batch.chunks(FLUSH_CHUNK) {
+            let mut counts = sqlx::QueryBuilder::<sqlx::Sqlite>::new("WITH v (id, n, last) AS (");
+            counts.push_values(chunk, |mut row, (id, usage)| {
+                row.push_bind(id.clone()).push_bind(i64::try_from(usage.count).unwrap_or(i64::MAX)).push_bind(usage.last_used_at);
+            });
+            counts.push(
+                ") UPDATE api_keys SET request_count = request_count + v.n, \
+                 last_used_at = MAX(COALESCE(api_keys.last_used_at, 0), v.last) FROM v WHERE api_keys.id = v.id",
+            );
+            counts.build().execute(&mut *tx).await?;
             statements += 1;
-            for (day, count) in &usage.days {
-                sqlx::query(
-                    "INSERT INTO key_usage_daily (key_id, day, count) VALUES (?, ?, ?)
-                     ON CONFLICT (key_id, day) DO UPDATE SET count = count + excluded.count",
-                )
-                .bind(key_id)
-                .bind(day)
-                .bind(i64::try_from(*count).unwrap_or(i64::MAX))
-                .execute(&mut *tx)
-                .await?;
+
+            let days: Vec<(&String, i64, u64)> =
+                chunk.iter().flat_map(|(id, u)| u.days.iter().map(move |(day, n)| (id, *day, *n))).collect();
+            for days in days.chunks(FLUSH_CHUNK * 3) {
+                let mut upsert = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO key_usage_daily (key_id, day, count) ");
+                upsert.push_values(days, |mut row, (id, day, n)| {
+                    row.push_bind((*id).clone()).push_bind(*day).push_bind(i64::try_from(*n).unwrap_or(i64::MAX));
+                });
+                upsert.push(" ON CONFLICT (key_id, day) DO UPDATE SET count = count + excluded.count");
+                upsert.build().execute(&mut *tx).await?;
                 statements += 1;
             }
-            if !usage.recent.is_empty() {
-                let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                    "INSERT INTO key_requests (key_id, at, method, path, status, ip) ",
-                );
-                builder.push_values(&usage.recent, |mut row, r| {
-                    row.push_bind(key_id.clone())
+
+            let recent: Vec<(&String, &RequestRecord)> =
+                chunk.iter().flat_map(|(id, u)| u.recent.iter().map(move |r| (id, r))).collect();
+            for rows in recent.chunks(5_000) {
+                let mut insert =
+                    sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO key_requests (key_id, at, method, path, status, ip) ");
+                insert.push_values(rows, |mut row, (id, r)| {
+                    row.push_bind((*id).clone())
                         .push_bind(r.at)
-                        .push_bind(r.method.clone())
-                        .push_bind(r.path.clone())
+                        .push_bind(r.method.as_str().to_owned())
+                        .push_bind(r.path.to_string())
                         .push_bind(r.status)
-                        .push_bind(r.ip.clone());
+                        .push_bind(r.ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()));
                 });
-                builder.build().execute(&mut *tx).await?;
-                sqlx::query(
-                    "DELETE FROM key_requests WHERE key_id = ? AND id <=
-                       (SELECT id FROM key_requests WHERE key_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
-                )
-                .bind(key_id)
-                .bind(key_id)
-                .bind(RECENT_REQUESTS_KEPT)
-                .execute(&mut *tx)
-                .await?;
-                statements += 2;
+                insert.build().execute(&mut *tx).await?;
+                statements += 1;
             }
+
+            let mut trim = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "DELETE FROM key_requests WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER \
+                 (PARTITION BY key_id ORDER BY id DESC) AS newest FROM key_requests WHERE key_id IN (",
+            );
+            let mut ids = trim.separated(", ");
+            for (id, _) in chunk {
+                ids.push_bind(id.clone());
+            }
+            trim.push(")) WHERE newest > ").push_bind(RECENT_REQUESTS_KEPT).push(")");
+            trim.build().execute(&mut *tx).await?;
+            statements += 1;
         }
         tx.commit().await?;
         self.count_writes(statements);

@@ -1,0 +1,185 @@
+//! The end-to-end harness: starts tauri-driver (which starts WebKitWebDriver and the real
+//! Keydeck binary in the Xvfb display), connects a WebDriver client, and offers the few
+//! helpers the scenarios need: waiting for elements, reading the keychain with `secret-tool`
+//! and the clipboard with `xclip`, and saving screenshots as test artifacts.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// The repository's root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// The app binary under test: `KEYDECK_APP` or the debug build in the target directory.
+pub fn app_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("KEYDECK_APP") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    target.join("debug").join("keydeck")
+}
+
+/// Where screenshots go: `artifacts/screens` under the repository.
+pub fn artifacts() -> PathBuf {
+    let dir = root().join("artifacts").join("screens");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+/// Whether this run has a real desktop (see scripts/with-desktop.sh).
+pub fn real_desktop() -> bool {
+    let on = std::env::var_os("KEYDECK_REAL_DESKTOP").is_some();
+    if !on {
+        eprintln!("KEYDECK_REAL_DESKTOP is not set: the end-to-end tests need `make e2e` (a display, D-Bus and a keyring)");
+    }
+    on
+}
+
+/// A running app driven over WebDriver. Dropping it ends the session and stops the driver.
+pub struct App {
+    pub client: Client,
+    driver: Child,
+}
+
+impl App {
+    /// Starts tauri-driver on `port` (and `port + 1` for WebKitWebDriver) and the app.
+    pub async fn launch(port: u16) -> Result<App> {
+        let binary = app_binary();
+        if !binary.exists() {
+            bail!("{} does not exist: build the app first (make e2e does)", binary.display());
+        }
+        let native = which("WebKitWebDriver")?;
+        let driver = Command::new(which("tauri-driver")?)
+            .args(["--port", &port.to_string(), "--native-port", &(port + 1).to_string(), "--native-driver"])
+            .arg(native)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting tauri-driver")?;
+        let mut caps = serde_json::Map::new();
+        caps.insert("tauri:options".into(), serde_json::json!({"application": binary}));
+        caps.insert("browserName".into(), "wry".into());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            match ClientBuilder::rustls()?.capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+                Ok(c) => break c,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => bail!("could not start a WebDriver session: {e}"),
+            }
+        };
+        Ok(App { client, driver })
+    }
+
+    /// The first element matching `css`, waiting up to `secs` seconds for it.
+    pub async fn find(&self, css: &str, secs: u64) -> Result<Element> {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(secs))
+            .every(Duration::from_millis(100))
+            .for_element(Locator::Css(css))
+            .await
+            .with_context(|| format!("no element {css} within {secs} s"))
+    }
+
+    pub async fn click(&self, css: &str) -> Result<()> {
+        self.find(css, 15).await?.click().await.with_context(|| format!("clicking {css}"))?;
+        Ok(())
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) -> Result<()> {
+        let field = self.find(css, 15).await?;
+        field.clear().await?;
+        field.send_keys(text).await?;
+        Ok(())
+    }
+
+    /// Waits until `check` holds, polling every 200 ms for up to `secs` seconds.
+    pub async fn until<F, Fut>(&self, secs: u64, what: &str, mut check: F) -> Result<()>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<bool>>,
+    {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if check().await.unwrap_or(false) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("{what}: not within {secs} s");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Saves a screenshot of the window as `artifacts/screens/<name>.png`.
+    pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let png = self.client.screenshot().await?;
+        let path = artifacts().join(format!("{name}.png"));
+        std::fs::write(&path, png)?;
+        Ok(path)
+    }
+
+    pub async fn close(mut self) -> Result<()> {
+        let _ = self.client.clone().close().await;
+        stop(&mut self.driver);
+        Ok(())
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        stop(&mut self.driver);
+    }
+}
+
+/// SIGTERM, so tauri-driver stops WebKitWebDriver too (SIGKILL would leave it running).
+fn stop(child: &mut Child) {
+    if let Ok(None) = child.try_wait() {
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let _ = child.wait();
+    }
+}
+
+fn which(name: &str) -> Result<PathBuf> {
+    let out = Command::new("sh").arg("-c").arg(format!("command -v {name}")).output()?;
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if path.is_empty() {
+        let cargo_bin = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin").join(name));
+        if let Some(p) = cargo_bin.filter(|p| p.exists()) {
+            return Ok(p);
+        }
+        bail!("{name} is not installed (make e2e installs it)");
+    }
+    Ok(PathBuf::from(path))
+}
+
+/// Runs a command and returns its standard output.
+pub fn output(cmd: &str, args: &[&str]) -> Result<String> {
+    let out = Command::new(cmd).args(args).output().with_context(|| format!("running {cmd}"))?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The secret the keychain holds at service `keydeck`, account `account`, read with
+/// `secret-tool` (outside the app).
+pub fn keychain_secret(account: &str) -> Result<String> {
+    Ok(output("secret-tool", &["lookup", "service", "keydeck", "username", account])?.trim_end().to_owned())
+}
+
+/// What the X11 clipboard holds, read with `xclip` (outside the app).
+pub fn clipboard() -> Result<String> {
+    output("xclip", &["-o", "-selection", "clipboard"])
+}
+
+pub fn clipboard_targets() -> Result<String> {
+    output("xclip", &["-o", "-selection", "clipboard", "-t", "TARGETS"])
+}

@@ -61,7 +61,7 @@ async fn demo_generate_keychain_clipboard_test_revoke() -> Result<()> {
     let (v, text) = verdict(&app).await?;
     ensure!(v == "connected", "test verdict {v}: {text}");
     app.screenshot("test-connected").await?;
-    app.click("[data-testid=test-close]").await?;
+    app.click("[data-testid=test-dialog] button[aria-label=Close]").await?;
 
     // Revoke it after typing its name.
     app.click(&format!("[data-testid=key-card][data-key-name='{name}']")).await?;

@@ -69,6 +69,8 @@ export const backend = {
   saveSettings: (settings: Settings) => call<Settings>("save_settings", { settings }),
   /** Copies a value that is not a secret (the API address, the workspace ID). */
   copyText: (text: string) => call<void>("copy_text", { text }),
+  /** Opens the current server's API reference in the default browser. */
+  openDocs: () => call<void>("open_docs"),
 };
 
 export type Backend = typeof backend;

@@ -148,6 +148,10 @@ secret: string,
  */
 keychain?: KeychainLocation, 
 /**
+ * Why it is not in the keychain, when it is not.
+ */
+keychainProblem?: string, 
+/**
  * Whether the clipboard holds it, and for how long.
  */
 copied: boolean, clearAfterSeconds: number, 

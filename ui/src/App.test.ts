@@ -1,0 +1,71 @@
+import { fireEvent, render, screen } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
+import { describe, expect, it, vi } from "vitest";
+import { BackendError, backend } from "$lib/backend";
+import { AppState } from "$lib/app.svelte";
+import type { MockedBackend } from "./test/backend-mock";
+import { detail, keysView, session, startup } from "./test/fixtures";
+import App from "./App.svelte";
+
+vi.mock("$lib/backend", async (original) =>
+  (await import("./test/backend-mock")).mockBackendModule(await original()),
+);
+const api = backend as unknown as MockedBackend;
+
+describe("the app", () => {
+  it("goes straight to the keys when the back end restored a session", async () => {
+    api.startup.mockResolvedValue(startup());
+    api.listKeys.mockResolvedValue(keysView());
+    render(App);
+    expect(screen.getByText("Opening Keydeck…")).toBeInTheDocument();
+    expect(await screen.findByTestId("key-count")).toHaveTextContent("7 of 10 keys");
+    expect(document.documentElement.dataset.theme).toBe("system");
+  });
+
+  it("starts on the start screen without a session, in the saved theme", async () => {
+    api.startup.mockResolvedValue(
+      startup({
+        session: undefined,
+        settings: { clipboardClearSeconds: 30, rotationDays: 90, theme: "dark" },
+      }),
+    );
+    render(App);
+    expect(await screen.findByTestId("open-demo")).toBeInTheDocument();
+    expect(document.documentElement.dataset.theme).toBe("dark");
+  });
+
+  it("says so when the back end couldn't start, with a retry", async () => {
+    api.startup.mockRejectedValueOnce(
+      new BackendError({ code: "other", message: "The data folder is read-only." }),
+    );
+    render(App);
+    expect(await screen.findByText("The data folder is read-only.")).toBeInTheDocument();
+    api.startup.mockResolvedValue(startup({ session: undefined }));
+    await fireEvent.click(screen.getByRole("button", { name: "Try again" }));
+    expect(await screen.findByTestId("open-demo")).toBeInTheDocument();
+  });
+
+  it("asks to sign in again when the session ended, then returns to the same screen", async () => {
+    const user = userEvent.setup();
+    api.keyDetail.mockRejectedValueOnce(
+      new BackendError({ code: "signed_out", message: "Your session has ended. Sign in again to carry on." }),
+    );
+    const state = new AppState({ startup: startup(), screen: { name: "key", keyId: "k1" } });
+    render(App, { props: { state } });
+
+    const dialog = await screen.findByRole("dialog", { name: "Sign in again" });
+    expect(dialog).toHaveTextContent("Your session has ended. Sign in again to carry on.");
+    expect(screen.getByTestId("signin-server")).toHaveValue("https://keys.example.com");
+    expect(screen.getByTestId("signin-email")).toHaveValue("owner@example.com");
+    await vi.waitFor(() => expect(screen.getByTestId("signin-password")).toHaveFocus());
+
+    api.signIn.mockResolvedValue(session());
+    api.keyDetail.mockResolvedValue(detail());
+    await user.type(screen.getByTestId("signin-password"), "keydeck-demo");
+    await user.click(screen.getByTestId("signin-submit"));
+
+    expect(await screen.findByRole("heading", { level: 1, name: "Zapier" })).toBeInTheDocument();
+    expect(screen.queryByRole("dialog")).not.toBeInTheDocument();
+    expect(state.screen).toEqual({ name: "key", keyId: "k1" });
+  });
+});

@@ -1,0 +1,140 @@
+import { fireEvent, screen, within } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
+import { describe, expect, it, vi } from "vitest";
+import { BackendError, backend } from "$lib/backend";
+import type { MockedBackend } from "../../test/backend-mock";
+import { appState, detail, renderWithApp, view } from "../../test/fixtures";
+import KeyDetailScreen from "./KeyDetailScreen.svelte";
+
+vi.mock("$lib/backend", async (original) =>
+  (await import("../../test/backend-mock")).mockBackendModule(await original()),
+);
+const api = backend as unknown as MockedBackend;
+
+async function openDetail(d = detail()) {
+  api.keyDetail.mockResolvedValue(d);
+  const r = renderWithApp(
+    KeyDetailScreen,
+    { keyId: "k1" },
+    appState({ screen: { name: "key", keyId: "k1" } }),
+  );
+  await screen.findByRole("heading", { level: 1, name: "Zapier" });
+  return r;
+}
+
+describe("a key's detail", () => {
+  it("shows everything on the card, the expiry as fixed, and the keychain address", async () => {
+    await openDetail(
+      detail({
+        key: view({ id: "k1", name: "Zapier", expiresAt: "2027-05-03T12:00:00Z" }, { inKeychain: true }),
+      }),
+    );
+    expect(screen.getByText("kdk_…9xQz")).toBeInTheDocument();
+    expect(screen.getByText("In this computer's keychain")).toBeInTheDocument();
+    expect(screen.getByText(/Last used 2 minutes ago · 1,204 requests/)).toBeInTheDocument();
+    expect(screen.getByText("Expires May 3, 2027 — fixed when the key was made")).toBeInTheDocument();
+    expect(screen.getByText("ws_harbor/Zapier")).toBeInTheDocument();
+  });
+
+  it("draws requests per day with a title, a summary and the numbers", async () => {
+    await openDetail();
+    const chart = screen.getByRole("img", { name: /Requests per day, last 14 days/ });
+    expect(chart).toHaveAccessibleName(expect.stringContaining("910 requests in the last 14 days"));
+    expect(chart.querySelectorAll("rect.bar")).toHaveLength(14);
+    await fireEvent.click(screen.getByText("Show the numbers"));
+    const usage = screen.getByRole("region", { name: "Requests per day" });
+    const rows = within(within(usage).getByRole("table")).getAllByRole("row");
+    expect(rows).toHaveLength(15);
+    expect(rows[14]).toHaveTextContent(/130$/);
+  });
+
+  it("lists recent requests with time, method, path, status and address", async () => {
+    await openDetail();
+    const section = screen.getByRole("region", { name: "Recent requests" });
+    const rows = within(section).getAllByRole("row");
+    expect(rows).toHaveLength(3);
+    expect(rows[1]).toHaveTextContent(/GET.*\/api\/v1\/time-entries.*200.*127\.0\.0\.1/);
+    expect(rows[2]).toHaveTextContent(/POST.*\/api\/v1\/projects.*403/);
+  });
+
+  it("keeps Revoke disabled until the exact name is typed, then revokes", async () => {
+    const user = userEvent.setup();
+    api.revokeKey.mockResolvedValue(undefined);
+    const { app } = await openDetail();
+    const input = screen.getByTestId("revoke-confirm-input");
+    const button = screen.getByTestId("revoke-submit");
+
+    expect(button).toBeDisabled();
+    await user.type(input, "zapier");
+    expect(button).toBeDisabled();
+    await user.clear(input);
+    await user.type(input, "Zapier ");
+    expect(button).toBeDisabled();
+    await user.clear(input);
+    await user.type(input, "Zapier");
+    expect(button).toBeEnabled();
+
+    await user.click(button);
+    expect(api.revokeKey).toHaveBeenCalledWith("k1", "Zapier");
+    expect(app.screen).toEqual({ name: "keys" });
+    expect(app.notice).toMatch(/“Zapier” was revoked/);
+  });
+
+  it("sends only what changed and shows the server's messages at their fields", async () => {
+    const user = userEvent.setup();
+    api.updateKey.mockRejectedValue(
+      new BackendError({
+        code: "validation",
+        message: "Some fields need attention.",
+        fields: [{ field: "name", message: "Use at most 100 characters (this one has 120)." }],
+      }),
+    );
+    await openDetail();
+    const name = screen.getByTestId("edit-name");
+    expect(screen.getByTestId("edit-save")).toBeDisabled();
+    await user.clear(name);
+    await user.type(name, "Zapier (production)");
+    await user.click(screen.getByRole("checkbox", { name: /Read reports/ }));
+    await user.click(screen.getByTestId("edit-save"));
+
+    expect(api.updateKey).toHaveBeenCalledWith("k1", {
+      name: "Zapier (production)",
+      scopes: ["time_entries:read", "time_entries:write", "reports:read"],
+    });
+    expect(name).toHaveAttribute("aria-invalid", "true");
+    expect(name).toHaveAccessibleDescription("Use at most 100 characters (this one has 120).");
+    expect(name).toHaveValue("Zapier (production)");
+  });
+
+  it("disables and enables the key", async () => {
+    api.updateKey.mockResolvedValue(view({ id: "k1", name: "Zapier", enabled: false, status: "disabled" }));
+    const { app } = await openDetail();
+    await fireEvent.click(screen.getByTestId("toggle-enabled"));
+    expect(api.updateKey).toHaveBeenCalledWith("k1", { enabled: false });
+    expect(await screen.findByRole("button", { name: "Enable key" })).toBeInTheDocument();
+    expect(app.notice).toBe("“Zapier” is disabled.");
+  });
+
+  it("says when the key no longer exists and offers the way back", async () => {
+    api.keyDetail.mockRejectedValue(new BackendError({ code: "not_found", message: "No key with this id." }));
+    const { app } = renderWithApp(KeyDetailScreen, { keyId: "gone" });
+    expect(await screen.findByText("This key no longer exists")).toBeInTheDocument();
+    await fireEvent.click(screen.getByRole("button", { name: "Back to all keys" }));
+    expect(app.screen).toEqual({ name: "keys" });
+  });
+
+  it("warns when the creator can no longer manage keys", async () => {
+    await openDetail(
+      detail({
+        key: view({
+          id: "k1",
+          name: "Zapier",
+          createdBy: { id: "u9", name: "Sam Lee", canManageKeys: false },
+        }),
+      }),
+    );
+    expect(
+      screen.getByText("Sam Lee is no longer an admin here, so this key stopped working."),
+    ).toBeInTheDocument();
+  });
+});

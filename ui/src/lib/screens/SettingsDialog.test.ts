@@ -1,0 +1,75 @@
+import { fireEvent, screen } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
+import { describe, expect, it, vi } from "vitest";
+import { BackendError, backend } from "$lib/backend";
+import type { MockedBackend } from "../../test/backend-mock";
+import { renderWithApp } from "../../test/fixtures";
+import SettingsDialog from "./SettingsDialog.svelte";
+
+vi.mock("$lib/backend", async (original) =>
+  (await import("../../test/backend-mock")).mockBackendModule(await original()),
+);
+const api = backend as unknown as MockedBackend;
+
+describe("settings", () => {
+  it("saves the clipboard delay, rotation policy and theme, and applies the theme", async () => {
+    const user = userEvent.setup();
+    api.saveSettings.mockImplementation(async (s) => s);
+    const onclose = vi.fn();
+    const { app } = renderWithApp(SettingsDialog, { onclose });
+
+    const clip = screen.getByLabelText("Clear the clipboard after");
+    await user.clear(clip);
+    await user.type(clip, "45");
+    await user.click(screen.getByLabelText(/Dark/));
+    expect(document.documentElement.dataset.theme).toBe("dark");
+    await user.click(screen.getByRole("button", { name: "Save settings" }));
+
+    expect(api.saveSettings).toHaveBeenCalledWith({
+      clipboardClearSeconds: 45,
+      rotationDays: 90,
+      theme: "dark",
+    });
+    expect(app.settings.theme).toBe("dark");
+    expect(onclose).toHaveBeenCalled();
+  });
+
+  it("puts the theme back when cancelled", async () => {
+    const onclose = vi.fn();
+    renderWithApp(SettingsDialog, { onclose });
+    await fireEvent.click(screen.getByLabelText(/Light/));
+    expect(document.documentElement.dataset.theme).toBe("light");
+    await fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    expect(document.documentElement.dataset.theme).toBe("system");
+    expect(api.saveSettings).not.toHaveBeenCalled();
+  });
+
+  it("shows the back end's messages at their fields", async () => {
+    api.saveSettings.mockRejectedValue(
+      new BackendError({
+        code: "validation",
+        message: "Some settings need attention.",
+        fields: [{ field: "rotationDays", message: "Use 7 to 730 days." }],
+      }),
+    );
+    renderWithApp(SettingsDialog, { onclose: vi.fn() });
+    await fireEvent.click(screen.getByRole("button", { name: "Save settings" }));
+    const days = screen.getByLabelText("Mark keys for rotation after");
+    await vi.waitFor(() => expect(days).toHaveAttribute("aria-invalid", "true"));
+    expect(days).toHaveAccessibleDescription("Use 7 to 730 days.");
+  });
+
+  it("signs out of an account from the list", async () => {
+    api.signOut.mockResolvedValue({
+      accounts: [],
+      settings: { clipboardClearSeconds: 30, rotationDays: 90, theme: "system" },
+      presets: [],
+      keychainAvailable: true,
+      clipboardAvailable: true,
+    });
+    const { app } = renderWithApp(SettingsDialog, { onclose: vi.fn() });
+    await fireEvent.click(screen.getByRole("button", { name: "Sign out of owner@example.com" }));
+    expect(api.signOut).toHaveBeenCalledWith("owner@example.com@https://keys.example.com");
+    await vi.waitFor(() => expect(app.screen).toEqual({ name: "start" }));
+  });
+});

@@ -1,0 +1,224 @@
+// Realistic data for component tests, shaped like the back end's answers. Times are relative
+// to the moment a fixture is made, so "2 minutes ago" stays true whenever the tests run.
+import { render } from "@testing-library/svelte";
+import type { Component } from "svelte";
+import type {
+  AccountSummary,
+  GenerateResult,
+  KeyCard,
+  KeyCardView,
+  KeyDetail,
+  KeysView,
+  PresetView,
+  SessionView,
+  Startup,
+  TestReport,
+  WorkspaceSummary,
+} from "$lib/backend";
+import { APP_CONTEXT, AppState, type AppInit } from "$lib/app.svelte";
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+
+export function ago(ms: number): string {
+  return new Date(Date.now() - ms).toISOString();
+}
+
+export function ahead(ms: number): string {
+  return new Date(Date.now() + ms).toISOString();
+}
+
+export { MINUTE, DAY };
+
+export function card(overrides: Partial<KeyCard> = {}): KeyCard {
+  return {
+    id: "key_zapier",
+    name: "Zapier",
+    prefix: "kdk_AbCd",
+    hint: "9xQz",
+    scopes: ["time_entries:read", "time_entries:write"],
+    createdAt: ago(20 * DAY),
+    createdBy: { id: "u1", name: "Ana Silva", canManageKeys: true },
+    lastUsedAt: ago(2 * MINUTE),
+    requestCount: 1204,
+    expiresAt: ahead(160 * DAY),
+    enabled: true,
+    status: "active",
+    rateLimit: { enabled: true, maxRequests: 100, windowSeconds: 60 },
+    ...overrides,
+  };
+}
+
+export function view(
+  cardOverrides: Partial<KeyCard> = {},
+  overrides: Partial<KeyCardView> = {},
+): KeyCardView {
+  const c = card(cardOverrides);
+  return {
+    card: c,
+    inKeychain: false,
+    rotationDue: false,
+    expiresSoon: false,
+    keychainAccount: `ws_harbor/${c.name}`,
+    ...overrides,
+  };
+}
+
+/** Seven keys showing every state a card can show, like the demo workspace. */
+export function demoKeys(): KeyCardView[] {
+  return [
+    view({ id: "k1", name: "Zapier" }, { inKeychain: true }),
+    view({ id: "k2", name: "Reporting dashboard", lastUsedAt: null, requestCount: 0 }),
+    view({ id: "k3", name: "Old payroll sync", enabled: false, status: "disabled" }),
+    view({ id: "k4", name: "Q3 export", status: "expired", expiresAt: ago(3 * DAY) }),
+    view({ id: "k5", name: "Finance sync", expiresAt: ahead(3 * DAY) }, { expiresSoon: true }),
+    view({ id: "k6", name: "Legacy BI", createdAt: ago(120 * DAY) }, { rotationDue: true }),
+    view({ id: "k7", name: "Sam's script", createdBy: { id: "u9", name: "Sam Lee", canManageKeys: false } }),
+  ];
+}
+
+export function keysView(keys: KeyCardView[] = demoKeys(), overrides: Partial<KeysView> = {}): KeysView {
+  return { keys, limit: 10, fetchedAt: new Date().toISOString(), stale: false, ...overrides };
+}
+
+export function workspace(overrides: Partial<WorkspaceSummary> = {}): WorkspaceSummary {
+  return {
+    id: "ws_harbor",
+    name: "Harbor Design Co.",
+    plan: "business",
+    billingStatus: "active",
+    role: "owner",
+    apiBaseUrl: "http://127.0.0.1:8080/api/v1",
+    ...overrides,
+  };
+}
+
+export function account(overrides: Partial<AccountSummary> = {}): AccountSummary {
+  return {
+    id: "owner@example.com@https://keys.example.com",
+    serverUrl: "https://keys.example.com",
+    email: "owner@example.com",
+    name: "Olivia Owner",
+    isDemo: false,
+    ...overrides,
+  };
+}
+
+export function session(overrides: Partial<SessionView> = {}): SessionView {
+  return {
+    account: account(),
+    workspaces: [
+      workspace(),
+      workspace({ id: "ws_alex", name: "Alex Morgan Studio", plan: "solo_pro" }),
+      workspace({ id: "ws_cedar", name: "Cedar Bookkeeping", plan: "team", billingStatus: "read_only" }),
+    ],
+    workspaceId: "ws_harbor",
+    docsUrl: "https://keys.example.com/docs",
+    ...overrides,
+  };
+}
+
+export const PRESETS: PresetView[] = [
+  {
+    purpose: "zapier",
+    label: "Zapier",
+    description: "Reads and creates time entries; reads people and projects.",
+    scopes: ["time_entries:read", "time_entries:write", "employees:read", "projects:read"],
+    expiresInDays: 180,
+  },
+  {
+    purpose: "reporting_dashboard",
+    label: "Reporting dashboard",
+    description: "Reads reports, projects and people. Cannot change anything.",
+    scopes: ["reports:read", "projects:read", "employees:read"],
+    expiresInDays: 90,
+  },
+  {
+    purpose: "data_export",
+    label: "Data export",
+    description: "Reads everything once; expires after a week.",
+    scopes: ["time_entries:read", "employees:read", "projects:read", "reports:read"],
+    expiresInDays: 7,
+  },
+  {
+    purpose: "custom",
+    label: "Custom",
+    description: "Choose the permissions yourself.",
+    scopes: ["time_entries:read"],
+    expiresInDays: 90,
+  },
+];
+
+export function startup(overrides: Partial<Startup> = {}): Startup {
+  return {
+    accounts: [account()],
+    session: session(),
+    settings: { clipboardClearSeconds: 30, rotationDays: 90, theme: "system" },
+    presets: PRESETS,
+    keychainAvailable: true,
+    clipboardAvailable: true,
+    ...overrides,
+  };
+}
+
+export function generated(overrides: Partial<GenerateResult> = {}): GenerateResult {
+  return {
+    key: view(
+      { id: "k_new", name: "Zapier production", lastUsedAt: null, requestCount: 0 },
+      { inKeychain: true },
+    ),
+    secret: "kdk_Zq8mN3pLx7TfR2vWc9YbK4hJd6Gs1Ae5Qu0oPi",
+    keychain: { service: "keydeck", account: "ws_harbor/Zapier production" },
+    copied: true,
+    clearAfterSeconds: 30,
+    ...overrides,
+  };
+}
+
+export function detail(overrides: Partial<KeyDetail> = {}): KeyDetail {
+  const days = Array.from({ length: 14 }, (_, i) => {
+    const d = new Date(Date.now() - (13 - i) * DAY);
+    return { date: d.toISOString().slice(0, 10), count: i * 10 };
+  });
+  return {
+    key: view({ id: "k1", name: "Zapier" }, { inKeychain: true }),
+    usage: days,
+    requests: [
+      { at: ago(MINUTE), method: "GET", path: "/api/v1/time-entries", status: 200, ip: "127.0.0.1" },
+      { at: ago(2 * MINUTE), method: "POST", path: "/api/v1/projects", status: 403, ip: "127.0.0.1" },
+    ],
+    ...overrides,
+  };
+}
+
+export function report(overrides: Partial<TestReport> = {}): TestReport {
+  return {
+    verdict: "connected",
+    title: "The key works",
+    detail: "Harbor Design Co. answered with the key's name.",
+    action: "",
+    budget: { limit: 100, remaining: 97, resetInSeconds: 42 },
+    keyName: "Zapier",
+    workspaceName: "Harbor Design Co.",
+    ...overrides,
+  };
+}
+
+/** The app state of a signed-in owner of Harbor Design Co., with overrides. */
+export function appState(init: AppInit = {}): AppState {
+  const s = init.startup ?? startup();
+  return new AppState({ startup: s, session: init.session ?? s.session ?? null, screen: init.screen });
+}
+
+/** Renders a component inside the app context, as App.svelte would. */
+export function renderWithApp<P extends Record<string, unknown>>(
+  component: Component<P>,
+  props: P,
+  state: AppState = appState(),
+) {
+  const result = render(component as Component<Record<string, unknown>>, {
+    props,
+    context: new Map([[APP_CONTEXT, state]]),
+  });
+  return { ...result, app: state };
+}

@@ -36,7 +36,9 @@ pub fn artifacts() -> PathBuf {
 pub fn real_desktop() -> bool {
     let on = std::env::var_os("KEYDECK_REAL_DESKTOP").is_some();
     if !on {
-        eprintln!("KEYDECK_REAL_DESKTOP is not set: the end-to-end tests need `make e2e` (a display, D-Bus and a keyring)");
+        eprintln!(
+            "KEYDECK_REAL_DESKTOP is not set: the end-to-end tests need `make e2e` (a display, D-Bus and a keyring)"
+        );
     }
     on
 }
@@ -45,11 +47,21 @@ pub fn real_desktop() -> bool {
 pub struct App {
     pub client: Client,
     driver: Child,
+    /// The app's own XDG_DATA_HOME: each launch starts with no remembered accounts.
+    data_home: PathBuf,
 }
 
 impl App {
-    /// Starts tauri-driver on `port` (and `port + 1` for WebKitWebDriver) and the app.
-    pub async fn launch(port: u16) -> Result<App> {
+    /// Starts tauri-driver on `port` (and `port + 1` for WebKitWebDriver) and the app, with a
+    /// fresh data directory holding `settings` (the app's settings.json) when given.
+    pub async fn launch(port: u16, settings: Option<&str>) -> Result<App> {
+        let data_home = std::env::temp_dir().join(format!("keydeck-e2e-data-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data_home);
+        let app_dir = data_home.join("dev.keydeck.app");
+        std::fs::create_dir_all(&app_dir)?;
+        if let Some(settings) = settings {
+            std::fs::write(app_dir.join("settings.json"), settings)?;
+        }
         let binary = app_binary();
         if !binary.exists() {
             bail!("{} does not exist: build the app first (make e2e does)", binary.display());
@@ -58,6 +70,7 @@ impl App {
         let driver = Command::new(which("tauri-driver")?)
             .args(["--port", &port.to_string(), "--native-port", &(port + 1).to_string(), "--native-driver"])
             .arg(native)
+            .env("XDG_DATA_HOME", &data_home)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -67,7 +80,8 @@ impl App {
         caps.insert("browserName".into(), "wry".into());
         let deadline = Instant::now() + Duration::from_secs(30);
         let client = loop {
-            match ClientBuilder::rustls()?.capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+            match ClientBuilder::rustls()?.capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await
+            {
                 Ok(c) => break c,
                 Err(e) if Instant::now() < deadline => {
                     let _ = e;
@@ -76,7 +90,7 @@ impl App {
                 Err(e) => bail!("could not start a WebDriver session: {e}"),
             }
         };
-        Ok(App { client, driver })
+        Ok(App { client, driver, data_home })
     }
 
     /// The first element matching `css`, waiting up to `secs` seconds for it.
@@ -132,6 +146,7 @@ impl App {
     pub async fn close(mut self) -> Result<()> {
         let _ = self.client.clone().close().await;
         stop(&mut self.driver);
+        let _ = std::fs::remove_dir_all(&self.data_home);
         Ok(())
     }
 }

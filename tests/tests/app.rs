@@ -9,15 +9,9 @@ use keydeck_e2e::{App, clipboard, clipboard_targets, keychain_secret, real_deskt
 
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// The app's data directory under the throwaway XDG_DATA_HOME, with a 5-second clipboard delay
-/// so the test sees the clipboard cleared without waiting the default 30 seconds.
-fn prepare_settings() -> Result<()> {
-    let data = std::env::var_os("XDG_DATA_HOME").context("XDG_DATA_HOME is set by scripts/with-desktop.sh")?;
-    let dir = std::path::Path::new(&data).join("dev.keydeck.app");
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("settings.json"), r#"{"clipboardClearSeconds": 5, "rotationDays": 90, "theme": "system"}"#)?;
-    Ok(())
-}
+/// A 5-second clipboard delay, so the test sees the clipboard cleared without waiting the
+/// default 30 seconds.
+const FAST_CLIPBOARD: &str = r#"{"clipboardClearSeconds": 5, "rotationDays": 90, "theme": "system"}"#;
 
 async fn verdict(app: &App) -> Result<(String, String)> {
     let v = app.find("[data-testid=test-verdict]", 20).await?;
@@ -30,8 +24,7 @@ async fn demo_generate_keychain_clipboard_test_revoke() -> Result<()> {
         return Ok(());
     }
     let _one = ONE_AT_A_TIME.lock().await;
-    prepare_settings()?;
-    let app = App::launch(4444).await?;
+    let app = App::launch(4444, Some(FAST_CLIPBOARD)).await?;
     app.click("[data-testid=open-demo]").await?;
     app.find("[data-testid=key-card]", 90).await.context("the demo's cards")?;
     app.screenshot("keys").await?;
@@ -47,9 +40,15 @@ async fn demo_generate_keychain_clipboard_test_revoke() -> Result<()> {
     let secret = app.find("[data-testid=revealed-secret]", 30).await?.text().await?.trim().to_owned();
     ensure!(secret.starts_with("kdk_") && secret.len() == 42, "revealed: {secret:?}");
     app.screenshot("reveal").await?;
-    ensure!(keychain_secret(&format!("{workspace}/{name}"))? == secret, "secret-tool finds the secret at the documented address");
+    ensure!(
+        keychain_secret(&format!("{workspace}/{name}"))? == secret,
+        "secret-tool finds the secret at the documented address"
+    );
     ensure!(clipboard()? == secret, "xclip reads the same secret");
-    ensure!(clipboard_targets()?.contains("x-kde-passwordManagerHint"), "the clipboard item is marked to stay out of history");
+    ensure!(
+        clipboard_targets()?.contains("x-kde-passwordManagerHint"),
+        "the clipboard item is marked to stay out of history"
+    );
     app.until(20, "the clipboard is cleared after the delay", || async { Ok(clipboard()?.is_empty()) }).await?;
     ensure!(keychain_secret(&format!("{workspace}/{name}"))? == secret, "the keychain keeps it");
     app.click("[data-testid=reveal-close]").await?;
@@ -70,7 +69,11 @@ async fn demo_generate_keychain_clipboard_test_revoke() -> Result<()> {
     app.type_into("[data-testid=revoke-confirm-input]", name).await?;
     app.click("[data-testid=revoke-submit]").await?;
     app.until(20, "the revoked key's card disappears", || async {
-        Ok(app.client.find_all(fantoccini::Locator::Css(&format!("[data-testid=key-card][data-key-name='{name}']"))).await?.is_empty())
+        Ok(app
+            .client
+            .find_all(fantoccini::Locator::Css(&format!("[data-testid=key-card][data-key-name='{name}']")))
+            .await?
+            .is_empty())
     })
     .await?;
 
@@ -112,7 +115,8 @@ async fn sign_in_to_a_separately_started_server() -> Result<()> {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     };
     admin(&["create-user", "--email", "riley@example.com", "--password", "riley-password-1", "--name", "Riley Chen"])?;
-    let ws = admin(&["create-workspace", "--name", "Riley's Agency", "--plan", "business", "--owner", "riley@example.com"])?;
+    let ws =
+        admin(&["create-workspace", "--name", "Riley's Agency", "--plan", "business", "--owner", "riley@example.com"])?;
     let port = 18_000 + (std::process::id() % 1000) as u16;
     let _server = Server(
         Command::new(server_binary())
@@ -129,7 +133,7 @@ async fn sign_in_to_a_separately_started_server() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let app = App::launch(4454).await?;
+    let app = App::launch(4454, None).await?;
     app.type_into("[data-testid=signin-server]", &url).await?;
     app.type_into("[data-testid=signin-email]", "riley@example.com").await?;
     app.type_into("[data-testid=signin-password]", "riley-password-1").await?;

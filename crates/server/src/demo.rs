@@ -78,15 +78,6 @@ pub async fn seed(store: &Store, clock: &Clock) -> StoreResult<Option<DemoAccoun
     use Scope::*;
     let keys = [
         DemoKey {
-            name: "Zapier: new time entries",
-            scopes: &[TimeEntriesRead, TimeEntriesWrite, EmployeesRead, ProjectsRead],
-            age: 40 * DAY,
-            expires_days: Some(180),
-            used: Some((3 * MINUTE, 1_840)),
-            enabled: true,
-            by_removed_admin: false,
-        },
-        DemoKey {
             name: "Reporting dashboard",
             scopes: &[ReportsRead, ProjectsRead, EmployeesRead],
             age: 60 * DAY,

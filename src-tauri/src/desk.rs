@@ -49,6 +49,8 @@ pub struct Desk {
     current: Mutex<Option<Current>>,
     last_keys: Mutex<HashMap<String, KeysView>>,
     demo: Mutex<Option<Demo>>,
+    /// Open the demo workspace at start when no session is restored (`keydeck --demo`).
+    demo_on_start: bool,
 }
 
 async fn spawn_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
@@ -83,7 +85,14 @@ impl Desk {
             current: Mutex::default(),
             last_keys: Mutex::default(),
             demo: Mutex::default(),
+            demo_on_start: false,
         }
+    }
+
+    /// Opens the demo workspace at start when no other session is restored.
+    pub fn with_demo_on_start(mut self, on: bool) -> Desk {
+        self.demo_on_start = on;
+        self
     }
 
     fn keychain_ok(&self) -> bool {
@@ -101,6 +110,10 @@ impl Desk {
             Some(id) if id == "demo" => self.open_demo().await.ok(),
             Some(id) => self.restore(&id).await.ok(),
             None => None,
+        };
+        let session = match session {
+            None if self.demo_on_start => self.open_demo().await.ok(),
+            other => other,
         };
         Startup {
             accounts: self.accounts().await,

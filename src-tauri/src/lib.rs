@@ -55,7 +55,8 @@ pub fn run() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
     let builder = tauri::Builder::default().setup(|app| {
         let data_dir = app.path().app_data_dir()?;
-        app.manage(real_desk(data_dir));
+        let demo_on_start = std::env::args().any(|a| a == "--demo");
+        app.manage(real_desk(data_dir).with_demo_on_start(demo_on_start));
         Ok(())
     });
     let app = builder

@@ -42,8 +42,8 @@ impl KeySecret {
                 random.push(BASE62[usize::from(byte[0] % 62)] as char);
             }
         }
-        let checksum = checksum(&random);
-        Self(format!("{KEY_PREFIX}{random}{checksum}"))
+        let sum = checksum(&random);
+        Self(format!("{KEY_PREFIX}{random}{}", String::from_utf8_lossy(&sum)))
     }
 
     /// The whole key, for the one place that must see it (the response that creates it, the
@@ -54,7 +54,7 @@ impl KeySecret {
 
     /// SHA-256 of the whole key: what the server stores and looks keys up by.
     pub fn sha256(&self) -> [u8; 32] {
-        Sha256::digest(self.0.as_bytes()).into()
+        sha256_of(&self.0)
     }
 
     /// The first [`DISPLAY_PREFIX_LEN`] characters (`kdk_` and four random ones).
@@ -83,36 +83,7 @@ impl ParsedKey {
     /// Checks `input` offline. Nothing is trimmed: surrounding spaces are reported, because an
     /// integration that stored them will send them too.
     pub fn parse(input: &str) -> Result<Self, KeyFormatError> {
-        if input.is_empty() {
-            return Err(KeyFormatError::Empty);
-        }
-        let leading = input.starts_with(char::is_whitespace);
-        let trailing = input.ends_with(char::is_whitespace);
-        if leading || trailing {
-            return Err(KeyFormatError::SurroundingWhitespace { leading, trailing });
-        }
-        if !input.starts_with(KEY_PREFIX) {
-            let shown: String = input.chars().take(KEY_PREFIX.len()).collect();
-            return Err(KeyFormatError::WrongPrefix {
-                found: shown,
-                case_only: input.get(..KEY_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(KEY_PREFIX)),
-            });
-        }
-        let body = &input[KEY_PREFIX.len()..];
-        if let Some((index, ch)) = body.chars().enumerate().find(|(_, c)| !c.is_ascii_alphanumeric()) {
-            return Err(KeyFormatError::BadCharacter { position: KEY_PREFIX.len() + index + 1, character: ch });
-        }
-        let len = input.len();
-        if len < KEY_LEN {
-            return Err(KeyFormatError::TooShort { missing: KEY_LEN - len });
-        }
-        if len > KEY_LEN {
-            return Err(KeyFormatError::TooLong { extra: len - KEY_LEN });
-        }
-        let (random, check) = body.split_at(RANDOM_LEN);
-        if checksum(random) != check {
-            return Err(KeyFormatError::BadChecksum);
-        }
+        check(input)?;
         Ok(Self(KeySecret(input.to_owned())))
     }
 
@@ -123,6 +94,47 @@ impl ParsedKey {
     pub fn into_secret(self) -> KeySecret {
         self.0
     }
+}
+
+/// SHA-256 of a key given as text: what the server looks keys up by (the same as
+/// [`KeySecret::sha256`], without copying the key).
+pub fn sha256_of(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// The offline checks of [`ParsedKey::parse`], without keeping a copy of the key.
+pub fn check(input: &str) -> Result<(), KeyFormatError> {
+    if input.is_empty() {
+        return Err(KeyFormatError::Empty);
+    }
+    let leading = input.starts_with(char::is_whitespace);
+    let trailing = input.ends_with(char::is_whitespace);
+    if leading || trailing {
+        return Err(KeyFormatError::SurroundingWhitespace { leading, trailing });
+    }
+    if !input.starts_with(KEY_PREFIX) {
+        let shown: String = input.chars().take(KEY_PREFIX.len()).collect();
+        return Err(KeyFormatError::WrongPrefix {
+            found: shown,
+            case_only: input.get(..KEY_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(KEY_PREFIX)),
+        });
+    }
+    let body = &input[KEY_PREFIX.len()..];
+    if let Some((index, ch)) = body.chars().enumerate().find(|(_, c)| !c.is_ascii_alphanumeric()) {
+        return Err(KeyFormatError::BadCharacter { position: KEY_PREFIX.len() + index + 1, character: ch });
+    }
+    let len = input.len();
+    if len < KEY_LEN {
+        return Err(KeyFormatError::TooShort { missing: KEY_LEN - len });
+    }
+    if len > KEY_LEN {
+        return Err(KeyFormatError::TooLong { extra: len - KEY_LEN });
+    }
+    let (random, sum) = body.split_at(RANDOM_LEN);
+    if checksum(random) != sum.as_bytes() {
+        return Err(KeyFormatError::BadChecksum);
+    }
+    Ok(())
 }
 
 /// Why a string is not a well-formed key. Each message names the problem and what to do.
@@ -189,14 +201,14 @@ fn describe_char(c: char) -> String {
 }
 
 /// CRC32 of the random part, as 6 base62 characters (most significant first, zero-padded).
-fn checksum(random: &str) -> String {
+fn checksum(random: &str) -> [u8; CHECKSUM_LEN] {
     let mut value = u64::from(crc32fast::hash(random.as_bytes()));
     let mut out = [b'0'; CHECKSUM_LEN];
     for slot in out.iter_mut().rev() {
         *slot = BASE62[(value % 62) as usize];
         value /= 62;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// A random base62 string of `len` characters, for ids and tokens.

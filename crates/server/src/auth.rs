@@ -10,13 +10,13 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use keydeck_core::wire::{UserInfo, WorkspaceSummary};
-use keydeck_core::{ErrorCode, KeyFormatError, ParsedKey, Scope};
+use keydeck_core::{ErrorCode, KeyFormatError, Scope};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::bearer;
-use crate::state::AppState;
 use crate::keys_runtime::CachedKey;
+use crate::state::AppState;
 use crate::store::{Membership, RequestRecord};
 
 /// The header that names the workspace a key-authenticated request is for.
@@ -37,7 +37,11 @@ impl KeyContext {
 impl<S: Send + Sync> FromRequestParts<S> for KeyContext {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> ApiResult<Self> {
-        parts.extensions.get::<KeyContext>().cloned().ok_or_else(|| ApiError::internal("KeyContext missing: route lacks key auth"))
+        parts
+            .extensions
+            .get::<KeyContext>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("KeyContext missing: route lacks key auth"))
     }
 }
 
@@ -49,7 +53,7 @@ pub async fn require_key(State(state): State<AppState>, mut request: Request, ne
     let record = |status: u16, request: &Request| RequestRecord {
         at: now,
         method: request.method().clone(),
-        path: request.uri().path().chars().take(200).collect::<String>().into_boxed_str(),
+        uri: request.uri().clone(),
         status,
         ip: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
     };
@@ -97,9 +101,15 @@ type Refusal = (ApiError, Option<Arc<CachedKey>>);
 /// so the refused request still shows in its usage.
 async fn authenticate(state: &AppState, headers: &HeaderMap, now: i64) -> Result<Arc<CachedKey>, Refusal> {
     let token = bearer(headers, ErrorCode::InvalidApiKey).map_err(|e| (e, None))?.ok_or_else(|| {
-        (ApiError::new(ErrorCode::MissingApiKey, "No API key was sent. Send it in the Authorization header as \"Bearer kdk_...\"."), None)
+        (
+            ApiError::new(
+                ErrorCode::MissingApiKey,
+                "No API key was sent. Send it in the Authorization header as \"Bearer kdk_...\".",
+            ),
+            None,
+        )
     })?;
-    let parsed = ParsedKey::parse(token).map_err(|e| (invalid_key(&e), None))?;
+    keydeck_core::key::check(token).map_err(|e| (invalid_key(&e), None))?;
     let workspace = match headers.get(WORKSPACE_HEADER) {
         None => {
             return Err((
@@ -112,7 +122,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap, now: i64) -> Result
         }
         Some(v) => v.as_bytes(),
     };
-    let key = state.keys.lookup(&state.store, &parsed.secret().sha256()).await.map_err(|e| (e.into(), None))?.ok_or_else(|| {
+    let key = state.keys.lookup(&state.store, &keydeck_core::key::sha256_of(token)).await.map_err(|e| (e.into(), None))?.ok_or_else(|| {
         (
             ApiError::new(
                 ErrorCode::InvalidApiKey,
@@ -123,25 +133,65 @@ async fn authenticate(state: &AppState, headers: &HeaderMap, now: i64) -> Result
     })?;
     let refuse = |code: ErrorCode, message: String| Err((ApiError::new(code, message), Some(key.clone())));
     if key.revoked {
-        return refuse(ErrorCode::KeyRevoked, format!("The key \"{}\" (…{}) was revoked and can never be used again. Create a new key in Keydeck and put it in the integration.", key.name, key.hint));
+        return refuse(
+            ErrorCode::KeyRevoked,
+            format!(
+                "The key \"{}\" (…{}) was revoked and can never be used again. Create a new key in Keydeck and put it in the integration.",
+                key.name, key.hint
+            ),
+        );
     }
     if key.expires_at.is_some_and(|e| e <= now) {
-        return refuse(ErrorCode::KeyExpired, format!("The key \"{}\" (…{}) has expired. Create a new key in Keydeck (expiry cannot be extended) and put it in the integration.", key.name, key.hint));
+        return refuse(
+            ErrorCode::KeyExpired,
+            format!(
+                "The key \"{}\" (…{}) has expired. Create a new key in Keydeck (expiry cannot be extended) and put it in the integration.",
+                key.name, key.hint
+            ),
+        );
     }
     if !key.enabled {
-        return refuse(ErrorCode::KeyDisabled, format!("The key \"{}\" (…{}) is disabled. An owner or admin can enable it again in Keydeck.", key.name, key.hint));
+        return refuse(
+            ErrorCode::KeyDisabled,
+            format!(
+                "The key \"{}\" (…{}) is disabled. An owner or admin can enable it again in Keydeck.",
+                key.name, key.hint
+            ),
+        );
     }
     if !key.creator_role.is_some_and(|r| r.can_manage_keys()) {
-        return refuse(ErrorCode::KeyOwnerRemoved, format!("The key \"{}\" (…{}) stopped working because the person who created it is no longer an owner or admin of the workspace. Create a new key.", key.name, key.hint));
+        return refuse(
+            ErrorCode::KeyOwnerRemoved,
+            format!(
+                "The key \"{}\" (…{}) stopped working because the person who created it is no longer an owner or admin of the workspace. Create a new key.",
+                key.name, key.hint
+            ),
+        );
     }
     if key.workspace_id.as_bytes() != workspace {
         if std::str::from_utf8(workspace).is_err() {
-            return Err((ApiError::new(ErrorCode::BadRequest, "The X-Workspace-Id header contains characters that no workspace ID has. Copy the ID again."), None));
+            return Err((
+                ApiError::new(
+                    ErrorCode::BadRequest,
+                    "The X-Workspace-Id header contains characters that no workspace ID has. Copy the ID again.",
+                ),
+                None,
+            ));
         }
-        return refuse(ErrorCode::WorkspaceMismatch, format!("This key belongs to another workspace than the one in X-Workspace-Id. Send the workspace ID shown next to the key in Keydeck ({}).", key.workspace_id));
+        return refuse(
+            ErrorCode::WorkspaceMismatch,
+            format!(
+                "This key belongs to another workspace than the one in X-Workspace-Id. Send the workspace ID shown next to the key in Keydeck ({}).",
+                key.workspace_id
+            ),
+        );
     }
     if !key.plan.has_api_access() {
-        return refuse(ErrorCode::PlanRequired, "This workspace's plan does not include API access. Move to the Team or Business plan to use API keys.".to_owned());
+        return refuse(
+            ErrorCode::PlanRequired,
+            "This workspace's plan does not include API access. Move to the Team or Business plan to use API keys."
+                .to_owned(),
+        );
     }
     Ok(key)
 }

@@ -16,7 +16,9 @@ use bytes::Bytes;
 use keydeck_core::rules::RateLimit;
 use keydeck_core::wire::{Me, MeKey, MeWorkspace};
 
-use crate::store::{KeyAuthRow, PendingUsage, RECENT_REQUESTS_KEPT, RequestRecord, Store, StoreResult, day_of, to_time};
+use crate::store::{
+    KeyAuthRow, PendingUsage, RECENT_REQUESTS_KEPT, RequestRecord, Store, StoreResult, day_of, to_time,
+};
 
 /// Past this many entries the cache is emptied rather than grown.
 const CACHE_CAPACITY: usize = 100_000;
@@ -86,7 +88,8 @@ impl KeyRuntime {
         }
         let generation = self.generation.load(Ordering::Acquire);
         let found = store.key_for_auth(hash).await?.map(|row| {
-            let state = self.per_key.lock().unwrap_or_else(|p| p.into_inner()).entry(row.id.clone()).or_default().clone();
+            let state =
+                self.per_key.lock().unwrap_or_else(|p| p.into_inner()).entry(row.id.clone()).or_default().clone();
             Arc::new(CachedKey { me_body: me_body(&row), row, state })
         });
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
@@ -139,8 +142,13 @@ impl KeyRuntime {
     /// Writes all pending usage in a few statements. On failure the usage is put back, so
     /// nothing is lost and the next flush tries again.
     pub async fn flush(&self, store: &Store) -> StoreResult<u64> {
-        let states: Vec<(String, Arc<Mutex<PerKey>>)> =
-            self.per_key.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(id, s)| (id.clone(), s.clone())).collect();
+        let states: Vec<(String, Arc<Mutex<PerKey>>)> = self
+            .per_key
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(id, s)| (id.clone(), s.clone()))
+            .collect();
         let batch: Vec<(String, PendingUsage)> = states
             .iter()
             .filter_map(|(id, state)| {
@@ -229,7 +237,16 @@ mod tests {
         let rt = KeyRuntime::default();
         let k = key();
         for i in 0..250 {
-            rt.record(&k, RequestRecord { at: i, method: axum::http::Method::GET, path: "/me".into(), status: 200, ip: None });
+            rt.record(
+                &k,
+                RequestRecord {
+                    at: i,
+                    method: axum::http::Method::GET,
+                    uri: axum::http::Uri::from_static("/api/v1/me"),
+                    status: 200,
+                    ip: None,
+                },
+            );
         }
         let state = k.state.lock().unwrap();
         assert_eq!(state.pending.count, 250);

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate};
 use keydeck_core::key::random_base62;
 use keydeck_core::wire::{
-    EmployeeList, ErrorBody, Me, NewProject, NewTimeEntry, Project, ProjectList, ReportSummary,
-    TimeEntry, TimeEntryList,
+    EmployeeList, ErrorBody, Me, NewProject, NewTimeEntry, Project, ProjectList, ReportSummary, TimeEntry,
+    TimeEntryList,
 };
 use keydeck_core::{ErrorCode, Scope};
 use utoipa_axum::router::OpenApiRouter;

@@ -17,7 +17,9 @@ pub const RECENT_REQUESTS_KEPT: i64 = 200;
 pub struct RequestRecord {
     pub at: i64,
     pub method: axum::http::Method,
-    pub path: Box<str>,
+    /// Kept as the request's URI (a cheap clone); only its path is written, cut to 200
+    /// characters.
+    pub uri: axum::http::Uri,
     pub status: u16,
     /// `None` when the peer address is not known.
     pub ip: Option<std::net::IpAddr>,
@@ -50,7 +52,9 @@ impl Store {
         for chunk in batch.chunks(FLUSH_CHUNK) {
             let mut counts = sqlx::QueryBuilder::<sqlx::Sqlite>::new("WITH v (id, n, last) AS (");
             counts.push_values(chunk, |mut row, (id, usage)| {
-                row.push_bind(id.clone()).push_bind(i64::try_from(usage.count).unwrap_or(i64::MAX)).push_bind(usage.last_used_at);
+                row.push_bind(id.clone())
+                    .push_bind(i64::try_from(usage.count).unwrap_or(i64::MAX))
+                    .push_bind(usage.last_used_at);
             });
             counts.push(
                 ") UPDATE api_keys SET request_count = request_count + v.n, \
@@ -62,7 +66,8 @@ impl Store {
             let days: Vec<(&String, i64, u64)> =
                 chunk.iter().flat_map(|(id, u)| u.days.iter().map(move |(day, n)| (id, *day, *n))).collect();
             for days in days.chunks(FLUSH_CHUNK * 3) {
-                let mut upsert = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO key_usage_daily (key_id, day, count) ");
+                let mut upsert =
+                    sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO key_usage_daily (key_id, day, count) ");
                 upsert.push_values(days, |mut row, (id, day, n)| {
                     row.push_bind((*id).clone()).push_bind(*day).push_bind(i64::try_from(*n).unwrap_or(i64::MAX));
                 });
@@ -74,13 +79,14 @@ impl Store {
             let recent: Vec<(&String, &RequestRecord)> =
                 chunk.iter().flat_map(|(id, u)| u.recent.iter().map(move |r| (id, r))).collect();
             for rows in recent.chunks(5_000) {
-                let mut insert =
-                    sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO key_requests (key_id, at, method, path, status, ip) ");
+                let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                    "INSERT INTO key_requests (key_id, at, method, path, status, ip) ",
+                );
                 insert.push_values(rows, |mut row, (id, r)| {
                     row.push_bind((*id).clone())
                         .push_bind(r.at)
                         .push_bind(r.method.as_str().to_owned())
-                        .push_bind(r.path.to_string())
+                        .push_bind(r.uri.path().chars().take(200).collect::<String>())
                         .push_bind(r.status)
                         .push_bind(r.ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()));
                 });

@@ -53,8 +53,12 @@ e2e: ui
 
 test: lint test-unit e2e
 
+# The server's figures, then the app's: `tauri build` makes the release binary and the .deb
+# whose size is one of them.
 bench: ui
 	$(CARGO) bench -p keydeck-server --bench server --locked
+	npx tauri build --bundles deb
+	./scripts/with-desktop.sh $(CARGO) bench -p keydeck-e2e --bench app --locked
 
 openapi: deps
 	UPDATE_SNAPSHOTS=1 $(CARGO) test -p keydeck-server --test api openapi

@@ -16,6 +16,7 @@ const COMMANDS: &[&str] = &[
     "save_settings",
     "copy_text",
     "open_docs",
+    "bench_painted",
 ];
 
 fn main() {

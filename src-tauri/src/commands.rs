@@ -86,3 +86,18 @@ pub async fn copy_text(desk: State<'_, Desk>, text: String) -> Result<()> {
 pub async fn open_docs(desk: State<'_, Desk>) -> Result<()> {
     crate::open_in_browser(&desk.docs_url().await?)
 }
+
+/// Bench-only: the web view has painted. Prints a line for `make bench` (and, with
+/// KEYDECK_BENCH_EXIT, ends the app); does nothing outside a benchmark run.
+#[tauri::command]
+pub fn bench_painted() {
+    if let Ok(mode) = std::env::var("KEYDECK_BENCH") {
+        use std::io::Write;
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "KEYDECK_BENCH_PAINTED {mode}");
+        let _ = out.flush();
+        if std::env::var_os("KEYDECK_BENCH_EXIT").is_some() {
+            std::process::exit(0);
+        }
+    }
+}

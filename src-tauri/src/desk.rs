@@ -51,6 +51,10 @@ pub struct Desk {
     demo: Mutex<Option<Demo>>,
     /// Open the demo workspace at start when no session is restored (`keydeck --demo`).
     demo_on_start: bool,
+    /// The first start-up, begun by `prewarm` while the window loads and taken by the web
+    /// view's first `startup` call.
+    first_startup: tokio::sync::OnceCell<Startup>,
+    first_taken: std::sync::atomic::AtomicBool,
 }
 
 async fn spawn_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
@@ -86,6 +90,8 @@ impl Desk {
             last_keys: Mutex::default(),
             demo: Mutex::default(),
             demo_on_start: false,
+            first_startup: tokio::sync::OnceCell::new(),
+            first_taken: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -105,6 +111,22 @@ impl Desk {
 
     /// What the first screen needs; restores the last session when its token still works.
     pub async fn startup(&self) -> Startup {
+        if !self.first_taken.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return self.first_startup.get_or_init(|| self.compute_startup()).await.clone();
+        }
+        self.compute_startup().await
+    }
+
+    /// Starts restoring the last session (or the demo) and fetching its keys while the window
+    /// is still loading, so the first screen has them at once.
+    pub async fn prewarm(&self) {
+        let startup = self.first_startup.get_or_init(|| self.compute_startup()).await;
+        if startup.session.is_some() {
+            let _ = self.list_keys().await;
+        }
+    }
+
+    async fn compute_startup(&self) -> Startup {
         let last = self.remembered.lock().await.current.clone();
         let session = match last {
             Some(id) if id == "demo" => self.open_demo().await.ok(),

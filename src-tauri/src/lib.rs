@@ -38,6 +38,7 @@ fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync
         commands::save_settings,
         commands::copy_text,
         commands::open_docs,
+        commands::bench_painted,
     ]
 }
 
@@ -57,6 +58,12 @@ pub fn run() {
         let data_dir = app.path().app_data_dir()?;
         let demo_on_start = std::env::args().any(|a| a == "--demo");
         app.manage(real_desk(data_dir).with_demo_on_start(demo_on_start));
+        // The bench's blank page is the same binary doing nothing but show the page.
+        if std::env::var("KEYDECK_BENCH").as_deref() != Ok("blank") {
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move { handle.state::<Desk>().prewarm().await });
+        }
+        main_window(app)?;
         Ok(())
     });
     let app = builder
@@ -69,6 +76,21 @@ pub fn run() {
             tauri::async_runtime::block_on(desk.shutdown());
         }
     });
+}
+
+/// The main window, from its configuration; under `make bench` (KEYDECK_BENCH set) its page
+/// learns the bench mode before any of its own code runs.
+fn main_window(app: &mut tauri::App) -> tauri::Result<()> {
+    let Some(config) = app.config().app.windows.iter().find(|w| w.label == "main").cloned() else {
+        return Ok(());
+    };
+    let mut builder = tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?;
+    if let Ok(mode) = std::env::var("KEYDECK_BENCH") {
+        let mode = serde_json::to_string(&mode).unwrap_or_default();
+        builder = builder.initialization_script(format!("window.__KEYDECK_BENCH__ = {mode};"));
+    }
+    builder.build()?;
+    Ok(())
 }
 
 /// Opens an http(s) address in the default browser.

@@ -55,14 +55,29 @@ impl App {
     /// Starts tauri-driver on `port` (and `port + 1` for WebKitWebDriver) and the app, with a
     /// fresh data directory holding `settings` (the app's settings.json) when given.
     pub async fn launch(port: u16, settings: Option<&str>) -> Result<App> {
-        let data_home = std::env::temp_dir().join(format!("keydeck-e2e-data-{}-{port}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&data_home);
+        Self::launch_with(port, settings, None, &app_binary()).await
+    }
+
+    /// Like [`App::launch`], with a chosen data directory (kept as it is) and binary.
+    pub async fn launch_with(
+        port: u16,
+        settings: Option<&str>,
+        data_home: Option<&Path>,
+        binary: &Path,
+    ) -> Result<App> {
+        let data_home = match data_home {
+            Some(d) => d.to_path_buf(),
+            None => {
+                let fresh = std::env::temp_dir().join(format!("keydeck-e2e-data-{}-{port}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&fresh);
+                fresh
+            }
+        };
         let app_dir = data_home.join("dev.keydeck.app");
         std::fs::create_dir_all(&app_dir)?;
         if let Some(settings) = settings {
             std::fs::write(app_dir.join("settings.json"), settings)?;
         }
-        let binary = app_binary();
         if !binary.exists() {
             bail!("{} does not exist: build the app first (make e2e does)", binary.display());
         }

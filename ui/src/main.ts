@@ -2,8 +2,12 @@
 import "./app.css";
 import { mount } from "svelte";
 import App from "./App.svelte";
+import { benchMode, markPainted } from "$lib/bench";
 
 const target = document.getElementById("app");
 if (!target) throw new Error("index.html has no #app element");
 
-export default mount(App, { target });
+// The benchmark's baseline: the same binary and page, with nothing mounted.
+if (benchMode === "blank") markPainted();
+
+export default benchMode === "blank" ? undefined : mount(App, { target });

@@ -71,6 +71,8 @@ export const backend = {
   copyText: (text: string) => call<void>("copy_text", { text }),
   /** Opens the current server's API reference in the default browser. */
   openDocs: () => call<void>("open_docs"),
+  /** Bench-only: reports that the page has painted (ignored outside `make bench`). */
+  benchPainted: () => call<void>("bench_painted"),
 };
 
 export type Backend = typeof backend;

@@ -142,16 +142,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin { db, action } => {
-            let store = Store::open(&db).await?;
-            let clock = Clock::default();
-            let result = admin_command(&store, &clock, action).await;
-            store.close().await;
-            result
+            keydeck_server::init_logging();
+            // A running server may hold the write lock for a moment: an admin change that found
+            // the database busy changed nothing, so it is tried again for up to 10 seconds.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let result = async {
+                    let store = Store::open(&db).await?;
+                    let result = admin_command(&store, &Clock::default(), &action).await;
+                    store.close().await;
+                    result
+                }
+                .await;
+                match result {
+                    Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    other => return other,
+                }
+            }
         }
     }
 }
 
-async fn admin_command(store: &Store, clock: &Clock, action: AdminCommand) -> anyhow::Result<()> {
+fn is_busy(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<keydeck_server::store::StoreError>().is_some_and(|e| e.is_busy())
+        || e.downcast_ref::<admin::AdminError>()
+            .is_some_and(|e| matches!(e, admin::AdminError::Store(s) if s.is_busy()))
+}
+
+async fn admin_command(store: &Store, clock: &Clock, action: &AdminCommand) -> anyhow::Result<()> {
     match action {
         AdminCommand::CreateUser { email, password, name } => {
             let user = admin::create_user(store, clock, &email, &password, &name).await?;

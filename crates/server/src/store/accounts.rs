@@ -156,7 +156,7 @@ impl Store {
         owner_id: &str,
         now: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, ?, ?, ?)")
             .bind(id)
             .bind(name)
@@ -179,7 +179,7 @@ impl Store {
     /// Adds a member, or changes the role of one already there.
     pub async fn upsert_member(&self, workspace_id: &str, user_id: &str, role: Role, now: i64) -> StoreResult<()> {
         self.workspace(workspace_id).await?;
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
              ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
@@ -198,7 +198,7 @@ impl Store {
 
     /// Removes a member. Returns false when they were not a member.
     pub async fn delete_member(&self, workspace_id: &str, user_id: &str) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let removed = sqlx::query("DELETE FROM memberships WHERE workspace_id = ? AND user_id = ?")
             .bind(workspace_id)
             .bind(user_id)
@@ -220,7 +220,7 @@ impl Store {
     }
 
     async fn update_workspace(&self, column: &'static str, value: &str, workspace_id: &str) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let changed = sqlx::query(&format!("UPDATE workspaces SET {column} = ? WHERE id = ?"))
             .bind(value)
             .bind(workspace_id)

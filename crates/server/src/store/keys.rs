@@ -137,7 +137,7 @@ impl Store {
         limit: u32,
         idem: Option<&IdempotencyRecord>,
     ) -> Result<(), KeyInsertError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let billing: Option<String> = sqlx::query_scalar("SELECT billing_status FROM workspaces WHERE id = ?")
             .bind(&key.workspace_id)
             .fetch_optional(&mut *tx)
@@ -190,7 +190,7 @@ impl Store {
 
     /// Stores keys as they are, without the key limit: for the demo seed and benchmarks.
     pub async fn insert_keys(&self, keys: &[NewKeyRow]) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         for chunk in keys.chunks(500) {
             let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "INSERT INTO api_keys (id, workspace_id, name, secret_hash, prefix, hint, scopes, created_at, created_by,

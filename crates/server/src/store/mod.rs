@@ -40,6 +40,19 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+impl StoreError {
+    /// SQLite said the database is busy (another process holds the write lock past the busy
+    /// timeout, or a snapshot went stale): the operation changed nothing and may be retried.
+    pub fn is_busy(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(e)) => {
+                e.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| c & 0xff == 5 || c & 0xff == 6)
+            }
+            _ => false,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     writer: SqlitePool,

@@ -262,7 +262,7 @@ impl Store {
         entries: &[TimeEntry],
         now: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         for chunk in entries.chunks(500) {
             let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "INSERT INTO time_entries (id, workspace_id, employee_id, project_id, start_at, end_at, note, created_at) ",

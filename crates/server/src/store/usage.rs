@@ -48,7 +48,7 @@ impl Store {
             return Ok(0);
         }
         let mut statements = 0;
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         for chunk in batch.chunks(FLUSH_CHUNK) {
             let mut counts = sqlx::QueryBuilder::<sqlx::Sqlite>::new("WITH v (id, n, last) AS (");
             counts.push_values(chunk, |mut row, (id, usage)| {

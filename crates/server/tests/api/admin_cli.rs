@@ -20,14 +20,15 @@ fn fails_with(out: &std::process::Output, words: &str) {
 #[tokio::test]
 async fn admin_commands_set_up_a_workspace_that_a_running_server_serves() {
     let ts = TestServer::start().await;
-    ok(&ts.admin_cli(&["create-user", "--email", "ana@example.com", "--password", PASSWORD, "--name", "Ana"]));
-    ok(&ts.admin_cli(&["create-user", "--email", "ben@example.com", "--password", PASSWORD, "--name", "Ben"]));
-    let stdout =
-        ok(&ts.admin_cli(&["create-workspace", "--name", "Studio", "--plan", "team", "--owner", "ana@example.com"]));
+    ok(&ts.admin_cli(&["create-user", "--email", "ana@example.com", "--password", PASSWORD, "--name", "Ana"]).await);
+    ok(&ts.admin_cli(&["create-user", "--email", "ben@example.com", "--password", PASSWORD, "--name", "Ben"]).await);
+    let stdout = ok(&ts
+        .admin_cli(&["create-workspace", "--name", "Studio", "--plan", "team", "--owner", "ana@example.com"])
+        .await);
     let ws = stdout.trim();
     assert_eq!(stdout.lines().count(), 1, "only the id on stdout: {stdout}");
     assert!(ws.starts_with("ws_") && ws.len() == 19, "{ws}");
-    ok(&ts.admin_cli(&["add-member", "--workspace", ws, "--email", "ben@example.com", "--role", "admin"]));
+    ok(&ts.admin_cli(&["add-member", "--workspace", ws, "--email", "ben@example.com", "--role", "admin"]).await);
 
     let ana = ts.sign_in("ana@example.com").await;
     let ben = ts.sign_in("ben@example.com").await;
@@ -36,12 +37,12 @@ async fn admin_commands_set_up_a_workspace_that_a_running_server_serves() {
     let (_, list) = ts.send(Method::GET, "/api/v1/workspaces", Some(&ana), None).await;
     assert_eq!(list["workspaces"][0]["plan"], "team");
 
-    ok(&ts.admin_cli(&["set-plan", "--workspace", ws, "--plan", "business"]));
+    ok(&ts.admin_cli(&["set-plan", "--workspace", ws, "--plan", "business"]).await);
     eventually(Duration::from_secs(2), || async {
         ts.send(Method::GET, "/api/v1/workspaces", Some(&ana), None).await.1["workspaces"][0]["plan"] == "business"
     })
     .await;
-    ok(&ts.admin_cli(&["remove-member", "--workspace", ws, "--email", "ben@example.com"]));
+    ok(&ts.admin_cli(&["remove-member", "--workspace", ws, "--email", "ben@example.com"]).await);
     let waited =
         eventually(Duration::from_secs(2), || async { ts.me(&key, ws).await.1["error"] == "key_owner_removed" }).await;
     assert!(waited < Duration::from_secs(2));

@@ -153,14 +153,17 @@ impl TestServer {
         json_of(self.with_key(Method::GET, "/me", key, ws, None).await).await
     }
 
-    /// Runs `keydeck-server admin ...` against this server's database.
-    pub fn admin_cli(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new(env!("CARGO_BIN_EXE_keydeck-server"))
+    /// Runs `keydeck-server admin ...` against this server's database. Awaited, never
+    /// blocking: the server runs on this test's runtime and must keep serving (and finish any
+    /// write it has begun) while the command runs.
+    pub async fn admin_cli(&self, args: &[&str]) -> std::process::Output {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_keydeck-server"))
             .arg("admin")
             .arg("--db")
             .arg(&self.db)
             .args(args)
             .output()
+            .await
             .unwrap()
     }
 }

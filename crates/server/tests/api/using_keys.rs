@@ -151,7 +151,8 @@ async fn a_key_stops_when_its_creator_is_removed_or_demoted() {
     // Back as admin, then demoted to member by the admin command: within 2 seconds.
     w.ts.add_member(&w.ws, "admin@example.com", Role::Admin).await;
     eventually(Duration::from_secs(2), || async { w.ts.me(&key, &w.ws).await.0 == StatusCode::OK }).await;
-    let out = w.ts.admin_cli(&["add-member", "--workspace", &w.ws, "--email", "admin@example.com", "--role", "member"]);
+    let out =
+        w.ts.admin_cli(&["add-member", "--workspace", &w.ws, "--email", "admin@example.com", "--role", "member"]).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     eventually(Duration::from_secs(2), || async { w.ts.me(&key, &w.ws).await.1["error"] == "key_owner_removed" }).await;
 }
@@ -162,7 +163,7 @@ async fn read_only_billing_refuses_the_very_next_write_and_keeps_reads() {
     let (_, key) = w.ts.new_key(&w.owner, &w.ws, all_scopes("Sync")).await;
     let created = w.ts.with_key(Method::POST, "/projects", &key, &w.ws, Some(json!({"name": "Before"}))).await;
     assert_eq!(created.status(), StatusCode::CREATED);
-    let out = w.ts.admin_cli(&["set-billing", "--workspace", &w.ws, "--status", "read_only"]);
+    let out = w.ts.admin_cli(&["set-billing", "--workspace", &w.ws, "--status", "read_only"]).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (status, body) =
         json_of(w.ts.with_key(Method::POST, "/projects", &key, &w.ws, Some(json!({"name": "After"}))).await).await;
@@ -170,8 +171,8 @@ async fn read_only_billing_refuses_the_very_next_write_and_keeps_reads() {
     let (status, projects) = json_of(w.ts.with_key(Method::GET, "/projects", &key, &w.ws, None).await).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(projects["projects"].as_array().unwrap().len(), 1);
-    let out = w.ts.admin_cli(&["set-billing", "--workspace", &w.ws, "--status", "active"]);
-    assert!(out.status.success());
+    let out = w.ts.admin_cli(&["set-billing", "--workspace", &w.ws, "--status", "active"]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(
         w.ts.with_key(Method::POST, "/projects", &key, &w.ws, Some(json!({"name": "Again"}))).await.status(),
         StatusCode::CREATED
@@ -183,7 +184,7 @@ async fn a_plan_without_api_access_stops_keys_within_two_seconds() {
     let w = World::new().await;
     let (_, key) = w.ts.new_key(&w.owner, &w.ws, key_body("Zapier")).await;
     assert_eq!(w.ts.me(&key, &w.ws).await.0, StatusCode::OK);
-    let out = w.ts.admin_cli(&["set-plan", "--workspace", &w.ws, "--plan", "solo_pro"]);
+    let out = w.ts.admin_cli(&["set-plan", "--workspace", &w.ws, "--plan", "solo_pro"]).await;
     assert!(out.status.success());
     eventually(Duration::from_secs(2), || async { w.ts.me(&key, &w.ws).await.1["error"] == "plan_required" }).await;
     let (status, body) = w.ts.me(&key, &w.ws).await;

@@ -174,28 +174,28 @@ fn is_busy(e: &anyhow::Error) -> bool {
 async fn admin_command(store: &Store, clock: &Clock, action: &AdminCommand) -> anyhow::Result<()> {
     match action {
         AdminCommand::CreateUser { email, password, name } => {
-            let user = admin::create_user(store, clock, &email, &password, &name).await?;
+            let user = admin::create_user(store, clock, email, password, name).await?;
             eprintln!("Created user {} <{}>", user.name, user.email);
             println!("{}", user.id);
         }
         AdminCommand::CreateWorkspace { name, plan, owner } => {
-            let plan = admin::parse_plan(&plan)?;
-            println!("{}", admin::create_workspace(store, clock, &name, plan, &owner).await?);
+            let plan = admin::parse_plan(plan)?;
+            println!("{}", admin::create_workspace(store, clock, name, plan, owner).await?);
         }
         AdminCommand::AddMember { workspace, email, role } => {
-            admin::add_member(store, clock, &workspace, &email, admin::parse_role(&role)?).await?;
+            admin::add_member(store, clock, workspace, email, admin::parse_role(role)?).await?;
             eprintln!("{email} is now {role} of {workspace}");
         }
         AdminCommand::RemoveMember { workspace, email } => {
-            admin::remove_member(store, &workspace, &email).await?;
+            admin::remove_member(store, workspace, email).await?;
             eprintln!("Removed {email} from {workspace}; keys they made no longer work.");
         }
         AdminCommand::SetPlan { workspace, plan } => {
-            store.set_plan(&workspace, admin::parse_plan(&plan)?).await?;
+            store.set_plan(workspace, admin::parse_plan(plan)?).await?;
             eprintln!("{workspace} is now on the {plan} plan");
         }
         AdminCommand::SetBilling { workspace, status } => {
-            store.set_billing(&workspace, admin::parse_billing(&status)?).await?;
+            store.set_billing(workspace, admin::parse_billing(status)?).await?;
             eprintln!("Billing of {workspace} is now {status}");
         }
     }

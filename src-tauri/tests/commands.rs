@@ -1,53 +1,20 @@
 //! The app's commands through `tauri::test` (a mock runtime, no window), against a real
 //! workspace server over HTTP, with stand-in keychain and clipboard that record what they hold.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use keydeck_app::desk::Desk;
 use keydeck_app::store::DataDir;
 use keydeck_core::app::{AppError, GenerateResult, KeysView, SessionView, Startup, TestReport, Verdict};
 use keydeck_core::wire::Plan;
 use keydeck_server::{Clock, ServerConfig, admin};
-use keydeck_vault::{KeychainAddress, SecretClipboard, SecretStore, VaultError};
+use keydeck_vault::testing::{MemoryClipboard, MemoryKeychain};
+use keydeck_vault::{KeychainAddress, SecretClipboard, SecretStore};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tauri::test::{INVOKE_KEY, get_ipc_response, mock_builder, mock_context, noop_assets};
 
 const PASSWORD: &str = "correct horse battery";
-
-#[derive(Default)]
-struct MemoryKeychain(Mutex<HashMap<KeychainAddress, String>>);
-
-impl SecretStore for MemoryKeychain {
-    fn store(&self, a: &KeychainAddress, s: &str) -> Result<(), VaultError> {
-        self.0.lock().unwrap().insert(a.clone(), s.to_owned());
-        Ok(())
-    }
-    fn load(&self, a: &KeychainAddress) -> Result<Option<String>, VaultError> {
-        Ok(self.0.lock().unwrap().get(a).cloned())
-    }
-    fn remove(&self, a: &KeychainAddress) -> Result<bool, VaultError> {
-        Ok(self.0.lock().unwrap().remove(a).is_some())
-    }
-}
-
-#[derive(Default)]
-struct MemoryClipboard(Mutex<Option<String>>);
-
-impl SecretClipboard for MemoryClipboard {
-    fn copy_secret(&self, t: &str) -> Result<(), VaultError> {
-        *self.0.lock().unwrap() = Some(t.to_owned());
-        Ok(())
-    }
-    fn read_text(&self) -> Result<Option<String>, VaultError> {
-        Ok(self.0.lock().unwrap().clone())
-    }
-    fn clear(&self) -> Result<(), VaultError> {
-        *self.0.lock().unwrap() = None;
-        Ok(())
-    }
-}
 
 struct Harness {
     webview: tauri::WebviewWindow<tauri::test::MockRuntime>,

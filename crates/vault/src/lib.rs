@@ -198,43 +198,67 @@ impl SecretClipboard for SystemClipboard {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Stand-ins for unit tests of code that uses a keychain or clipboard (never used by the
+/// app itself: it has no feature that selects them).
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing {
     use std::collections::HashMap;
+    use std::sync::Mutex;
 
+    use super::{KeychainAddress, SecretClipboard, SecretStore, VaultError};
+
+    /// A keychain in memory.
     #[derive(Default)]
-    struct Memory(Mutex<HashMap<KeychainAddress, String>>, bool);
+    pub struct MemoryKeychain(Mutex<HashMap<KeychainAddress, String>>);
 
-    impl SecretStore for Memory {
+    impl SecretStore for MemoryKeychain {
         fn store(&self, a: &KeychainAddress, s: &str) -> Result<(), VaultError> {
-            // The second flag makes this stand-in keep a corrupted copy.
-            let kept = if self.1 { format!("{s}x") } else { s.to_owned() };
-            self.0.lock().unwrap().insert(a.clone(), kept);
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(a.clone(), s.to_owned());
             Ok(())
         }
         fn load(&self, a: &KeychainAddress) -> Result<Option<String>, VaultError> {
-            Ok(self.0.lock().unwrap().get(a).cloned())
+            Ok(self.0.lock().unwrap_or_else(|p| p.into_inner()).get(a).cloned())
         }
         fn remove(&self, a: &KeychainAddress) -> Result<bool, VaultError> {
-            Ok(self.0.lock().unwrap().remove(a).is_some())
+            Ok(self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(a).is_some())
         }
     }
 
+    /// A clipboard in memory.
     #[derive(Default)]
-    struct FakeClipboard(Mutex<Option<String>>);
+    pub struct MemoryClipboard(Mutex<Option<String>>);
 
-    impl SecretClipboard for FakeClipboard {
+    impl SecretClipboard for MemoryClipboard {
         fn copy_secret(&self, t: &str) -> Result<(), VaultError> {
-            *self.0.lock().unwrap() = Some(t.to_owned());
+            *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(t.to_owned());
             Ok(())
         }
         fn read_text(&self) -> Result<Option<String>, VaultError> {
-            Ok(self.0.lock().unwrap().clone())
+            Ok(self.0.lock().unwrap_or_else(|p| p.into_inner()).clone())
         }
         fn clear(&self) -> Result<(), VaultError> {
-            *self.0.lock().unwrap() = None;
+            *self.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A keychain that keeps a corrupted copy, to prove the read-back catches it.
+    struct Corrupting(testing::MemoryKeychain);
+
+    impl SecretStore for Corrupting {
+        fn store(&self, a: &KeychainAddress, s: &str) -> Result<(), VaultError> {
+            self.0.store(a, &format!("{s}x"))
+        }
+        fn load(&self, a: &KeychainAddress) -> Result<Option<String>, VaultError> {
+            self.0.load(a)
+        }
+        fn remove(&self, a: &KeychainAddress) -> Result<bool, VaultError> {
+            self.0.remove(a)
         }
     }
 
@@ -248,16 +272,16 @@ mod tests {
 
     #[test]
     fn a_store_that_does_not_keep_the_secret_is_caught() {
-        let good = Memory::default();
+        let good = testing::MemoryKeychain::default();
         let a = KeychainAddress::for_key("ws", "k");
         store_verified(&good, &a, "s3cret").unwrap();
-        let bad = Memory(Mutex::default(), true);
+        let bad = Corrupting(testing::MemoryKeychain::default());
         assert_eq!(store_verified(&bad, &a, "s3cret"), Err(VaultError::ReadBackMismatch));
     }
 
     #[test]
     fn the_clipboard_is_cleared_only_while_it_holds_the_secret() {
-        let clip = FakeClipboard::default();
+        let clip = testing::MemoryClipboard::default();
         clip.copy_secret("kdk_secret").unwrap();
         assert!(clear_if_holds(&clip, "kdk_secret").unwrap());
         assert_eq!(clip.read_text().unwrap(), None);

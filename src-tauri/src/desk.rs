@@ -48,6 +48,9 @@ pub struct Desk {
     sessions: Mutex<HashMap<String, Session>>,
     current: Mutex<Option<Current>>,
     last_keys: Mutex<HashMap<String, KeysView>>,
+    /// The workspace whose `last_keys` entry was fetched moments ago and nothing has changed
+    /// since: a second request (the first screen after the prewarm) is answered from it.
+    fresh: std::sync::Mutex<Option<(String, std::time::Instant)>>,
     demo: Mutex<Option<Demo>>,
     /// Open the demo workspace at start when no session is restored (`keydeck --demo`).
     demo_on_start: bool,
@@ -88,6 +91,7 @@ impl Desk {
             sessions: Mutex::default(),
             current: Mutex::default(),
             last_keys: Mutex::default(),
+            fresh: std::sync::Mutex::default(),
             demo: Mutex::default(),
             demo_on_start: false,
             first_startup: tokio::sync::OnceCell::new(),
@@ -347,16 +351,24 @@ impl Desk {
     /// The current workspace's keys; when the server cannot be reached, the last ones seen.
     pub async fn list_keys(&self) -> AppResult<KeysView> {
         let (client, token, workspace) = self.here().await?;
+        if self.is_fresh(&workspace.id)
+            && let Some(view) = self.last_keys.lock().await.get(&workspace.id)
+        {
+            return Ok(view.clone());
+        }
         match client.list_keys(&token, &workspace.id).await {
             Ok(list) => {
                 let rotation_days = self.settings.lock().await.rotation_days;
-                let mut keys = Vec::with_capacity(list.keys.len());
-                for card in list.keys {
-                    keys.push(self.view(&workspace.id, card, rotation_days).await);
-                }
+                // Keychain look-ups are blocking calls: run them side by side.
+                let keys = futures::future::join_all(
+                    list.keys.into_iter().map(|card| self.view(&workspace.id, card, rotation_days)),
+                )
+                .await;
                 let view =
                     KeysView { keys, limit: list.limit, fetched_at: Utc::now(), stale: false, stale_reason: None };
                 self.last_keys.lock().await.insert(workspace.id.clone(), view.clone());
+                *self.fresh.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((workspace.id.clone(), std::time::Instant::now()));
                 Ok(view)
             }
             Err(e @ ClientError::Unreachable { .. }) => {
@@ -368,6 +380,19 @@ impl Desk {
             }
             Err(e) => Err(from_client(e)),
         }
+    }
+
+    fn is_fresh(&self, workspace_id: &str) -> bool {
+        self.fresh
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|(ws, at)| ws == workspace_id && at.elapsed() < std::time::Duration::from_secs(1))
+    }
+
+    /// Something changed: the next key list comes from the server.
+    fn changed(&self) {
+        *self.fresh.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     async fn view(&self, workspace_id: &str, card: KeyCard, rotation_days: u32) -> KeyCardView {
@@ -384,15 +409,7 @@ impl Desk {
         } else {
             false
         };
-        let now = Utc::now();
-        let live = card.status != KeyStatus::Expired;
-        KeyCardView {
-            rotation_due: live && now - card.created_at > chrono::Duration::days(i64::from(rotation_days)),
-            expires_soon: card.expires_at.is_some_and(|e| e > now && e - now <= chrono::Duration::days(7)),
-            in_keychain,
-            keychain_account: address.account,
-            card,
-        }
+        card_view(workspace_id, card, in_keychain, rotation_days)
     }
 
     /// Creates a key; then, in this order, stores it in the keychain and reads it back, copies
@@ -426,6 +443,7 @@ impl Desk {
         let idempotency_key = format!("kd-{}", random_base62(&mut rand::rng(), 32));
         let created =
             client.create_key(&token, &workspace.id, &body, Some(&idempotency_key)).await.map_err(from_client)?;
+        self.changed();
         let secret = created.secret;
         let (keychain, keychain_problem) = if keep {
             let (store, a, s) = (self.keychain.clone(), address.clone(), secret.clone());
@@ -450,10 +468,7 @@ impl Desk {
             Err(e) => (false, Some(e.to_string())),
         };
         let rotation_days = self.settings.lock().await.rotation_days;
-        let key = KeyCardView {
-            in_keychain: keychain.is_some(),
-            ..self.view(&workspace.id, created.key, rotation_days).await
-        };
+        let key = card_view(&workspace.id, created.key, keychain.is_some(), rotation_days);
         Ok(GenerateResult {
             key,
             secret,
@@ -508,6 +523,7 @@ impl Desk {
     pub async fn update_key(&self, key_id: &str, changes: UpdateKeyRequest) -> AppResult<KeyCardView> {
         let (client, token, workspace) = self.here().await?;
         let card = client.update_key(&token, &workspace.id, key_id, &changes).await.map_err(from_client)?;
+        self.changed();
         let rotation_days = self.settings.lock().await.rotation_days;
         Ok(self.view(&workspace.id, card, rotation_days).await)
     }
@@ -524,6 +540,7 @@ impl Desk {
             ));
         }
         client.revoke_key(&token, &workspace.id, key_id).await.map_err(from_client)?;
+        self.changed();
         if self.keychain_ok() {
             let address = KeychainAddress::for_key(&workspace.id, &card.name);
             let keychain = self.keychain.clone();
@@ -611,6 +628,19 @@ impl Desk {
 
     pub async fn current_workspaces(&self) -> Vec<WorkspaceSummary> {
         self.current.lock().await.as_ref().map(|c| c.workspaces.clone()).unwrap_or_default()
+    }
+}
+
+/// A card with what this computer adds to it: the keychain, and the rotation and expiry flags.
+fn card_view(workspace_id: &str, card: KeyCard, in_keychain: bool, rotation_days: u32) -> KeyCardView {
+    let now = Utc::now();
+    let live = card.status != KeyStatus::Expired;
+    KeyCardView {
+        rotation_due: live && now - card.created_at > chrono::Duration::days(i64::from(rotation_days)),
+        expires_soon: card.expires_at.is_some_and(|e| e > now && e - now <= chrono::Duration::days(7)),
+        in_keychain,
+        keychain_account: KeychainAddress::for_key(workspace_id, &card.name).account,
+        card,
     }
 }
 

@@ -416,6 +416,7 @@ impl Desk {
     /// it to the clipboard, and hands it to the web view for its one reveal. A key created on
     /// the server is always revealed, even if the keychain or clipboard fails afterwards.
     pub async fn generate_key(&self, request: GenerateRequest) -> AppResult<GenerateResult> {
+        let started = std::time::Instant::now();
         let (client, token, workspace) = self.here().await?;
         let name = request.name.trim().to_owned();
         let address = KeychainAddress::for_key(&workspace.id, &name);
@@ -444,6 +445,7 @@ impl Desk {
         let created =
             client.create_key(&token, &workspace.id, &body, Some(&idempotency_key)).await.map_err(from_client)?;
         self.changed();
+        let created_after = started.elapsed();
         let secret = created.secret;
         let (keychain, keychain_problem) = if keep {
             let (store, a, s) = (self.keychain.clone(), address.clone(), secret.clone());
@@ -469,6 +471,11 @@ impl Desk {
         };
         let rotation_days = self.settings.lock().await.rotation_days;
         let key = card_view(&workspace.id, created.key, keychain.is_some(), rotation_days);
+        tracing::debug!(
+            created_ms = created_after.as_millis(),
+            total_ms = started.elapsed().as_millis(),
+            "key generated"
+        );
         Ok(GenerateResult {
             key,
             secret,

@@ -48,8 +48,8 @@ pub struct Desk {
     sessions: Mutex<HashMap<String, Session>>,
     current: Mutex<Option<Current>>,
     last_keys: Mutex<HashMap<String, KeysView>>,
-    /// The workspace whose `last_keys` entry was fetched moments ago and nothing has changed
-    /// since: a second request (the first screen after the prewarm) is answered from it.
+    /// The workspace whose keys the prewarm fetched moments ago, with nothing changed since:
+    /// the first screen's request is answered from `last_keys`, once.
     fresh: std::sync::Mutex<Option<(String, std::time::Instant)>>,
     demo: Mutex<Option<Demo>>,
     /// Open the demo workspace at start when no session is restored (`keydeck --demo`).
@@ -125,8 +125,11 @@ impl Desk {
     /// is still loading, so the first screen has them at once.
     pub async fn prewarm(&self) {
         let startup = self.first_startup.get_or_init(|| self.compute_startup()).await;
-        if startup.session.is_some() {
-            let _ = self.list_keys().await;
+        if let Some(session) = &startup.session
+            && self.list_keys().await.is_ok()
+        {
+            *self.fresh.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((session.workspace_id.clone(), std::time::Instant::now()));
         }
     }
 
@@ -351,7 +354,7 @@ impl Desk {
     /// The current workspace's keys; when the server cannot be reached, the last ones seen.
     pub async fn list_keys(&self) -> AppResult<KeysView> {
         let (client, token, workspace) = self.here().await?;
-        if self.is_fresh(&workspace.id)
+        if self.take_prewarmed(&workspace.id)
             && let Some(view) = self.last_keys.lock().await.get(&workspace.id)
         {
             return Ok(view.clone());
@@ -367,8 +370,6 @@ impl Desk {
                 let view =
                     KeysView { keys, limit: list.limit, fetched_at: Utc::now(), stale: false, stale_reason: None };
                 self.last_keys.lock().await.insert(workspace.id.clone(), view.clone());
-                *self.fresh.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some((workspace.id.clone(), std::time::Instant::now()));
                 Ok(view)
             }
             Err(e @ ClientError::Unreachable { .. }) => {
@@ -382,12 +383,14 @@ impl Desk {
         }
     }
 
-    fn is_fresh(&self, workspace_id: &str) -> bool {
+    /// Whether the prewarm fetched this workspace's keys in the last 2 seconds (and nothing
+    /// changed since); true once.
+    fn take_prewarmed(&self, workspace_id: &str) -> bool {
         self.fresh
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .is_some_and(|(ws, at)| ws == workspace_id && at.elapsed() < std::time::Duration::from_secs(1))
+            .take()
+            .is_some_and(|(ws, at)| ws == workspace_id && at.elapsed() < std::time::Duration::from_secs(2))
     }
 
     /// Something changed: the next key list comes from the server.

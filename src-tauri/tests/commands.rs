@@ -186,7 +186,7 @@ fn when_the_server_goes_away_the_last_cards_stay_marked_stale() {
     let server = h.server.take().unwrap();
     tauri::async_runtime::block_on(server.stop());
     let stale: KeysView = h.invoke("list_keys", json!({})).unwrap();
-    assert!(stale.stale);
+    assert!(stale.stale, "{stale:?}");
     assert!(stale.stale_reason.unwrap().contains("could not be reached"));
     assert_eq!(stale.keys.len(), 1);
     let e = h.generate("Another").unwrap_err();

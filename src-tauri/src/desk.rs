@@ -34,7 +34,6 @@ struct Session {
 struct Current {
     account_id: String,
     workspace: WorkspaceSummary,
-    workspaces: Vec<WorkspaceSummary>,
 }
 
 pub struct Desk {
@@ -144,15 +143,7 @@ impl Desk {
             None if self.demo_on_start => self.open_demo().await.ok(),
             other => other,
         };
-        Startup {
-            accounts: self.accounts().await,
-            session,
-            settings: self.settings.lock().await.clone(),
-            presets: PresetView::all(),
-            keychain_available: self.keychain_ok(),
-            keychain_problem: self.keychain_problem.clone(),
-            clipboard_available: self.clipboard.is_some(),
-        }
+        self.startup_with(session).await
     }
 
     async fn restore(&self, account_id: &str) -> AppResult<SessionView> {
@@ -201,8 +192,7 @@ impl Desk {
             remembered.current = Some(account_id.to_owned());
             self.data.save_remembered(&remembered).map_err(|e| app_error(AppErrorCode::Other, e.to_string()))?;
         }
-        *self.current.lock().await =
-            Some(Current { account_id: account_id.to_owned(), workspace: chosen.clone(), workspaces: list.clone() });
+        *self.current.lock().await = Some(Current { account_id: account_id.to_owned(), workspace: chosen.clone() });
         Ok(SessionView {
             account: summary(&account),
             workspaces: list,
@@ -309,15 +299,14 @@ impl Desk {
             }
             self.data.save_remembered(&remembered).map_err(|e| app_error(AppErrorCode::Other, e.to_string()))?;
         }
-        let mut startup = self.startup_without_restore().await;
-        startup.session = None;
-        Ok(startup)
+        Ok(self.startup_with(None).await)
     }
 
-    async fn startup_without_restore(&self) -> Startup {
+    /// What the start screen needs, around `session`.
+    async fn startup_with(&self, session: Option<SessionView>) -> Startup {
         Startup {
             accounts: self.accounts().await,
-            session: None,
+            session,
             settings: self.settings.lock().await.clone(),
             presets: PresetView::all(),
             keychain_available: self.keychain_ok(),
@@ -490,11 +479,16 @@ impl Desk {
         })
     }
 
+    /// The clipboard, or why there is none.
+    fn clipboard(&self) -> Result<Arc<dyn SecretClipboard>, VaultError> {
+        self.clipboard.clone().ok_or_else(|| {
+            VaultError::NoClipboard(self.clipboard_problem.clone().unwrap_or_else(|| "no clipboard".to_owned()))
+        })
+    }
+
     /// Copies a secret and clears the clipboard after `seconds` if it still holds it.
     fn copy_secret(&self, secret: &str, seconds: u32) -> Result<(), VaultError> {
-        let clipboard = self.clipboard.clone().ok_or_else(|| {
-            VaultError::NoClipboard(self.clipboard_problem.clone().unwrap_or_else(|| "no clipboard".to_owned()))
-        })?;
+        let clipboard = self.clipboard()?;
         clipboard.copy_secret(secret)?;
         let secret = secret.to_owned();
         tokio::spawn(async move {
@@ -507,12 +501,7 @@ impl Desk {
     }
 
     pub fn copy_text(&self, text: &str) -> AppResult<()> {
-        let clipboard = self.clipboard.clone().ok_or_else(|| {
-            from_vault(VaultError::NoClipboard(
-                self.clipboard_problem.clone().unwrap_or_else(|| "no clipboard".to_owned()),
-            ))
-        })?;
-        clipboard.copy_secret(text).map_err(from_vault)
+        self.clipboard().and_then(|c| c.copy_secret(text)).map_err(from_vault)
     }
 
     pub async fn key_detail(&self, key_id: &str) -> AppResult<KeyDetail> {
@@ -629,15 +618,6 @@ impl Desk {
         if let Some(demo) = self.demo.lock().await.take() {
             demo.stop().await;
         }
-    }
-
-    /// The workspace shown now (for tests and the window title).
-    pub async fn current_workspace(&self) -> Option<WorkspaceSummary> {
-        self.current.lock().await.as_ref().map(|c| c.workspace.clone())
-    }
-
-    pub async fn current_workspaces(&self) -> Vec<WorkspaceSummary> {
-        self.current.lock().await.as_ref().map(|c| c.workspaces.clone()).unwrap_or_default()
     }
 }
 

@@ -1,6 +1,6 @@
 //! The admin commands (`keydeck-server admin ...`): users, workspaces, members, plans and
 //! billing. Each change bumps a counter that running servers watch, so it takes effect there
-//! within [`crate::ADMIN_CHANGE_DELAY`].
+//! within 2 seconds (the watcher polls it every `ServerConfig::watch_interval`, 100 ms).
 
 use keydeck_core::key::random_base62;
 use keydeck_core::wire::{BillingStatus, Plan, Role, UserInfo};

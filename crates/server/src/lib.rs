@@ -19,7 +19,6 @@ pub mod state;
 pub mod store;
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -154,6 +153,3 @@ pub fn init_logging() {
     let _ =
         tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).try_init();
 }
-
-/// How long the admin watcher may take to notice a change, at most.
-pub const ADMIN_CHANGE_DELAY: Duration = Duration::from_secs(2);

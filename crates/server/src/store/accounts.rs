@@ -19,16 +19,17 @@ pub struct Membership {
     pub role: Role,
 }
 
-fn membership(row: &sqlx::sqlite::SqliteRow) -> Membership {
-    Membership {
-        workspace: WorkspaceRow {
-            id: row.get("id"),
-            name: row.get("name"),
-            plan: Plan::parse(row.get("plan")).unwrap_or(Plan::Free),
-            billing_status: BillingStatus::parse(row.get("billing_status")).unwrap_or(BillingStatus::ReadOnly),
-        },
-        role: Role::parse(row.get("role")).unwrap_or(Role::Member),
+fn workspace_row(row: &sqlx::sqlite::SqliteRow) -> WorkspaceRow {
+    WorkspaceRow {
+        id: row.get("id"),
+        name: row.get("name"),
+        plan: Plan::parse(row.get("plan")).unwrap_or(Plan::Free),
+        billing_status: BillingStatus::parse(row.get("billing_status")).unwrap_or(BillingStatus::ReadOnly),
     }
+}
+
+fn membership(row: &sqlx::sqlite::SqliteRow) -> Membership {
+    Membership { workspace: workspace_row(row), role: Role::parse(row.get("role")).unwrap_or(Role::Member) }
 }
 
 fn user(row: &sqlx::sqlite::SqliteRow) -> UserInfo {
@@ -139,12 +140,12 @@ impl Store {
     }
 
     pub async fn workspace(&self, workspace_id: &str) -> StoreResult<WorkspaceRow> {
-        let row = sqlx::query("SELECT id, name, plan, billing_status, 'owner' AS role FROM workspaces WHERE id = ?")
+        let row = sqlx::query("SELECT id, name, plan, billing_status FROM workspaces WHERE id = ?")
             .bind(workspace_id)
             .fetch_optional(&self.reader)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("No workspace has the id {workspace_id}.")))?;
-        Ok(membership(&row).workspace)
+        Ok(workspace_row(&row))
     }
 
     /// Creates a workspace with `owner_id` as its owner.

@@ -16,6 +16,16 @@ const COMMANDS: &[&str] = &[
     "save_settings",
     "copy_text",
     "open_docs",
+    "key_card",
+    "delete_unused_key",
+    "start_rotation",
+    "resume_rotation",
+    "advance_rotation",
+    "check_rotation",
+    "test_rotation",
+    "finish_rotation",
+    "cancel_rotation",
+    "copy_rotation_key",
     "bench_painted",
 ];
 

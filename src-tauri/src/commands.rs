@@ -2,9 +2,10 @@
 
 use keydeck_core::Settings;
 use keydeck_core::app::{
-    AppError, GenerateRequest, GenerateResult, KeyCardView, KeyDetail, KeysView, SessionView, Startup, TestKeyInput,
-    TestReport,
+    AppError, GenerateRequest, GenerateResult, KeyCardView, KeyDetail, KeysView, RotationAction, RotationCheck,
+    RotationStep, RotationTested, SessionView, Startup, TestKeyInput, TestReport,
 };
+use keydeck_core::rotation::{Rotation, RotationReason};
 use keydeck_core::wire::UpdateKeyRequest;
 use tauri::State;
 
@@ -85,6 +86,60 @@ pub async fn copy_text(desk: State<'_, Desk>, text: String) -> Result<()> {
 #[tauri::command]
 pub async fn open_docs(desk: State<'_, Desk>) -> Result<()> {
     crate::open_in_browser(&desk.docs_url().await?)
+}
+
+#[tauri::command]
+pub async fn key_card(desk: State<'_, Desk>, key_id: String) -> Result<KeyCardView> {
+    desk.key_card(&key_id).await
+}
+
+#[tauri::command]
+pub async fn delete_unused_key(desk: State<'_, Desk>, key_id: String) -> Result<()> {
+    desk.delete_unused_key(&key_id).await
+}
+
+#[tauri::command]
+pub async fn start_rotation(desk: State<'_, Desk>, key_id: String, reason: RotationReason) -> Result<RotationStep> {
+    desk.start_rotation(&key_id, reason).await
+}
+
+#[tauri::command]
+pub async fn resume_rotation(desk: State<'_, Desk>, rotation_id: String) -> Result<RotationStep> {
+    desk.resume_rotation(&rotation_id).await
+}
+
+#[tauri::command]
+pub async fn advance_rotation(desk: State<'_, Desk>, rotation_id: String, action: RotationAction) -> Result<Rotation> {
+    desk.advance_rotation(&rotation_id, action).await
+}
+
+#[tauri::command]
+pub async fn check_rotation(desk: State<'_, Desk>, rotation_id: String) -> Result<RotationCheck> {
+    desk.check_rotation(&rotation_id).await
+}
+
+#[tauri::command]
+pub async fn test_rotation(
+    desk: State<'_, Desk>,
+    rotation_id: String,
+    pasted: Option<String>,
+) -> Result<RotationTested> {
+    desk.test_rotation(&rotation_id, pasted).await
+}
+
+#[tauri::command]
+pub async fn finish_rotation(desk: State<'_, Desk>, rotation_id: String, confirm_name: String) -> Result<Rotation> {
+    desk.finish_rotation(&rotation_id, &confirm_name).await
+}
+
+#[tauri::command]
+pub async fn cancel_rotation(desk: State<'_, Desk>, rotation_id: String) -> Result<()> {
+    desk.cancel_rotation(&rotation_id).await
+}
+
+#[tauri::command]
+pub async fn copy_rotation_key(desk: State<'_, Desk>, rotation_id: String) -> Result<()> {
+    desk.copy_rotation_key(&rotation_id).await
 }
 
 /// Bench-only: the web view has painted. Prints a line for `make bench` (and, with

@@ -14,10 +14,12 @@ use keydeck_core::app::{
     KeysView, PresetView, SessionView, Startup, TestKeyInput, TestReport,
 };
 use keydeck_core::key::random_base62;
-use keydeck_core::wire::{CreateKeyRequest, KeyCard, KeyStatus, UpdateKeyRequest, WorkspaceSummary};
+use keydeck_core::wire::{CreateKeyRequest, CreatedKey, KeyCard, KeyStatus, UpdateKeyRequest, WorkspaceSummary};
 use keydeck_core::{ParsedKey, Settings, diagnosis};
 use keydeck_vault::{KeychainAddress, SecretClipboard, SecretStore, VaultError, clear_if_holds, store_verified};
 use tokio::sync::Mutex;
+
+mod rotation;
 
 use crate::demo::Demo;
 use crate::error::{AppResult, app_error, field_error, from_client, from_vault};
@@ -57,6 +59,8 @@ pub struct Desk {
     /// view's first `startup` call.
     first_startup: tokio::sync::OnceCell<Startup>,
     first_taken: std::sync::atomic::AtomicBool,
+    /// One rotation command at a time: each reads, acts on and rewrites a journal.
+    rotation_lock: Mutex<()>,
 }
 
 async fn spawn_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
@@ -95,6 +99,7 @@ impl Desk {
             demo_on_start: false,
             first_startup: tokio::sync::OnceCell::new(),
             first_taken: std::sync::atomic::AtomicBool::new(false),
+            rotation_lock: Mutex::default(),
         }
     }
 
@@ -356,15 +361,26 @@ impl Desk {
                     list.keys.into_iter().map(|card| self.view(&workspace.id, card, rotation_days)),
                 )
                 .await;
-                let view =
-                    KeysView { keys, limit: list.limit, fetched_at: Utc::now(), stale: false, stale_reason: None };
+                let view = KeysView {
+                    keys,
+                    limit: list.limit,
+                    fetched_at: Utc::now(),
+                    stale: false,
+                    stale_reason: None,
+                    rotations: self.rotations_of(&workspace.id),
+                };
                 self.last_keys.lock().await.insert(workspace.id.clone(), view.clone());
                 Ok(view)
             }
             Err(e @ ClientError::Unreachable { .. }) => {
                 let reason = e.to_string();
                 match self.last_keys.lock().await.get(&workspace.id) {
-                    Some(last) => Ok(KeysView { stale: true, stale_reason: Some(reason), ..last.clone() }),
+                    Some(last) => Ok(KeysView {
+                        stale: true,
+                        stale_reason: Some(reason),
+                        rotations: self.rotations_of(&workspace.id),
+                        ..last.clone()
+                    }),
                     None => Err(from_client(e)),
                 }
             }
@@ -438,6 +454,25 @@ impl Desk {
             client.create_key(&token, &workspace.id, &body, Some(&idempotency_key)).await.map_err(from_client)?;
         self.changed();
         let created_after = started.elapsed();
+        let result = self.deliver(&workspace.id, &address, keep, created).await?;
+        tracing::debug!(
+            created_ms = created_after.as_millis(),
+            total_ms = started.elapsed().as_millis(),
+            "key generated"
+        );
+        Ok(result)
+    }
+
+    /// The steps after a key is created, shared by generating and rotating: store it at
+    /// `address` and read it back (when `keep`), copy it, and build its one reveal. A failed
+    /// keychain or clipboard is reported in the result, never an error: the key exists.
+    async fn deliver(
+        &self,
+        workspace_id: &str,
+        address: &KeychainAddress,
+        keep: bool,
+        created: CreatedKey,
+    ) -> AppResult<GenerateResult> {
         let secret = created.secret;
         let (keychain, keychain_problem) = if keep {
             let (store, a, s) = (self.keychain.clone(), address.clone(), secret.clone());
@@ -462,12 +497,7 @@ impl Desk {
             Err(e) => (false, Some(e.to_string())),
         };
         let rotation_days = self.settings.lock().await.rotation_days;
-        let key = card_view(&workspace.id, created.key, keychain.is_some(), rotation_days);
-        tracing::debug!(
-            created_ms = created_after.as_millis(),
-            total_ms = started.elapsed().as_millis(),
-            "key generated"
-        );
+        let key = card_view(workspace_id, created.key, keychain.is_some(), rotation_days);
         Ok(GenerateResult {
             key,
             secret,
@@ -572,26 +602,7 @@ impl Desk {
                 }
             }
         };
-        if let Err(e) = ParsedKey::parse(&key) {
-            return Ok(diagnosis::format_problem(&e));
-        }
-        let answer = match client.me(&key, &workspace.id).await {
-            Ok(answer) => answer,
-            Err(e) => return Ok(diagnosis::unreachable(e.to_string())),
-        };
-        let now = Utc::now().timestamp();
-        let budget = answer.budget.map(|b| Budget {
-            limit: b.limit,
-            remaining: b.remaining,
-            reset_in_seconds: u64::try_from(b.reset - now).unwrap_or(0),
-        });
-        Ok(match answer.me {
-            Ok(me) => diagnosis::connected(&me.key.name, &me.workspace.name, budget),
-            Err(ClientError::Api { body, .. }) => {
-                diagnosis::refused(body.error, &body.message, body.retry_after, budget)
-            }
-            Err(e) => diagnosis::unreachable(e.to_string()),
-        })
+        Ok(test_secret(&client, &workspace.id, &key).await)
     }
 
     pub async fn save_settings(&self, settings: Settings) -> AppResult<Settings> {
@@ -641,5 +652,27 @@ fn summary(a: &StoredAccount) -> AccountSummary {
         email: a.email.clone(),
         name: a.name.clone(),
         is_demo: a.is_demo,
+    }
+}
+
+/// Tests a key: the offline checks first, then `GET /me` against the workspace.
+async fn test_secret(client: &Client, workspace_id: &str, key: &str) -> TestReport {
+    if let Err(e) = ParsedKey::parse(key) {
+        return diagnosis::format_problem(&e);
+    }
+    let answer = match client.me(key, workspace_id).await {
+        Ok(answer) => answer,
+        Err(e) => return diagnosis::unreachable(e.to_string()),
+    };
+    let now = Utc::now().timestamp();
+    let budget = answer.budget.map(|b| Budget {
+        limit: b.limit,
+        remaining: b.remaining,
+        reset_in_seconds: u64::try_from(b.reset - now).unwrap_or(0),
+    });
+    match answer.me {
+        Ok(me) => diagnosis::connected(&me.key.name, &me.workspace.name, budget),
+        Err(ClientError::Api { body, .. }) => diagnosis::refused(body.error, &body.message, body.retry_after, budget),
+        Err(e) => diagnosis::unreachable(e.to_string()),
     }
 }

@@ -38,6 +38,16 @@ fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync
         commands::save_settings,
         commands::copy_text,
         commands::open_docs,
+        commands::key_card,
+        commands::delete_unused_key,
+        commands::start_rotation,
+        commands::resume_rotation,
+        commands::advance_rotation,
+        commands::check_rotation,
+        commands::test_rotation,
+        commands::finish_rotation,
+        commands::cancel_rotation,
+        commands::copy_rotation_key,
         commands::bench_painted,
     ]
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::purpose::Purpose;
+use crate::rotation::{Rotation, Verification};
 use crate::rules::{ExpiresInDays, RateLimit};
 use crate::scope::Scope;
 use crate::wire::{FieldError, KeyCard, KeyRequestLog, UsageDay, WorkspaceSummary};
@@ -94,6 +95,9 @@ ipc! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         pub stale_reason: Option<String>,
+        /// Rotations of this workspace's keys begun on this computer and not finished (to offer
+        /// resuming them).
+        pub rotations: Vec<Rotation>,
     }
 
     /// A purpose preset for the generate form.
@@ -197,7 +201,38 @@ ipc! {
         pub clipboard_clear_seconds: u32,
         /// Keys older than this many days are flagged "rotation due".
         pub rotation_days: u32,
+        /// Rotation step 3: how long the old key must stay silent (seconds).
+        #[serde(default = "default_quiet_seconds")]
+        pub quiet_seconds: u32,
         pub theme: Theme,
+    }
+
+    /// Step 1 of a rotation done (or resumed): the rotation, and the replacement's one reveal
+    /// when this call created it.
+    pub struct RotationStep {
+        pub rotation: Rotation,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub generated: Option<GenerateResult>,
+    }
+
+    /// Step 3's live view: both keys as the server sees them now, and the rule's verdict.
+    pub struct RotationCheck {
+        pub rotation: Rotation,
+        pub verification: Verification,
+        /// `null` once the old key is revoked.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub old_key: Option<KeyCardView>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub new_key: Option<KeyCardView>,
+    }
+
+    /// A test of a rotation's new key; a connected test passes step 3.
+    pub struct RotationTested {
+        pub rotation: Rotation,
+        pub report: TestReport,
     }
 
     /// What the web view needs to draw its first screen.
@@ -231,15 +266,33 @@ pub enum Theme {
     Dark,
 }
 
+/// What the user does to move a rotation on (step 1's creation and step 4's revocation have
+/// commands of their own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum RotationAction {
+    /// Step 2 begins: the integration is being updated.
+    BeginUpdate,
+    /// The integration is updated: step 3 watches.
+    BeginConfirm,
+    /// Go on to step 4 without proof, the risk having been shown.
+    Override,
+}
+
+fn default_quiet_seconds() -> u32 {
+    60
+}
+
 impl Default for Settings {
     fn default() -> Self {
-        Settings { clipboard_clear_seconds: 30, rotation_days: 90, theme: Theme::System }
+        Settings { clipboard_clear_seconds: 30, rotation_days: 90, quiet_seconds: 60, theme: Theme::System }
     }
 }
 
 impl Settings {
     pub const CLIPBOARD_SECONDS: std::ops::RangeInclusive<u32> = 5..=600;
     pub const ROTATION_DAYS: std::ops::RangeInclusive<u32> = 7..=730;
+    pub const QUIET_SECONDS: std::ops::RangeInclusive<u32> = 5..=3600;
 
     /// Checks settings from the web view, naming every bad field.
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
@@ -249,6 +302,9 @@ impl Settings {
         }
         if !Self::ROTATION_DAYS.contains(&self.rotation_days) {
             fields.push(FieldError::new("rotationDays", "Use 7 to 730 days."));
+        }
+        if !Self::QUIET_SECONDS.contains(&self.quiet_seconds) {
+            fields.push(FieldError::new("quietSeconds", "Use 5 to 3600 seconds."));
         }
         if fields.is_empty() { Ok(()) } else { Err(fields) }
     }

@@ -9,6 +9,7 @@ pub mod diagnosis;
 pub mod error_code;
 pub mod key;
 pub mod purpose;
+pub mod rotation;
 pub mod rules;
 pub mod scope;
 pub mod wire;

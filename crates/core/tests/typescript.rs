@@ -2,6 +2,7 @@
 //! fails when the committed file is stale. `make bindings` (UPDATE_SNAPSHOTS=1) rewrites it.
 
 use keydeck_core::app::*;
+use keydeck_core::rotation::*;
 use keydeck_core::wire::*;
 use keydeck_core::{ErrorCode, ExpiresInDays, Purpose, RateLimit, Scope};
 use ts_rs::TS;
@@ -55,6 +56,18 @@ fn generate() -> String {
         Theme,
         Startup,
         UpdateKeyRequest,
+        // rotation
+        RotationReason,
+        Stage,
+        KeyRef,
+        ConfirmedBy,
+        Confirmation,
+        Rotation,
+        Verification,
+        RotationStep,
+        RotationCheck,
+        RotationTested,
+        RotationAction,
     ];
     format!(
         "// Generated from crates/core by `make bindings`: do not edit by hand.\n/* eslint-disable */\n\n{}\n",

@@ -11,6 +11,12 @@ import type {
   KeyCardView,
   KeyDetail,
   KeysView,
+  Rotation,
+  RotationAction,
+  RotationCheck,
+  RotationReason,
+  RotationStep,
+  RotationTested,
   SessionView,
   Settings,
   Startup,
@@ -71,6 +77,45 @@ export const backend = {
   copyText: (text: string) => call<void>("copy_text", { text }),
   /** Opens the current server's API reference in the default browser. */
   openDocs: () => call<void>("open_docs"),
+  /** One key's card, fresh from the server (to watch for its first use). */
+  keyCard: (keyId: string) => call<KeyCardView>("key_card", { keyId }),
+  /** Revokes a key that was never used (to make room); refuses a key that was used. */
+  deleteUnusedKey: (keyId: string) => call<void>("delete_unused_key", { keyId }),
+  /**
+   * Rotation step 1: journals the rotation, creates the replacement with the old key's name,
+   * scopes, rate limit and expiry preset, moves the old secret to the "previous" keychain
+   * address and stores the new one at the key's address (read back), copies it. Answers the
+   * one reveal in `generated`. Fails with `key_limit_reached` when the workspace is full.
+   * For a key with an unfinished rotation, resumes that one instead.
+   */
+  startRotation: (keyId: string, reason: RotationReason) =>
+    call<RotationStep>("start_rotation", { keyId, reason }),
+  /**
+   * Resumes a journaled rotation: repeats an interrupted creation (same Idempotency-Key, so
+   * the same key; `generated` then holds its reveal) or revocation, else just answers it.
+   */
+  resumeRotation: (rotationId: string) => call<RotationStep>("resume_rotation", { rotationId }),
+  /** begin_update (step 2), begin_confirm (step 3), override (to step 4 without proof). */
+  advanceRotation: (rotationId: string, action: RotationAction) =>
+    call<Rotation>("advance_rotation", { rotationId, action }),
+  /** Step 3's live view; when the rule passes, the rotation moves to step 4 (stage confirmed). */
+  checkRotation: (rotationId: string) => call<RotationCheck>("check_rotation", { rotationId }),
+  /**
+   * Tests the new key (from the keychain, or `pasted` when there is none); a connected test of
+   * the new key passes step 3.
+   */
+  testRotation: (rotationId: string, pasted: string | null) =>
+    call<RotationTested>("test_rotation", { rotationId, pasted }),
+  /** Step 4: revokes the old key once its name is typed, deletes the "previous" entry. */
+  finishRotation: (rotationId: string, confirmName: string) =>
+    call<Rotation>("finish_rotation", { rotationId, confirmName }),
+  /**
+   * Calls a rotation off before step 4: revokes the replacement, puts the old secret back at
+   * the key's keychain address, deletes the journal. The old key keeps working.
+   */
+  cancelRotation: (rotationId: string) => call<void>("cancel_rotation", { rotationId }),
+  /** Copies the rotation's new key to the clipboard again, from the keychain. */
+  copyRotationKey: (rotationId: string) => call<void>("copy_rotation_key", { rotationId }),
   /** Bench-only: reports that the page has painted (ignored outside `make bench`). */
   benchPainted: () => call<void>("bench_painted"),
 };

@@ -128,7 +128,12 @@ export type KeysView = { keys: Array<KeyCardView>, limit: number, fetchedAt: str
 /**
  * The server could not be reached: these are the last cards seen.
  */
-stale: boolean, staleReason?: string, };
+stale: boolean, staleReason?: string, 
+/**
+ * Rotations of this workspace's keys begun on this computer and not finished (to offer
+ * resuming them).
+ */
+rotations: Array<Rotation>, };
 
 export type PresetView = { purpose: Purpose, label: string, description: string, scopes: Array<Scope>, expiresInDays: ExpiresInDays | null, };
 
@@ -188,10 +193,68 @@ clipboardClearSeconds: number,
 /**
  * Keys older than this many days are flagged "rotation due".
  */
-rotationDays: number, theme: Theme, };
+rotationDays: number, 
+/**
+ * Rotation step 3: how long the old key must stay silent (seconds).
+ */
+quietSeconds: number, theme: Theme, };
 
 export type Theme = "system" | "light" | "dark";
 
 export type Startup = { accounts: Array<AccountSummary>, session?: SessionView, settings: Settings, presets: Array<PresetView>, keychainAvailable: boolean, keychainProblem?: string, clipboardAvailable: boolean, };
 
 export type UpdateKeyRequest = { name?: string, scopes?: Array<Scope>, rateLimit?: RateLimit, enabled?: boolean, };
+
+export type RotationReason = "scheduled" | "incident";
+
+export type Stage = "creating" | "created" | "updating" | "confirming" | "confirmed" | "revoking" | "done";
+
+export type KeyRef = { id: string, name: string, prefix: string, hint: string, };
+
+export type ConfirmedBy = "watching" | "test" | "override";
+
+export type Confirmation = { by: ConfirmedBy, at: string, };
+
+export type Rotation = { 
+/**
+ * Local id; also names the journal file.
+ */
+id: string, reason: RotationReason, accountId: string, workspaceId: string, oldKey: KeyRef, 
+/**
+ * What the replacement is made with: the old key's permissions and limits.
+ */
+scopes: Array<Scope>, expiresInDays: ExpiresInDays | null, rateLimit: RateLimit, newKey: KeyRef | null, stage: Stage, startedAt: string, createdAt: string | null, updateStartedAt: string | null, confirmation: Confirmation | null, finishedAt: string | null, 
+/**
+ * The old secret was moved to the key's "previous" keychain address at step 1.
+ */
+previousInKeychain: boolean, };
+
+export type Verification = { newLastUsedAt: string | null, 
+/**
+ * The new key was used after step 2 began.
+ */
+newUsedSinceUpdate: boolean, oldLastUsedAt: string | null, 
+/**
+ * The old key was used (or tried) after step 2 began: step 4 warns.
+ */
+oldUsedSinceUpdate: boolean, 
+/**
+ * Seconds since the old key's last use (capped for display).
+ */
+oldSilentSeconds: number, quietSeconds: number, 
+/**
+ * Step 3 passes by itself.
+ */
+passed: boolean, };
+
+export type RotationStep = { rotation: Rotation, generated?: GenerateResult, };
+
+export type RotationCheck = { rotation: Rotation, verification: Verification, 
+/**
+ * `null` once the old key is revoked.
+ */
+oldKey?: KeyCardView, newKey?: KeyCardView, };
+
+export type RotationTested = { rotation: Rotation, report: TestReport, };
+
+export type RotationAction = "begin_update" | "begin_confirm" | "override";

@@ -158,6 +158,26 @@ impl App {
         Ok(path)
     }
 
+    /// Kills the app process with SIGKILL (no chance to save anything), ends the driver, and
+    /// answers the data directory, kept for [`App::launch_with`].
+    pub async fn kill(mut self) -> Result<PathBuf> {
+        let binary = std::fs::canonicalize(app_binary())?;
+        let pids: Vec<String> = std::fs::read_dir("/proc")?
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()))
+            .filter(|e| std::fs::read_link(e.path().join("exe")).is_ok_and(|exe| exe == binary))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        if pids.is_empty() {
+            bail!("no running {} to kill", binary.display());
+        }
+        for pid in &pids {
+            Command::new("kill").args(["-KILL", pid]).status()?;
+        }
+        stop(&mut self.driver);
+        Ok(std::mem::take(&mut self.data_home))
+    }
+
     pub async fn close(mut self) -> Result<()> {
         let _ = self.client.clone().close().await;
         stop(&mut self.driver);

@@ -158,7 +158,7 @@ async fn rotation_incident_and_zapier_on_the_demo() -> Result<()> {
 
     // 4. Incident response on that key: after "disable now" the next request is refused.
     app.find("[data-testid=zapier-screen]", 5).await?;
-    app.click("[data-testid=rotation-close], [data-testid=zapier-close]").await?;
+    app.click("[data-testid=zapier-close]").await?;
     app.click(&card("E2E Zapier")).await?;
     app.click("[data-testid=incident-open]").await?;
     app.find("[data-testid=incident-screen]", 20).await?;

@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import { BackendError, backend } from "$lib/backend";
 import { AppState } from "$lib/app.svelte";
 import type { MockedBackend } from "./test/backend-mock";
-import { detail, keysView, session, startup } from "./test/fixtures";
+import { detail, keysView, legacyKey, rotation, rotationCheck, session, startup } from "./test/fixtures";
 import App from "./App.svelte";
 
 vi.mock("$lib/backend", async (original) =>
@@ -26,7 +26,7 @@ describe("the app", () => {
     api.startup.mockResolvedValue(
       startup({
         session: undefined,
-        settings: { clipboardClearSeconds: 30, rotationDays: 90, theme: "dark" },
+        settings: { clipboardClearSeconds: 30, rotationDays: 90, quietSeconds: 60, theme: "dark" },
       }),
     );
     render(App);
@@ -67,5 +67,41 @@ describe("the app", () => {
     expect(await screen.findByRole("heading", { level: 1, name: "Zapier" })).toBeInTheDocument();
     expect(screen.queryByRole("dialog")).not.toBeInTheDocument();
     expect(state.screen).toEqual({ name: "key", keyId: "k1" });
+  });
+
+  it("resumes an interrupted rotation from the keys screen and comes back when it's done", async () => {
+    const user = userEvent.setup();
+    const state = new AppState({ startup: startup() });
+    api.listKeys.mockResolvedValue(keysView(undefined, { rotations: [rotation("confirmed")] }));
+    api.resumeRotation.mockResolvedValue({ rotation: rotation("confirmed") });
+    api.checkRotation.mockResolvedValue(rotationCheck(rotation("confirmed")));
+    render(App, { props: { state } });
+
+    await user.click(await screen.findByTestId("rotation-resume"));
+    const wizard = await screen.findByTestId("rotation-wizard");
+    await vi.waitFor(() => expect(wizard).toHaveAttribute("data-step", "4"));
+    api.finishRotation.mockResolvedValue(rotation("done"));
+    await user.type(screen.getByTestId("rotation-revoke-input"), "Legacy BI");
+    await user.click(screen.getByTestId("rotation-revoke-submit"));
+    expect(await screen.findByTestId("rotation-done")).toBeInTheDocument();
+
+    api.listKeys.mockResolvedValue(keysView());
+    await user.click(screen.getByTestId("rotation-close"));
+    expect(await screen.findByTestId("key-count")).toBeInTheDocument();
+    expect(screen.queryByTestId("rotation-resume-banner")).not.toBeInTheDocument();
+  });
+
+  it("leaves a key's guided screens for the keys when the workspace changes", async () => {
+    api.keyCard.mockResolvedValue(legacyKey());
+    api.listKeys.mockResolvedValue(keysView());
+    const state = new AppState({
+      startup: startup(),
+      screen: { name: "rotate", keyIds: ["k6"], reason: "scheduled" },
+    });
+    render(App, { props: { state } });
+    expect(await screen.findByTestId("rotation-wizard")).toBeInTheDocument();
+    state.enterSession(session({ workspaceId: "ws_cedar" }));
+    await vi.waitFor(() => expect(screen.queryByTestId("rotation-wizard")).not.toBeInTheDocument());
+    expect(state.screen).toEqual({ name: "keys" });
   });
 });

@@ -7,6 +7,7 @@ import {
   backend,
   type AccountSummary,
   type PresetView,
+  type RotationReason,
   type SessionView,
   type Settings,
   type Startup,
@@ -19,7 +20,16 @@ export type Screen =
   | { name: "failed"; message: string }
   | { name: "start" }
   | { name: "keys" }
-  | { name: "key"; keyId: string };
+  | { name: "key"; keyId: string }
+  /**
+   * The rotation wizard: the keys to rotate one after the other (one key, or all due keys),
+   * and the journaled rotation to resume, when there is one (then `keyIds` is its old key).
+   */
+  | { name: "rotate"; keyIds: string[]; reason: RotationReason; rotationId?: string }
+  /** A key leaked: disable it, review its requests, replace it. */
+  | { name: "incident"; keyId: string }
+  /** The guided "Connect Zapier" path. */
+  | { name: "zapier" };
 
 /** Shown when a command answered `signed_out`: sign in again, then carry on where you were. */
 export interface SignInPrompt {
@@ -27,7 +37,12 @@ export interface SignInPrompt {
   message: string;
 }
 
-export const DEFAULT_SETTINGS: Settings = { clipboardClearSeconds: 30, rotationDays: 90, theme: "system" };
+export const DEFAULT_SETTINGS: Settings = {
+  clipboardClearSeconds: 30,
+  rotationDays: 90,
+  quietSeconds: 60,
+  theme: "system",
+};
 
 export interface AppInit {
   startup?: Startup | null;
@@ -96,7 +111,8 @@ export class AppState {
     this.remember(session.account);
     if (this.screen.name === "start" || this.screen.name === "loading" || this.screen.name === "failed") {
       this.screen = { name: "keys" };
-    } else if (this.screen.name === "key" && workspaceChanged) {
+    } else if (this.screen.name !== "keys" && workspaceChanged) {
+      // A key, a rotation or a guided path belongs to the workspace that was open.
       this.screen = { name: "keys" };
     }
     this.generation += 1;

@@ -10,9 +10,12 @@ import type {
   KeyDetail,
   KeysView,
   PresetView,
+  Rotation,
+  RotationCheck,
   SessionView,
   Startup,
   TestReport,
+  Verification,
   WorkspaceSummary,
 } from "$lib/backend";
 import { APP_CONTEXT, AppState, type AppInit } from "$lib/app.svelte";
@@ -78,7 +81,7 @@ export function demoKeys(): KeyCardView[] {
 }
 
 export function keysView(keys: KeyCardView[] = demoKeys(), overrides: Partial<KeysView> = {}): KeysView {
-  return { keys, limit: 10, fetchedAt: new Date().toISOString(), stale: false, ...overrides };
+  return { keys, limit: 10, fetchedAt: new Date().toISOString(), stale: false, rotations: [], ...overrides };
 }
 
 export function workspace(overrides: Partial<WorkspaceSummary> = {}): WorkspaceSummary {
@@ -153,7 +156,7 @@ export function startup(overrides: Partial<Startup> = {}): Startup {
   return {
     accounts: [account()],
     session: session(),
-    settings: { clipboardClearSeconds: 30, rotationDays: 90, theme: "system" },
+    settings: { clipboardClearSeconds: 30, rotationDays: 90, quietSeconds: 60, theme: "system" },
     presets: PRESETS,
     keychainAvailable: true,
     clipboardAvailable: true,
@@ -221,4 +224,69 @@ export function renderWithApp<P extends Record<string, unknown>>(
     context: new Map([[APP_CONTEXT, state]]),
   });
   return { ...result, app: state };
+}
+
+/**
+ * A rotation of "Legacy BI" (k6, ending 7hQe) at `stage`, with the times a real one would have
+ * there: the replacement (k_rot, ending N3wK) exists from "created" on.
+ */
+export function rotation(stage: Rotation["stage"] = "created", overrides: Partial<Rotation> = {}): Rotation {
+  const created = stage !== "creating";
+  const updating = !["creating", "created"].includes(stage);
+  const confirmed = ["confirmed", "revoking", "done"].includes(stage);
+  return {
+    id: "rot_1",
+    reason: "scheduled",
+    accountId: account().id,
+    workspaceId: "ws_harbor",
+    oldKey: { id: "k6", name: "Legacy BI", prefix: "kdk_LeGa", hint: "7hQe" },
+    scopes: ["reports:read", "projects:read"],
+    expiresInDays: 180,
+    rateLimit: { enabled: true, maxRequests: 100, windowSeconds: 60 },
+    newKey: created ? { id: "k_rot", name: "Legacy BI", prefix: "kdk_NeWk", hint: "N3wK" } : null,
+    stage,
+    startedAt: ago(10 * MINUTE),
+    createdAt: created ? ago(9 * MINUTE) : null,
+    updateStartedAt: updating ? ago(5 * MINUTE) : null,
+    confirmation: confirmed ? { by: "watching", at: ago(MINUTE) } : null,
+    finishedAt: stage === "done" ? new Date().toISOString() : null,
+    previousInKeychain: stage !== "done",
+    ...overrides,
+  };
+}
+
+/** The old key of `rotation()`, as its card. */
+export function legacyKey(overrides: Partial<KeyCard> = {}, viewOverrides: Partial<KeyCardView> = {}) {
+  return view(
+    {
+      id: "k6",
+      name: "Legacy BI",
+      hint: "7hQe",
+      scopes: ["reports:read", "projects:read"],
+      createdAt: ago(120 * DAY),
+      expiresAt: ahead(60 * DAY),
+      ...overrides,
+    },
+    { inKeychain: true, rotationDue: true, ...viewOverrides },
+  );
+}
+
+export function verification(overrides: Partial<Verification> = {}): Verification {
+  return {
+    newLastUsedAt: null,
+    newUsedSinceUpdate: false,
+    oldLastUsedAt: ago(10 * MINUTE),
+    oldUsedSinceUpdate: false,
+    oldSilentSeconds: 600,
+    quietSeconds: 60,
+    passed: false,
+    ...overrides,
+  };
+}
+
+export function rotationCheck(
+  r: Rotation = rotation("confirming"),
+  v: Partial<Verification> = {},
+): RotationCheck {
+  return { rotation: r, verification: verification(v) };
 }

@@ -137,4 +137,14 @@ describe("a key's detail", () => {
       screen.getByText("Sam Lee is no longer an admin here, so this key stopped working."),
     ).toBeInTheDocument();
   });
+
+  it("opens the rotation wizard and the leaked-key steps for this key", async () => {
+    const { app } = await openDetail();
+    await fireEvent.click(screen.getByTestId("rotate-open"));
+    expect(app.screen).toEqual({ name: "rotate", keyIds: ["k1"], reason: "scheduled" });
+
+    app.screen = { name: "key", keyId: "k1" };
+    await fireEvent.click(screen.getByTestId("incident-open"));
+    expect(app.screen).toEqual({ name: "incident", keyId: "k1" });
+  });
 });

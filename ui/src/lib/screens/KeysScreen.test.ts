@@ -2,7 +2,17 @@ import { fireEvent, screen, within } from "@testing-library/svelte";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { BackendError, backend } from "$lib/backend";
 import type { MockedBackend } from "../../test/backend-mock";
-import { appState, keysView, renderWithApp, session, startup, view } from "../../test/fixtures";
+import {
+  ago,
+  appState,
+  keysView,
+  renderWithApp,
+  rotation,
+  session,
+  startup,
+  view,
+  DAY,
+} from "../../test/fixtures";
 import KeysScreen from "./KeysScreen.svelte";
 
 vi.mock("$lib/backend", async (original) =>
@@ -176,5 +186,110 @@ describe("the keys screen", () => {
     expect(reference).toHaveAttribute("title", "https://keys.example.com/docs");
     await fireEvent.click(reference);
     expect(api.openDocs).toHaveBeenCalled();
+  });
+
+  it("opens the guided Zapier connection", async () => {
+    api.listKeys.mockResolvedValue(keysView());
+    const { app } = renderWithApp(KeysScreen, {});
+    await screen.findAllByTestId("key-card");
+    await fireEvent.click(screen.getByTestId("zapier-open"));
+    expect(app.screen).toEqual({ name: "zapier" });
+  });
+});
+
+describe("rotations on the keys screen", () => {
+  it("rotates all keys that are due or expire soon, leaving out expired ones", async () => {
+    api.listKeys.mockResolvedValue(
+      keysView([
+        ...keysView().keys,
+        view(
+          {
+            id: "k8",
+            name: "Expired and due",
+            status: "expired",
+            expiresAt: ago(DAY),
+            createdAt: ago(200 * DAY),
+          },
+          { rotationDue: true },
+        ),
+      ]),
+    );
+    const { app } = renderWithApp(KeysScreen, {});
+    const button = await screen.findByTestId("rotate-all-due");
+    expect(button).toHaveTextContent("Rotate all due keys (2)");
+    await fireEvent.click(button);
+    expect(app.screen).toEqual({ name: "rotate", keyIds: ["k5", "k6"], reason: "scheduled" });
+  });
+
+  it("has no “rotate all” button when nothing is due", async () => {
+    api.listKeys.mockResolvedValue(keysView([view({ id: "k1" })]));
+    renderWithApp(KeysScreen, {});
+    await screen.findByTestId("key-card");
+    expect(screen.queryByTestId("rotate-all-due")).not.toBeInTheDocument();
+  });
+
+  it("offers to resume or cancel each unfinished rotation, and marks its two keys", async () => {
+    const interrupted = rotation("creating", { id: "rot_a" });
+    const underWay = rotation("updating", {
+      id: "rot_b",
+      reason: "incident",
+      oldKey: { id: "k1", name: "Zapier", prefix: "kdk_AbCd", hint: "9xQz" },
+      newKey: { id: "k9", name: "Zapier", prefix: "kdk_NeWz", hint: "Zz99" },
+    });
+    api.listKeys.mockResolvedValue(
+      keysView([...keysView().keys, view({ id: "k9", name: "Zapier", lastUsedAt: null, requestCount: 0 })], {
+        rotations: [interrupted, underWay],
+      }),
+    );
+    const { app } = renderWithApp(KeysScreen, {});
+
+    const banners = await screen.findAllByTestId("rotation-resume-banner");
+    expect(banners.map((b) => b.dataset.rotationId)).toEqual(["rot_a", "rot_b"]);
+    expect(banners[0]).toHaveTextContent(
+      "A rotation of “Legacy BI” was interrupted at step 1 (create the replacement)",
+    );
+    expect(banners[1]).toHaveTextContent(
+      "The replacement of the leaked key “Zapier” is under way, at step 2 (update the integration)",
+    );
+
+    const cards = screen.getAllByTestId("key-card");
+    const byName = (name: string) => cards.filter((c) => c.dataset.keyName === name);
+    expect(within(byName("Legacy BI")[0]).getByText("Being replaced")).toBeInTheDocument();
+    const [oldZapier, newZapier] = byName("Zapier");
+    expect(within(oldZapier).getByText("Being replaced")).toBeInTheDocument();
+    expect(within(newZapier).getByText("Replacement")).toBeInTheDocument();
+
+    await fireEvent.click(within(banners[1]).getByTestId("rotation-resume"));
+    expect(app.screen).toEqual({ name: "rotate", keyIds: ["k1"], reason: "incident", rotationId: "rot_b" });
+  });
+
+  it("cancels an unfinished rotation from its banner", async () => {
+    api.listKeys.mockResolvedValueOnce(keysView(undefined, { rotations: [rotation("updating")] }));
+    api.listKeys.mockResolvedValue(keysView());
+    api.cancelRotation.mockResolvedValue(undefined);
+    const { app } = renderWithApp(KeysScreen, {});
+    const banner = await screen.findByTestId("rotation-resume-banner");
+    expect(banner).toHaveTextContent(
+      "Keydeck revokes the replacement (kdk_…N3wK) and the old key keeps working",
+    );
+
+    await fireEvent.click(within(banner).getByTestId("rotation-discard"));
+    expect(api.cancelRotation).not.toHaveBeenCalled();
+    await fireEvent.click(within(banner).getByTestId("rotation-discard-confirm"));
+    expect(api.cancelRotation).toHaveBeenCalledWith("rot_1");
+    await vi.waitFor(() => expect(screen.queryByTestId("rotation-resume-banner")).not.toBeInTheDocument());
+    expect(app.notice).toBe("The rotation of “Legacy BI” was cancelled. The old key works as before.");
+  });
+
+  it("keeps the banner and says why when cancelling fails", async () => {
+    api.listKeys.mockResolvedValue(keysView(undefined, { rotations: [rotation("updating")] }));
+    api.cancelRotation.mockRejectedValue(
+      new BackendError({ code: "unreachable", message: "The server didn't answer." }),
+    );
+    renderWithApp(KeysScreen, {});
+    const banner = await screen.findByTestId("rotation-resume-banner");
+    await fireEvent.click(within(banner).getByTestId("rotation-discard"));
+    await fireEvent.click(within(banner).getByTestId("rotation-discard-confirm"));
+    expect(await within(banner).findByText("The server didn't answer.")).toBeInTheDocument();
   });
 });

@@ -28,9 +28,41 @@ describe("settings", () => {
     expect(api.saveSettings).toHaveBeenCalledWith({
       clipboardClearSeconds: 45,
       rotationDays: 90,
+      quietSeconds: 60,
       theme: "dark",
     });
     expect(app.settings.theme).toBe("dark");
+    expect(onclose).toHaveBeenCalled();
+  });
+
+  it("saves how long a rotation waits for the old key to be quiet, and shows its field error", async () => {
+    const user = userEvent.setup();
+    api.saveSettings.mockRejectedValueOnce(
+      new BackendError({
+        code: "validation",
+        message: "Some settings need attention.",
+        fields: [{ field: "quietSeconds", message: "Use 5 to 3600 seconds." }],
+      }),
+    );
+    const onclose = vi.fn();
+    const { app } = renderWithApp(SettingsDialog, { onclose });
+    const quiet = screen.getByTestId("settings-quiet-seconds");
+    expect(quiet).toHaveValue(60);
+    expect(quiet).toHaveAccessibleName("During a rotation, wait for the old key to be quiet for");
+
+    await user.clear(quiet);
+    await user.type(quiet, "2");
+    await user.click(screen.getByRole("button", { name: "Save settings" }));
+    await vi.waitFor(() => expect(quiet).toHaveAttribute("aria-invalid", "true"));
+    expect(quiet).toHaveAccessibleDescription("Use 5 to 3600 seconds.");
+    expect(onclose).not.toHaveBeenCalled();
+
+    api.saveSettings.mockImplementation(async (s) => s);
+    await user.clear(quiet);
+    await user.type(quiet, "300");
+    await user.click(screen.getByRole("button", { name: "Save settings" }));
+    expect(api.saveSettings).toHaveBeenLastCalledWith(expect.objectContaining({ quietSeconds: 300 }));
+    expect(app.settings.quietSeconds).toBe(300);
     expect(onclose).toHaveBeenCalled();
   });
 
@@ -62,7 +94,7 @@ describe("settings", () => {
   it("signs out of an account from the list", async () => {
     api.signOut.mockResolvedValue({
       accounts: [],
-      settings: { clipboardClearSeconds: 30, rotationDays: 90, theme: "system" },
+      settings: { clipboardClearSeconds: 30, rotationDays: 90, quietSeconds: 60, theme: "system" },
       presets: [],
       keychainAvailable: true,
       clipboardAvailable: true,

@@ -53,7 +53,7 @@ pub async fn require_key(State(state): State<AppState>, mut request: Request, ne
     let record = |status: u16, request: &Request| RequestRecord {
         at: now,
         method: request.method().clone(),
-        uri: request.uri().clone(),
+        path: RequestRecord::path_of(request.uri().path()),
         status,
         ip: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
     };

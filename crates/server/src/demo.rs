@@ -252,7 +252,7 @@ fn history(last_used: i64, total: u64, scopes: &[Scope]) -> PendingUsage {
         usage.recent.push_back(RequestRecord {
             at: last_used - i as i64 * rng.random_range(30_000..600_000),
             method: axum::http::Method::GET,
-            uri: axum::http::Uri::from_static(paths[i as usize % paths.len()]),
+            path: paths[i as usize % paths.len()].into(),
             status,
             ip: Some(std::net::IpAddr::from([203, 0, 113, 10 + (i % 3) as u8])),
         });

@@ -242,7 +242,7 @@ mod tests {
                 RequestRecord {
                     at: i,
                     method: axum::http::Method::GET,
-                    uri: axum::http::Uri::from_static("/api/v1/me"),
+                    path: "/api/v1/me".into(),
                     status: 200,
                     ip: None,
                 },

@@ -17,12 +17,27 @@ pub const RECENT_REQUESTS_KEPT: i64 = 200;
 pub struct RequestRecord {
     pub at: i64,
     pub method: axum::http::Method,
-    /// Kept as the request's URI (a cheap clone); only its path is written, cut to 200
-    /// characters.
-    pub uri: axum::http::Uri,
+    /// The request's path, cut to [`RequestRecord::PATH_CHARS`] characters. An owned copy:
+    /// keeping the request's `Uri` instead would keep the connection's whole read buffer alive
+    /// until the record leaves the recent list, and make the server allocate a new buffer for
+    /// every request.
+    pub path: Box<str>,
     pub status: u16,
     /// `None` when the peer address is not known.
     pub ip: Option<std::net::IpAddr>,
+}
+
+impl RequestRecord {
+    /// The most characters of a path a record keeps.
+    pub const PATH_CHARS: usize = 200;
+
+    /// A path as a record keeps it: cut to [`RequestRecord::PATH_CHARS`] characters.
+    pub fn path_of(path: &str) -> Box<str> {
+        match path.char_indices().nth(Self::PATH_CHARS) {
+            Some((end, _)) => path[..end].into(),
+            None => path.into(),
+        }
+    }
 }
 
 /// Usage of one key not yet written.
@@ -86,7 +101,7 @@ impl Store {
                     row.push_bind((*id).clone())
                         .push_bind(r.at)
                         .push_bind(r.method.as_str().to_owned())
-                        .push_bind(r.uri.path().chars().take(200).collect::<String>())
+                        .push_bind(r.path.to_string())
                         .push_bind(r.status)
                         .push_bind(r.ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()));
                 });
@@ -158,4 +173,18 @@ pub fn day_of(ms: i64) -> i64 {
 
 pub fn day_to_date(day: i64) -> NaiveDate {
     to_time(day * 86_400_000).date_naive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestRecord;
+
+    #[test]
+    fn a_recorded_path_is_cut_to_200_characters_not_bytes() {
+        assert_eq!(&*RequestRecord::path_of("/api/v1/me"), "/api/v1/me");
+        let long = "é".repeat(250);
+        let cut = RequestRecord::path_of(&long);
+        assert_eq!(cut.chars().count(), RequestRecord::PATH_CHARS);
+        assert_eq!(cut.len(), 2 * RequestRecord::PATH_CHARS);
+    }
 }

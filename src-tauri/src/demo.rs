@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use keydeck_client::Client;
 use keydeck_core::app::AppErrorCode;
+use keydeck_core::wire::SessionCreated;
 use keydeck_core::wire::{CreateKeyRequest, Plan};
 use keydeck_core::{Purpose, RateLimit};
-use keydeck_server::demo::{DEMO_PASSWORD, OWNER_EMAIL};
 use keydeck_server::{Clock, RunningServer, ServerConfig};
 use keydeck_vault::{KeychainAddress, SecretStore, store_verified};
 use tokio::sync::watch;
@@ -23,6 +23,12 @@ use crate::error::{AppResult, app_error, from_client};
 pub const INTEGRATION_KEY_NAME: &str = "Timesheet sync (demo integration)";
 /// How often the simulated integration calls the API.
 pub const INTEGRATION_INTERVAL: Duration = Duration::from_secs(3);
+
+async fn owner_session(state: &keydeck_server::AppState) -> AppResult<SessionCreated> {
+    keydeck_server::demo::owner_session(state)
+        .await
+        .map_err(|e| app_error(AppErrorCode::Other, format!("The demo workspace has no owner to sign in as: {e}")))
+}
 
 pub struct Demo {
     server: RunningServer,
@@ -41,7 +47,7 @@ impl Demo {
             .await
             .map_err(|e| app_error(AppErrorCode::Other, format!("The demo workspace could not start: {e}")))?;
         let client = Client::new(&server.url()).map_err(from_client)?;
-        let token = client.sign_in(OWNER_EMAIL, DEMO_PASSWORD).await.map_err(from_client)?.token;
+        let token = owner_session(&server.state).await?.token;
         let workspace_id = client
             .workspaces(&token)
             .await
@@ -51,19 +57,19 @@ impl Demo {
             .find(|w| w.plan == Plan::Business)
             .map(|w| w.id)
             .ok_or_else(|| app_error(AppErrorCode::Other, "The demo data has no Business workspace."))?;
-        let integration = if keychain_ok {
-            match integration_key(&client, &token, &workspace_id, keychain.as_ref()).await {
-                Ok(address) => Some(spawn_integration(client.clone(), workspace_id.clone(), keychain, address)),
-                Err(e) => {
-                    tracing::warn!(error = %e.message, "the demo integration did not start");
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        let _ = client.sign_out(&token).await;
+        // The integration sets itself up in the background: the first screen need not wait.
+        let integration =
+            keychain_ok.then(|| spawn_integration(client.clone(), token.clone(), workspace_id.clone(), keychain));
+        if integration.is_none() {
+            let _ = client.sign_out(&token).await;
+        }
         Ok(Demo { server, workspace_id, integration })
+    }
+
+    /// A new session for the demo's owner (the app runs this server, so no password is
+    /// checked: opening the demo costs no password hashing).
+    pub async fn owner_session(&self) -> AppResult<SessionCreated> {
+        owner_session(&self.server.state).await
     }
 
     pub fn url(&self) -> String {
@@ -108,14 +114,25 @@ async fn integration_key(
     Ok(address)
 }
 
+/// Sets the integration up with the session `token` (signed out once done), then calls the
+/// API every few seconds with the key the keychain holds.
 fn spawn_integration(
     client: Client,
+    token: String,
     ws: String,
     keychain: Arc<dyn SecretStore>,
-    address: KeychainAddress,
 ) -> (JoinHandle<()>, watch::Sender<bool>) {
     let (stop, mut stopped) = watch::channel(false);
     let task = tokio::spawn(async move {
+        let address = integration_key(&client, &token, &ws, keychain.as_ref()).await;
+        let _ = client.sign_out(&token).await;
+        let address = match address {
+            Ok(address) => address,
+            Err(e) => {
+                tracing::warn!(error = %e.message, "the demo integration did not start");
+                return;
+            }
+        };
         let mut tick = tokio::time::interval(INTEGRATION_INTERVAL);
         loop {
             tokio::select! {

@@ -330,10 +330,7 @@ impl Desk {
             return Err(app_error(AppErrorCode::Other, "The demo did not start."));
         };
         let client = Client::new(&running.url()).map_err(from_client)?;
-        let created = client
-            .sign_in(keydeck_server::demo::OWNER_EMAIL, keydeck_server::demo::DEMO_PASSWORD)
-            .await
-            .map_err(from_client)?;
+        let created = running.owner_session().await?;
         let account = StoredAccount {
             server_url: running.url(),
             email: created.user.email.clone(),

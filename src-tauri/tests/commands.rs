@@ -466,3 +466,30 @@ fn a_full_workspace_must_make_room_and_only_never_used_keys_go_in_one_click() {
     assert_eq!(same.rotation.id, step.rotation.id);
     assert!(same.generated.is_none());
 }
+
+#[test]
+fn the_demo_opens_without_an_account_and_its_integration_sets_itself_up() {
+    let h = Harness::new();
+    let session: SessionView = h.invoke("open_demo", json!({})).unwrap();
+    assert!(session.account.is_demo);
+    let first: KeysView = h.invoke("list_keys", json!({})).unwrap();
+    assert!(first.keys.len() >= 7, "the demo's keys: {}", first.keys.len());
+    // The simulated integration makes its key in the background, into the keychain, and uses it.
+    let name = keydeck_app::demo::INTEGRATION_KEY_NAME;
+    let mut used = None;
+    for _ in 0..60 {
+        let keys: KeysView = h.invoke("list_keys", json!({})).unwrap();
+        if let Some(k) = keys.keys.into_iter().find(|k| k.card.name == name && k.card.last_used_at.is_some()) {
+            used = Some(k);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    let card = used.expect("the integration's key, used");
+    assert!(card.in_keychain);
+    let address = KeychainAddress::for_key(&session.workspace_id, name);
+    assert!(h.keychain.load(&address).unwrap().is_some_and(|s| s.starts_with(&card.card.prefix)));
+    // Opening it again gives a fresh session on the same demo.
+    let again: SessionView = h.invoke("open_demo", json!({})).unwrap();
+    assert_eq!(again.workspace_id, session.workspace_id);
+}

@@ -39,6 +39,15 @@ async fn call(client: &Client, secret: &str, ws: &str) -> Result<Option<&'static
     })
 }
 
+/// The demo integration's key, once it has set itself up (in the background at start).
+async fn integration_secret(app: &App, address: &str) -> Result<String> {
+    app.until(30, "the demo integration's key is in the keychain", || async {
+        Ok(keychain_secret(address)?.starts_with("kdk_"))
+    })
+    .await?;
+    keychain_secret(address)
+}
+
 async fn count(app: &App, css: &str) -> Result<usize> {
     Ok(app.client.find_all(fantoccini::Locator::Css(css)).await?.len())
 }
@@ -74,8 +83,7 @@ async fn rotation_incident_and_zapier_on_the_demo() -> Result<()> {
     let (ws, api) = demo_api(&app).await?;
     let address = format!("{ws}/{INTEGRATION}");
     let previous = format!("{address} (previous)");
-    let old = keychain_secret(&address)?;
-    ensure!(old.starts_with("kdk_"), "the demo integration's key is in the keychain");
+    let old = integration_secret(&app, &address).await?;
 
     // 1. A full rotation of the key the demo integration reads from the keychain: step 3
     // completes by itself once the integration has moved to the new key and the old fell quiet.
@@ -183,7 +191,7 @@ async fn a_rotation_survives_sigkill_after_step_one_and_after_step_two_begins() 
     let (ws, _) = demo_api(&app).await?;
     let address = format!("{ws}/{INTEGRATION}");
     let previous = format!("{address} (previous)");
-    let old = keychain_secret(&address)?;
+    let old = integration_secret(&app, &address).await?;
     let new = rotate_step_one(&app, INTEGRATION).await?;
     let data = app.kill().await?;
 

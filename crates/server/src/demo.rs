@@ -47,6 +47,14 @@ struct DemoKey {
     by_removed_admin: bool,
 }
 
+/// A session for the demo's owner, without a password: for an app that runs the demo server
+/// in its own process (it owns the database anyway), so opening the demo costs no password
+/// hashing. Fails when the database has no demo owner.
+pub async fn owner_session(state: &crate::AppState) -> StoreResult<keydeck_core::wire::SessionCreated> {
+    let owner = state.store.user_by_email(OWNER_EMAIL).await?;
+    crate::routes::sessions::issue(state, owner).await
+}
+
 /// Seeds the demo into an empty database. Does nothing (and returns `None`) when any user
 /// exists, so restarting with `--demo` keeps what was there.
 pub async fn seed(store: &Store, clock: &Clock) -> StoreResult<Option<DemoAccounts>> {

@@ -14,9 +14,10 @@ pub fn hash(password: &str) -> Result<String, argon2::password_hash::Error> {
 /// takes as long as a wrong password and sign-in does not reveal who has an account.
 pub fn verify(password: &str, stored: Option<&str>) -> bool {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| hash("keydeck-dummy-password").unwrap_or_default());
     let found = stored.is_some();
-    let Ok(parsed) = PasswordHash::new(stored.unwrap_or(dummy)) else { return false };
+    // Made on the first unknown email, not on every first sign-in.
+    let stored = stored.unwrap_or_else(|| DUMMY.get_or_init(|| hash("keydeck-dummy-password").unwrap_or_default()));
+    let Ok(parsed) = PasswordHash::new(stored) else { return false };
     Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && found
 }
 

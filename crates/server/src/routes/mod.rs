@@ -4,7 +4,7 @@
 mod docs;
 mod keys;
 mod resources;
-mod sessions;
+pub mod sessions;
 mod workspaces;
 
 use std::sync::Arc;

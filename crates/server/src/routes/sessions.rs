@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use keydeck_core::ErrorCode;
 use keydeck_core::key::random_base62;
-use keydeck_core::wire::{ErrorBody, SessionCreated, SignInRequest};
+use keydeck_core::wire::{ErrorBody, SessionCreated, SignInRequest, UserInfo};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -63,11 +63,18 @@ async fn sign_in(
         ));
     };
     state.lockout.clear(&email);
+    let created = issue(&state, user).await?;
+    tracing::info!(user = %created.user.id, "signed in");
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// A new session for a user whose identity is already established.
+pub async fn issue(state: &AppState, user: UserInfo) -> crate::store::StoreResult<SessionCreated> {
+    let now = state.clock.now_ms();
     let token = format!("kds_{}", random_base62(&mut rand::rng(), 43));
     let expires_at = now + SESSION_DAYS * 86_400_000;
     state.store.insert_session(&hash_token(&token), &user.id, now, expires_at).await?;
-    tracing::info!(user = %user.id, "signed in");
-    Ok((StatusCode::CREATED, Json(SessionCreated { token, expires_at: to_time(expires_at), user })))
+    Ok(SessionCreated { token, expires_at: to_time(expires_at), user })
 }
 
 /// Sign out: the session token stops working at once.

@@ -2,7 +2,8 @@ import { fireEvent, screen, within } from "@testing-library/svelte";
 import { describe, expect, it, vi } from "vitest";
 import { BackendError, backend } from "$lib/backend";
 import type { MockedBackend } from "../../test/backend-mock";
-import { ago, appState, detail, renderWithApp, view } from "../../test/fixtures";
+import { ago, detail, renderWithApp, view } from "../../test/fixtures";
+import { openKeyScreen } from "../../test/screens";
 import IncidentScreen from "./IncidentScreen.svelte";
 
 vi.mock("$lib/backend", async (original) =>
@@ -10,15 +11,8 @@ vi.mock("$lib/backend", async (original) =>
 );
 const api = backend as unknown as MockedBackend;
 
-async function openIncident(d = detail()) {
-  api.keyDetail.mockResolvedValue(d);
-  const r = renderWithApp(
-    IncidentScreen,
-    { keyId: "k1" },
-    appState({ screen: { name: "incident", keyId: "k1" } }),
-  );
-  await screen.findByRole("heading", { level: 1 });
-  return r;
+function openIncident(d = detail()) {
+  return openKeyScreen(IncidentScreen, { name: "incident", keyId: "k1" }, d);
 }
 
 describe("a leaked key", () => {

@@ -3,7 +3,8 @@ import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import { BackendError, backend } from "$lib/backend";
 import type { MockedBackend } from "../../test/backend-mock";
-import { appState, detail, renderWithApp, view } from "../../test/fixtures";
+import { detail, renderWithApp, view } from "../../test/fixtures";
+import { openKeyScreen } from "../../test/screens";
 import KeyDetailScreen from "./KeyDetailScreen.svelte";
 
 vi.mock("$lib/backend", async (original) =>
@@ -11,15 +12,8 @@ vi.mock("$lib/backend", async (original) =>
 );
 const api = backend as unknown as MockedBackend;
 
-async function openDetail(d = detail()) {
-  api.keyDetail.mockResolvedValue(d);
-  const r = renderWithApp(
-    KeyDetailScreen,
-    { keyId: "k1" },
-    appState({ screen: { name: "key", keyId: "k1" } }),
-  );
-  await screen.findByRole("heading", { level: 1, name: "Zapier" });
-  return r;
+function openDetail(d = detail()) {
+  return openKeyScreen(KeyDetailScreen, { name: "key", keyId: "k1" }, d, { name: "Zapier" });
 }
 
 describe("a key's detail", () => {

@@ -113,13 +113,17 @@ impl KeyRuntime {
     pub fn check_rate(&self, key: &CachedKey, limit: RateLimit, now_ms: i64) -> RateDecision {
         let window = i64::from(limit.window_seconds.max(1));
         let now_s = now_ms.div_euclid(1000);
-        let start = now_s - now_s.rem_euclid(window);
-        let reset = start + window;
         let mut state = key.state.lock().unwrap_or_else(|p| p.into_inner());
-        if state.window_start != start {
+        // Windows only move forward: a request that read the clock just before a boundary but
+        // took the lock just after it counts in the new window. Moving back would start the old
+        // window's count again from zero and let a burst through.
+        let start = now_s - now_s.rem_euclid(window);
+        if start > state.window_start {
             state.window_start = start;
             state.window_count = 0;
         }
+        let start = state.window_start;
+        let reset = start + window;
         let allowed = state.window_count < limit.max_requests;
         if allowed {
             state.window_count += 1;
@@ -230,6 +234,22 @@ mod tests {
         assert_eq!(d[3].reset, 1_700_000_010);
         assert_eq!(d[3].retry_after, 7);
         assert!(rt.check_rate(&k, limit, t0 + 10_000).allowed);
+    }
+
+    #[test]
+    fn a_late_request_from_the_previous_window_does_not_start_it_again() {
+        // 32 connections read the clock, then take the key's lock in any order: around a
+        // boundary, requests stamped before it arrive after requests stamped after it.
+        let rt = KeyRuntime::default();
+        let k = key();
+        let limit = RateLimit { enabled: true, max_requests: 2, window_seconds: 1 };
+        let t0 = 1_700_000_000_000;
+        let stamps = [t0 + 900, t0 + 1_001, t0 + 999, t0 + 1_002, t0 + 998, t0 + 1_003];
+        let allowed: Vec<bool> = stamps.iter().map(|&t| rt.check_rate(&k, limit, t).allowed).collect();
+        // One in the first window; then the second window's two, late arrivals included.
+        assert_eq!(allowed, [true, true, true, false, false, false]);
+        let late = rt.check_rate(&k, limit, t0 + 997);
+        assert_eq!(late.reset, 1_700_000_002, "a late request is told the current window's reset");
     }
 
     #[test]

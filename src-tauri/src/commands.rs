@@ -147,6 +147,7 @@ pub async fn copy_rotation_key(desk: State<'_, Desk>, rotation_id: String) -> Re
 #[tauri::command]
 pub fn bench_painted() {
     if let Ok(mode) = std::env::var("KEYDECK_BENCH") {
+        tracing::debug!("the page has painted");
         use std::io::Write;
         let mut out = std::io::stdout();
         let _ = writeln!(out, "KEYDECK_BENCH_PAINTED {mode}");

@@ -46,6 +46,7 @@ impl Demo {
         let server = keydeck_server::start(config, Clock::default())
             .await
             .map_err(|e| app_error(AppErrorCode::Other, format!("The demo workspace could not start: {e}")))?;
+        tracing::debug!("demo server started");
         let client = Client::new(&server.url()).map_err(from_client)?;
         let token = owner_session(&server.state).await?.token;
         let workspace_id = client

@@ -119,6 +119,7 @@ impl Desk {
 
     /// What the first screen needs; restores the last session when its token still works.
     pub async fn startup(&self) -> Startup {
+        tracing::debug!("the web view asks for its first screen");
         if !self.first_taken.swap(true, std::sync::atomic::Ordering::AcqRel) {
             return self.first_startup.get_or_init(|| self.compute_startup()).await.clone();
         }
@@ -128,10 +129,13 @@ impl Desk {
     /// Starts restoring the last session (or the demo) and fetching its keys while the window
     /// is still loading, so the first screen has them at once.
     pub async fn prewarm(&self) {
+        let began = std::time::Instant::now();
         let startup = self.first_startup.get_or_init(|| self.compute_startup()).await;
+        tracing::debug!(ms = began.elapsed().as_millis(), "prewarm: session restored");
         if let Some(session) = &startup.session
             && self.list_keys().await.is_ok()
         {
+            tracing::debug!(ms = began.elapsed().as_millis(), "prewarm: keys listed");
             *self.fresh.lock().unwrap_or_else(|p| p.into_inner()) =
                 Some((session.workspace_id.clone(), std::time::Instant::now()));
         }
@@ -350,8 +354,10 @@ impl Desk {
         {
             return Ok(view.clone());
         }
+        let began = std::time::Instant::now();
         match client.list_keys(&token, &workspace.id).await {
             Ok(list) => {
+                tracing::debug!(ms = began.elapsed().as_millis(), "keys fetched");
                 let rotation_days = self.settings.lock().await.rotation_days;
                 // Keychain look-ups are blocking calls: run them side by side.
                 let keys = futures::future::join_all(
@@ -366,6 +372,7 @@ impl Desk {
                     stale_reason: None,
                     rotations: self.rotations_of(&workspace.id),
                 };
+                tracing::debug!(ms = began.elapsed().as_millis(), "keychain checked for each key");
                 self.last_keys.lock().await.insert(workspace.id.clone(), view.clone());
                 Ok(view)
             }

@@ -49,9 +49,6 @@ pub struct Desk {
     sessions: Mutex<HashMap<String, Session>>,
     current: Mutex<Option<Current>>,
     last_keys: Mutex<HashMap<String, KeysView>>,
-    /// The workspace whose keys the prewarm fetched moments ago, with nothing changed since:
-    /// the first screen's request is answered from `last_keys`, once.
-    fresh: std::sync::Mutex<Option<(String, std::time::Instant)>>,
     demo: Mutex<Option<Demo>>,
     /// Open the demo workspace at start when no session is restored (`keydeck --demo`).
     demo_on_start: bool,
@@ -94,7 +91,6 @@ impl Desk {
             sessions: Mutex::default(),
             current: Mutex::default(),
             last_keys: Mutex::default(),
-            fresh: std::sync::Mutex::default(),
             demo: Mutex::default(),
             demo_on_start: false,
             first_startup: tokio::sync::OnceCell::new(),
@@ -118,10 +114,11 @@ impl Desk {
     }
 
     /// What the first screen needs; restores the last session when its token still works.
+    /// The first call answers what `prewarm` began, with the session's keys.
     pub async fn startup(&self) -> Startup {
         tracing::debug!("the web view asks for its first screen");
         if !self.first_taken.swap(true, std::sync::atomic::Ordering::AcqRel) {
-            return self.first_startup.get_or_init(|| self.compute_startup()).await.clone();
+            return self.first_startup.get_or_init(|| self.compute_first()).await.clone();
         }
         self.compute_startup().await
     }
@@ -130,15 +127,17 @@ impl Desk {
     /// is still loading, so the first screen has them at once.
     pub async fn prewarm(&self) {
         let began = std::time::Instant::now();
-        let startup = self.first_startup.get_or_init(|| self.compute_startup()).await;
-        tracing::debug!(ms = began.elapsed().as_millis(), "prewarm: session restored");
-        if let Some(session) = &startup.session
-            && self.list_keys().await.is_ok()
-        {
-            tracing::debug!(ms = began.elapsed().as_millis(), "prewarm: keys listed");
-            *self.fresh.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some((session.workspace_id.clone(), std::time::Instant::now()));
+        self.first_startup.get_or_init(|| self.compute_first()).await;
+        tracing::debug!(ms = began.elapsed().as_millis(), "prewarm: session restored, keys listed");
+    }
+
+    /// The first start-up: the session and, with one, its keys.
+    async fn compute_first(&self) -> Startup {
+        let mut startup = self.compute_startup().await;
+        if startup.session.is_some() {
+            startup.keys = self.list_keys().await.ok();
         }
+        startup
     }
 
     async fn compute_startup(&self) -> Startup {
@@ -321,6 +320,7 @@ impl Desk {
             keychain_available: self.keychain_ok(),
             keychain_problem: self.keychain_problem.clone(),
             clipboard_available: self.clipboard.is_some(),
+            keys: None,
         }
     }
 
@@ -349,11 +349,6 @@ impl Desk {
     /// The current workspace's keys; when the server cannot be reached, the last ones seen.
     pub async fn list_keys(&self) -> AppResult<KeysView> {
         let (client, token, workspace) = self.here().await?;
-        if self.take_prewarmed(&workspace.id)
-            && let Some(view) = self.last_keys.lock().await.get(&workspace.id)
-        {
-            return Ok(view.clone());
-        }
         let began = std::time::Instant::now();
         match client.list_keys(&token, &workspace.id).await {
             Ok(list) => {
@@ -390,21 +385,6 @@ impl Desk {
             }
             Err(e) => Err(from_client(e)),
         }
-    }
-
-    /// Whether the prewarm fetched this workspace's keys in the last 2 seconds (and nothing
-    /// changed since); true once.
-    fn take_prewarmed(&self, workspace_id: &str) -> bool {
-        self.fresh
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-            .is_some_and(|(ws, at)| ws == workspace_id && at.elapsed() < std::time::Duration::from_secs(2))
-    }
-
-    /// Something changed: the next key list comes from the server.
-    fn changed(&self) {
-        *self.fresh.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     async fn view(&self, workspace_id: &str, card: KeyCard, rotation_days: u32) -> KeyCardView {
@@ -456,7 +436,6 @@ impl Desk {
         let idempotency_key = format!("kd-{}", random_base62(&mut rand::rng(), 32));
         let created =
             client.create_key(&token, &workspace.id, &body, Some(&idempotency_key)).await.map_err(from_client)?;
-        self.changed();
         let created_after = started.elapsed();
         let result = self.deliver(&workspace.id, &address, keep, created).await?;
         tracing::debug!(
@@ -556,7 +535,6 @@ impl Desk {
     pub async fn update_key(&self, key_id: &str, changes: UpdateKeyRequest) -> AppResult<KeyCardView> {
         let (client, token, workspace) = self.here().await?;
         let card = client.update_key(&token, &workspace.id, key_id, &changes).await.map_err(from_client)?;
-        self.changed();
         let rotation_days = self.settings.lock().await.rotation_days;
         Ok(self.view(&workspace.id, card, rotation_days).await)
     }
@@ -573,7 +551,6 @@ impl Desk {
             ));
         }
         client.revoke_key(&token, &workspace.id, key_id).await.map_err(from_client)?;
-        self.changed();
         if self.keychain_ok() {
             let address = KeychainAddress::for_key(&workspace.id, &card.name);
             let keychain = self.keychain.clone();

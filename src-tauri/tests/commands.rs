@@ -492,4 +492,11 @@ fn the_demo_opens_without_an_account_and_its_integration_sets_itself_up() {
     // Opening it again gives a fresh session on the same demo.
     let again: SessionView = h.invoke("open_demo", json!({})).unwrap();
     assert_eq!(again.workspace_id, session.workspace_id);
+    // The first start-up brings the session's keys along (the window shows them without
+    // asking again); later ones do not.
+    let first: Startup = h.invoke("startup", json!({})).unwrap();
+    assert_eq!(first.session.unwrap().workspace_id, session.workspace_id);
+    assert!(first.keys.is_some_and(|k| k.keys.iter().any(|c| c.card.name == name)));
+    let later: Startup = h.invoke("startup", json!({})).unwrap();
+    assert!(later.session.is_some() && later.keys.is_none());
 }

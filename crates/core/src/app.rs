@@ -248,6 +248,10 @@ ipc! {
         #[ts(optional)]
         pub keychain_problem: Option<String>,
         pub clipboard_available: bool,
+        /// The session's keys, on the first start-up only, fetched while the window loaded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub keys: Option<KeysView>,
     }
 }
 

@@ -169,7 +169,6 @@ impl Desk {
         if keep && let Some(adopted) = self.adopt_stored_replacement(client, token, workspace, r, &main).await? {
             r.created(KeyRef::of(&adopted), Utc::now()).map_err(wrong_stage)?;
             self.journal(r)?;
-            self.changed();
             return Ok(RotationStep { rotation: r.clone(), generated: None });
         }
         let body = CreateKeyRequest {
@@ -197,7 +196,6 @@ impl Desk {
                 ));
             }
         };
-        self.changed();
         if Utc::now() - r.started_at > REPLAY_WINDOW {
             self.revoke_orphans(client, token, workspace, r, &created.key.id).await;
         }
@@ -376,7 +374,6 @@ impl Desk {
             Err(e) if is_gone(&e) => {}
             Err(e) => return Err(from_client(e)),
         }
-        self.changed();
         if self.keychain_ok() {
             let (_, previous) = Self::addresses(&workspace.id, r);
             if self.load_secret(&previous).await?.is_some_and(|s| matches_ref(&s, &r.old_key)) {
@@ -424,7 +421,6 @@ impl Desk {
                 Err(e) if is_gone(&e) => {}
                 Err(e) => return Err(from_client(e)),
             }
-            self.changed();
             if self.keychain_ok() && !r.previous_in_keychain {
                 // No old secret to put back: just take the revoked replacement away.
                 let (keychain, m, n) = (self.keychain.clone(), main.clone(), new_key.clone());

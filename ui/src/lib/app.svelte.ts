@@ -6,6 +6,7 @@ import { getContext, setContext } from "svelte";
 import {
   backend,
   type AccountSummary,
+  type KeysView,
   type PresetView,
   type RotationReason,
   type SessionView,
@@ -60,10 +61,13 @@ export class AppState {
   /** A short confirmation ("Key revoked"), announced politely and hidden after a while. */
   notice = $state<string | null>(null);
   #noticeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The keys the shell fetched while the window loaded, for the first keys screen only. */
+  #initialKeys: { workspaceId: string; keys: KeysView } | null = null;
 
   constructor(init: AppInit = {}) {
     this.startup = init.startup ?? null;
     this.session = init.session ?? init.startup?.session ?? null;
+    this.#keepInitialKeys(init.startup ?? null);
     this.screen =
       init.screen ??
       (init.startup ? (this.session ? { name: "keys" } : { name: "start" }) : { name: "loading" });
@@ -97,6 +101,7 @@ export class AppState {
       const startup = await backend.startup();
       this.startup = startup;
       this.session = startup.session ?? null;
+      this.#keepInitialKeys(startup);
       this.screen = this.session ? { name: "keys" } : { name: "start" };
     } catch (error) {
       this.screen = { name: "failed", message: messageOf(error) };
@@ -200,6 +205,21 @@ export class AppState {
     this.notice = message;
     clearTimeout(this.#noticeTimer);
     this.#noticeTimer = setTimeout(() => (this.notice = null), 6000);
+  }
+
+  /**
+   * The keys fetched at start for this workspace, once: the first keys screen shows them
+   * without asking again; any later one asks the back end.
+   */
+  takeInitialKeys(workspaceId: string): KeysView | null {
+    const initial = this.#initialKeys;
+    this.#initialKeys = null;
+    return initial?.workspaceId === workspaceId ? initial.keys : null;
+  }
+
+  #keepInitialKeys(startup: Startup | null): void {
+    const workspaceId = startup?.session?.workspaceId;
+    this.#initialKeys = workspaceId && startup?.keys ? { workspaceId, keys: startup.keys } : null;
   }
 
   private remember(account: AccountSummary): void {

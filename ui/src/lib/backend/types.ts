@@ -201,7 +201,11 @@ quietSeconds: number, theme: Theme, };
 
 export type Theme = "system" | "light" | "dark";
 
-export type Startup = { accounts: Array<AccountSummary>, session?: SessionView, settings: Settings, presets: Array<PresetView>, keychainAvailable: boolean, keychainProblem?: string, clipboardAvailable: boolean, };
+export type Startup = { accounts: Array<AccountSummary>, session?: SessionView, settings: Settings, presets: Array<PresetView>, keychainAvailable: boolean, keychainProblem?: string, clipboardAvailable: boolean, 
+/**
+ * The session's keys, on the first start-up only, fetched while the window loaded.
+ */
+keys?: KeysView, };
 
 export type UpdateKeyRequest = { name?: string, scopes?: Array<Scope>, rateLimit?: RateLimit, enabled?: boolean, };
 

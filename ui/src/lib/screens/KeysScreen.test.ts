@@ -5,6 +5,7 @@ import type { MockedBackend } from "../../test/backend-mock";
 import {
   ago,
   appState,
+  demoKeys,
   keysView,
   renderWithApp,
   rotation,
@@ -44,6 +45,20 @@ describe("the keys screen", () => {
       "Legacy BI",
       "Sam's script",
     ]);
+  });
+
+  it("shows the keys fetched at start without asking again, then refreshes as usual", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    api.listKeys.mockResolvedValue(keysView());
+    const state = appState({ startup: startup({ keys: keysView(demoKeys().slice(0, 2)) }) });
+    renderWithApp(KeysScreen, {}, state);
+
+    expect(await screen.findByTestId("key-count")).toHaveTextContent("2 of 10 keys");
+    expect(api.listKeys).not.toHaveBeenCalled();
+    // Taken once: the next refresh asks the back end.
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(api.listKeys).toHaveBeenCalled();
+    expect(await screen.findByText("7 of 10 keys")).toBeInTheDocument();
   });
 
   it("filters the cards and counts each filter", async () => {

@@ -4,6 +4,10 @@ import { mount } from "svelte";
 import App from "./App.svelte";
 import { benchMode, markPainted } from "$lib/bench";
 
+if (/Linux/.test(navigator.userAgent) && !/Android/.test(navigator.userAgent)) {
+  document.documentElement.dataset.platform = "linux";
+}
+
 const target = document.getElementById("app");
 if (!target) throw new Error("index.html has no #app element");
 

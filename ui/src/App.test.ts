@@ -22,6 +22,13 @@ describe("the app", () => {
     expect(document.documentElement.dataset.theme).toBe("system");
   });
 
+  it("takes the start-up request main.ts already sent, with the keys it brought", async () => {
+    render(App, { props: { startup: Promise.resolve(startup({ keys: keysView() })) } });
+    expect(await screen.findByTestId("key-count")).toHaveTextContent("7 of 10 keys");
+    expect(api.startup).not.toHaveBeenCalled();
+    expect(api.listKeys).not.toHaveBeenCalled();
+  });
+
   it("starts on the start screen without a session, in the saved theme", async () => {
     api.startup.mockResolvedValue(
       startup({

@@ -3,6 +3,7 @@ import "./app.css";
 import { mount } from "svelte";
 import App from "./App.svelte";
 import { benchMode, markPainted } from "$lib/bench";
+import { backend } from "$lib/backend";
 
 if (/Linux/.test(navigator.userAgent) && !/Android/.test(navigator.userAgent)) {
   document.documentElement.dataset.platform = "linux";
@@ -14,4 +15,7 @@ if (!target) throw new Error("index.html has no #app element");
 // The benchmark's baseline: the same binary and page, with nothing mounted.
 if (benchMode === "blank") markPainted();
 
-export default benchMode === "blank" ? undefined : mount(App, { target });
+// The first start-up request goes out before mounting, so the two overlap.
+export default benchMode === "blank"
+  ? undefined
+  : mount(App, { target, props: { startup: backend.startup() } });

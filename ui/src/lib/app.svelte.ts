@@ -94,11 +94,14 @@ export class AppState {
     return this.startup?.keychainAvailable ?? false;
   }
 
-  /** Asks the back end for the first screen: the restored session, or the start screen. */
-  async load(): Promise<void> {
+  /**
+   * Asks the back end for the first screen (or takes the answer to a request already sent):
+   * the restored session, or the start screen.
+   */
+  async load(pending?: Promise<Startup>): Promise<void> {
     this.screen = { name: "loading" };
     try {
-      const startup = await backend.startup();
+      const startup = await (pending ?? backend.startup());
       this.startup = startup;
       this.session = startup.session ?? null;
       this.#keepInitialKeys(startup);

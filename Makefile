@@ -12,7 +12,7 @@ CARGO ?= cargo
 DEMO_DB ?= $(HOME)/.local/share/keydeck/demo-server.db
 UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/package.json
 
-.PHONY: deps ui run server test test-unit e2e lint bench openapi bindings
+.PHONY: deps ui run server test test-unit e2e lint bench bench-server bench-app openapi bindings
 
 deps:
 	@./scripts/install-deps.sh
@@ -56,7 +56,16 @@ test: lint test-unit e2e
 # The server's figures, then the app's: `tauri build` makes the release binary and the .deb
 # whose size is one of them.
 bench: ui
+	@status=0; \
+	$(MAKE) --no-print-directory bench-server || status=1; \
+	$(MAKE) --no-print-directory bench-app || status=1; \
+	exit $$status
+
+# Each program alone; `make bench` runs both even when the first misses a figure.
+bench-server: deps
 	$(CARGO) bench -p keydeck-server --bench server --locked
+
+bench-app: ui
 	npx tauri build --bundles deb
 	./scripts/with-desktop.sh $(CARGO) bench -p keydeck-e2e --bench app --locked
 

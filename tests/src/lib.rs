@@ -11,6 +11,14 @@ use anyhow::{Context, Result, bail};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 
+/// Runs a scenario with an overall time limit, so a WebDriver command that never answers
+/// fails the test instead of holding up the whole run.
+pub async fn bounded(secs: u64, scenario: impl std::future::Future<Output = Result<()>>) -> Result<()> {
+    tokio::time::timeout(Duration::from_secs(secs), scenario)
+        .await
+        .with_context(|| format!("the scenario did not finish within {secs} s"))?
+}
+
 /// The repository's root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
@@ -119,8 +127,15 @@ impl App {
             .with_context(|| format!("no element {css} within {secs} s"))
     }
 
+    /// Clicks the first element matching `css`. When something covers it (the sticky top bar
+    /// over a page scrolled just so), it is brought to the middle of the window first.
     pub async fn click(&self, css: &str) -> Result<()> {
-        self.find(css, 15).await?.click().await.with_context(|| format!("clicking {css}"))?;
+        let element = self.find(css, 15).await?;
+        if element.clone().click().await.is_err() {
+            let arg = serde_json::to_value(&element)?;
+            self.client.execute("arguments[0].scrollIntoView({block: 'center'});", vec![arg]).await?;
+            element.click().await.with_context(|| format!("clicking {css}"))?;
+        }
         Ok(())
     }
 
@@ -152,7 +167,18 @@ impl App {
     /// Saves a screenshot of the window as `artifacts/screens/<name>.png`.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
         tokio::time::sleep(Duration::from_millis(400)).await;
-        let png = self.client.screenshot().await?;
+        // WebKitWebDriver's snapshot waits for a painted frame; a still page painted on the CPU
+        // (no GPU, so no compositor) may not paint another. Keep frames coming for 2 seconds.
+        self.client
+            .execute(
+                "const s = document.documentElement.style; let n = 0; \
+                 const t = setInterval(() => { s.opacity = n++ % 2 ? '' : '0.999'; if (n > 20) { clearInterval(t); s.opacity = ''; } }, 100);",
+                vec![],
+            )
+            .await?;
+        let png = tokio::time::timeout(Duration::from_secs(20), self.client.screenshot())
+            .await
+            .with_context(|| format!("the screenshot {name} did not come within 20 s"))??;
         let path = artifacts().join(format!("{name}.png"));
         std::fs::write(&path, png)?;
         Ok(path)

@@ -24,67 +24,70 @@ async fn demo_generate_keychain_clipboard_test_revoke() -> Result<()> {
         return Ok(());
     }
     let _one = ONE_AT_A_TIME.lock().await;
-    let app = App::launch(4444, Some(FAST_CLIPBOARD)).await?;
-    app.click("[data-testid=open-demo]").await?;
-    app.find("[data-testid=key-card]", 90).await.context("the demo's cards")?;
-    app.screenshot("keys").await?;
-    let workspace = app.find("[data-testid=workspace-id]", 10).await?.text().await?;
-    ensure!(workspace.starts_with("ws_"), "workspace id shown: {workspace}");
+    keydeck_e2e::bounded(300, async {
+        let app = App::launch(4444, Some(FAST_CLIPBOARD)).await?;
+        app.click("[data-testid=open-demo]").await?;
+        app.find("[data-testid=key-card]", 90).await.context("the demo's cards")?;
+        app.screenshot("keys").await?;
+        let workspace = app.find("[data-testid=workspace-id]", 10).await?.text().await?;
+        ensure!(workspace.starts_with("ws_"), "workspace id shown: {workspace}");
 
-    // Generate: keychain first, then clipboard, then the one reveal.
-    let name = "E2E reporting key";
-    app.click("[data-testid=generate-open]").await?;
-    app.type_into("[data-testid=generate-name]", name).await?;
-    app.screenshot("generate").await?;
-    app.click("[data-testid=generate-submit]").await?;
-    let secret = app.find("[data-testid=revealed-secret]", 30).await?.text().await?.trim().to_owned();
-    ensure!(secret.starts_with("kdk_") && secret.len() == 42, "revealed: {secret:?}");
-    app.screenshot("reveal").await?;
-    ensure!(
-        keychain_secret(&format!("{workspace}/{name}"))? == secret,
-        "secret-tool finds the secret at the documented address"
-    );
-    ensure!(clipboard()? == secret, "xclip reads the same secret");
-    ensure!(
-        clipboard_targets()?.contains("x-kde-passwordManagerHint"),
-        "the clipboard item is marked to stay out of history"
-    );
-    app.until(20, "the clipboard is cleared after the delay", || async { Ok(clipboard()?.is_empty()) }).await?;
-    ensure!(keychain_secret(&format!("{workspace}/{name}"))? == secret, "the keychain keeps it");
-    app.click("[data-testid=reveal-close]").await?;
+        // Generate: keychain first, then clipboard, then the one reveal.
+        let name = "E2E reporting key";
+        app.click("[data-testid=generate-open]").await?;
+        app.type_into("[data-testid=generate-name]", name).await?;
+        app.screenshot("generate").await?;
+        app.click("[data-testid=generate-submit]").await?;
+        let secret = app.find("[data-testid=revealed-secret]", 30).await?.text().await?.trim().to_owned();
+        ensure!(secret.starts_with("kdk_") && secret.len() == 42, "revealed: {secret:?}");
+        app.screenshot("reveal").await?;
+        ensure!(
+            keychain_secret(&format!("{workspace}/{name}"))? == secret,
+            "secret-tool finds the secret at the documented address"
+        );
+        ensure!(clipboard()? == secret, "xclip reads the same secret");
+        ensure!(
+            clipboard_targets()?.contains("x-kde-passwordManagerHint"),
+            "the clipboard item is marked to stay out of history"
+        );
+        app.until(20, "the clipboard is cleared after the delay", || async { Ok(clipboard()?.is_empty()) }).await?;
+        ensure!(keychain_secret(&format!("{workspace}/{name}"))? == secret, "the keychain keeps it");
+        app.click("[data-testid=reveal-close]").await?;
 
-    // Test the key: connected.
-    app.click("[data-testid=test-open]").await?;
-    app.type_into("[data-testid=test-input]", &secret).await?;
-    app.click("[data-testid=test-submit]").await?;
-    let (v, text) = verdict(&app).await?;
-    ensure!(v == "connected", "test verdict {v}: {text}");
-    app.screenshot("test-connected").await?;
-    app.click("[data-testid=test-dialog] button[aria-label=Close]").await?;
+        // Test the key: connected.
+        app.click("[data-testid=test-open]").await?;
+        app.type_into("[data-testid=test-input]", &secret).await?;
+        app.click("[data-testid=test-submit]").await?;
+        let (v, text) = verdict(&app).await?;
+        ensure!(v == "connected", "test verdict {v}: {text}");
+        app.screenshot("test-connected").await?;
+        app.click("[data-testid=test-dialog] button[aria-label=Close]").await?;
 
-    // Revoke it after typing its name.
-    app.click(&format!("[data-testid=key-card][data-key-name='{name}']")).await?;
-    app.find("[data-testid=usage-chart]", 20).await?;
-    app.screenshot("key-detail").await?;
-    app.type_into("[data-testid=revoke-confirm-input]", name).await?;
-    app.click("[data-testid=revoke-submit]").await?;
-    app.until(20, "the revoked key's card disappears", || async {
-        Ok(app
-            .client
-            .find_all(fantoccini::Locator::Css(&format!("[data-testid=key-card][data-key-name='{name}']")))
-            .await?
-            .is_empty())
+        // Revoke it after typing its name.
+        app.click(&format!("[data-testid=key-card][data-key-name='{name}']")).await?;
+        app.find("[data-testid=usage-chart]", 20).await?;
+        app.screenshot("key-detail").await?;
+        app.type_into("[data-testid=revoke-confirm-input]", name).await?;
+        app.click("[data-testid=revoke-submit]").await?;
+        app.until(20, "the revoked key's card disappears", || async {
+            Ok(app
+                .client
+                .find_all(fantoccini::Locator::Css(&format!("[data-testid=key-card][data-key-name='{name}']")))
+                .await?
+                .is_empty())
+        })
+        .await?;
+
+        // Test it again: revoked.
+        app.click("[data-testid=test-open]").await?;
+        app.type_into("[data-testid=test-input]", &secret).await?;
+        app.click("[data-testid=test-submit]").await?;
+        let (v, text) = verdict(&app).await?;
+        ensure!(v == "problem" && text.to_lowercase().contains("revoked"), "after revoking: {v}: {text}");
+        app.screenshot("test-revoked").await?;
+        app.close().await
     })
-    .await?;
-
-    // Test it again: revoked.
-    app.click("[data-testid=test-open]").await?;
-    app.type_into("[data-testid=test-input]", &secret).await?;
-    app.click("[data-testid=test-submit]").await?;
-    let (v, text) = verdict(&app).await?;
-    ensure!(v == "problem" && text.to_lowercase().contains("revoked"), "after revoking: {v}: {text}");
-    app.screenshot("test-revoked").await?;
-    app.close().await
+    .await
 }
 
 struct Server(Child);
@@ -106,53 +109,71 @@ async fn sign_in_to_a_separately_started_server() -> Result<()> {
         return Ok(());
     }
     let _one = ONE_AT_A_TIME.lock().await;
-    let dir = std::env::temp_dir().join(format!("keydeck-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let db = dir.join("server.db");
-    let admin = |args: &[&str]| -> Result<String> {
-        let out = Command::new(server_binary()).arg("admin").arg("--db").arg(&db).args(args).output()?;
-        ensure!(out.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    };
-    admin(&["create-user", "--email", "riley@example.com", "--password", "riley-password-1", "--name", "Riley Chen"])?;
-    let ws =
-        admin(&["create-workspace", "--name", "Riley's Agency", "--plan", "business", "--owner", "riley@example.com"])?;
-    let port = 18_000 + (std::process::id() % 1000) as u16;
-    let _server = Server(
-        Command::new(server_binary())
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
-            .arg(&db)
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
+    keydeck_e2e::bounded(300, async {
+        let dir = std::env::temp_dir().join(format!("keydeck-e2e-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let db = dir.join("server.db");
+        let admin = |args: &[&str]| -> Result<String> {
+            let out = Command::new(server_binary()).arg("admin").arg("--db").arg(&db).args(args).output()?;
+            ensure!(out.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        };
+        admin(&[
+            "create-user",
+            "--email",
+            "riley@example.com",
+            "--password",
+            "riley-password-1",
+            "--name",
+            "Riley Chen",
+        ])?;
+        let ws = admin(&[
+            "create-workspace",
+            "--name",
+            "Riley's Agency",
+            "--plan",
+            "business",
+            "--owner",
+            "riley@example.com",
+        ])?;
+        let port = 18_000 + (std::process::id() % 1000) as u16;
+        let _server = Server(
+            Command::new(server_binary())
+                .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
+                .arg(&db)
+                .stdout(Stdio::null())
+                .spawn()?,
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 
-    let app = App::launch(4454, None).await?;
-    app.type_into("[data-testid=signin-server]", &url).await?;
-    app.type_into("[data-testid=signin-email]", "riley@example.com").await?;
-    app.type_into("[data-testid=signin-password]", "riley-password-1").await?;
-    app.screenshot("sign-in").await?;
-    app.click("[data-testid=signin-submit]").await?;
-    let count = app.find("[data-testid=key-count]", 30).await?;
-    let text = count.text().await?;
-    ensure!(text.contains("0 of 10"), "key count: {text}");
-    ensure!(app.find("[data-testid=workspace-id]", 10).await?.text().await? == ws);
-    app.click("[data-testid=generate-open]").await?;
-    app.type_into("[data-testid=generate-name]", "Agency dashboard").await?;
-    app.click("[data-testid=generate-submit]").await?;
-    let secret = app.find("[data-testid=revealed-secret]", 30).await?.text().await?.trim().to_owned();
-    ensure!(keychain_secret(&format!("{ws}/Agency dashboard"))? == secret);
-    app.click("[data-testid=reveal-close]").await?;
-    app.find("[data-testid=key-card][data-key-name='Agency dashboard']", 20).await?;
-    let text = app.find("[data-testid=key-count]", 5).await?.text().await?;
-    ensure!(text.contains("1 of 10"), "key count after generating: {text}");
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = root();
-    app.close().await
+        let app = App::launch(4454, None).await?;
+        app.type_into("[data-testid=signin-server]", &url).await?;
+        app.type_into("[data-testid=signin-email]", "riley@example.com").await?;
+        app.type_into("[data-testid=signin-password]", "riley-password-1").await?;
+        app.screenshot("sign-in").await?;
+        app.click("[data-testid=signin-submit]").await?;
+        let count = app.find("[data-testid=key-count]", 30).await?;
+        let text = count.text().await?;
+        ensure!(text.contains("0 of 10"), "key count: {text}");
+        ensure!(app.find("[data-testid=workspace-id]", 10).await?.text().await? == ws);
+        app.click("[data-testid=generate-open]").await?;
+        app.type_into("[data-testid=generate-name]", "Agency dashboard").await?;
+        app.click("[data-testid=generate-submit]").await?;
+        let secret = app.find("[data-testid=revealed-secret]", 30).await?.text().await?.trim().to_owned();
+        ensure!(keychain_secret(&format!("{ws}/Agency dashboard"))? == secret);
+        app.click("[data-testid=reveal-close]").await?;
+        app.find("[data-testid=key-card][data-key-name='Agency dashboard']", 20).await?;
+        let text = app.find("[data-testid=key-count]", 5).await?.text().await?;
+        ensure!(text.contains("1 of 10"), "key count after generating: {text}");
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = root();
+        app.close().await
+    })
+    .await
 }

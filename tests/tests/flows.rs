@@ -77,105 +77,111 @@ async fn rotation_incident_and_zapier_on_the_demo() -> Result<()> {
         return Ok(());
     }
     let _one = ONE_AT_A_TIME.lock().await;
-    let app = App::launch(4464, Some(FAST)).await?;
-    app.click("[data-testid=open-demo]").await?;
-    app.find(&card(INTEGRATION), 90).await.context("the demo integration's card")?;
-    let (ws, api) = demo_api(&app).await?;
-    let address = format!("{ws}/{INTEGRATION}");
-    let previous = format!("{address} (previous)");
-    let old = integration_secret(&app, &address).await?;
+    keydeck_e2e::bounded(300, async {
+        let app = App::launch(4464, Some(FAST)).await?;
+        app.click("[data-testid=open-demo]").await?;
+        app.find(&card(INTEGRATION), 90).await.context("the demo integration's card")?;
+        let (ws, api) = demo_api(&app).await?;
+        let address = format!("{ws}/{INTEGRATION}");
+        let previous = format!("{address} (previous)");
+        let old = integration_secret(&app, &address).await?;
 
-    // 1. A full rotation of the key the demo integration reads from the keychain: step 3
-    // completes by itself once the integration has moved to the new key and the old fell quiet.
-    let new = rotate_step_one(&app, INTEGRATION).await?;
-    app.screenshot("rotation-1-created").await?;
-    ensure!(keychain_secret(&address)? == new, "the key's address holds the new secret");
-    ensure!(keychain_secret(&previous)? == old, "the old secret waits at the previous address");
-    app.click("[data-testid=rotation-next]").await?;
-    app.find(&wizard_at("2"), 20).await?;
-    let shown = app.find("[data-testid=rotation-previous-account]", 5).await?.text().await?;
-    ensure!(shown.contains(&previous), "step 2 names the previous address: {shown}");
-    app.screenshot("rotation-2-update").await?;
-    app.click("[data-testid=rotation-updated]").await?;
-    app.find(&wizard_at("3"), 20).await?;
-    app.screenshot("rotation-3-confirm").await?;
-    app.find(&wizard_at("4"), 90).await.context("step 3 passes by itself")?;
-    ensure!(count(&app, "[data-testid=rotation-old-used-warning]").await? == 0, "no warning: the old key fell quiet");
-    app.screenshot("rotation-4-revoke").await?;
-    revoke_old(&app, INTEGRATION).await?;
-    app.screenshot("rotation-done").await?;
-    ensure!(keychain_secret(&address)? == new, "the keychain address holds the new secret");
-    ensure!(keychain_secret(&previous)?.is_empty(), "the previous entry is gone");
-    ensure!(call(&api, &old, &ws).await? == Some("key_revoked"), "the old key is revoked");
-    ensure!(call(&api, &new, &ws).await?.is_none(), "the new key works");
-    app.click("[data-testid=rotation-close]").await?;
+        // 1. A full rotation of the key the demo integration reads from the keychain: step 3
+        // completes by itself once the integration has moved to the new key and the old fell quiet.
+        let new = rotate_step_one(&app, INTEGRATION).await?;
+        app.screenshot("rotation-1-created").await?;
+        ensure!(keychain_secret(&address)? == new, "the key's address holds the new secret");
+        ensure!(keychain_secret(&previous)? == old, "the old secret waits at the previous address");
+        app.click("[data-testid=rotation-next]").await?;
+        app.find(&wizard_at("2"), 20).await?;
+        let shown = app.find("[data-testid=rotation-previous-account]", 5).await?.text().await?;
+        ensure!(shown.contains(&previous), "step 2 names the previous address: {shown}");
+        app.screenshot("rotation-2-update").await?;
+        app.click("[data-testid=rotation-updated]").await?;
+        app.find(&wizard_at("3"), 20).await?;
+        app.screenshot("rotation-3-confirm").await?;
+        app.find(&wizard_at("4"), 90).await.context("step 3 passes by itself")?;
+        ensure!(
+            count(&app, "[data-testid=rotation-old-used-warning]").await? == 0,
+            "no warning: the old key fell quiet"
+        );
+        app.screenshot("rotation-4-revoke").await?;
+        revoke_old(&app, INTEGRATION).await?;
+        app.screenshot("rotation-done").await?;
+        ensure!(keychain_secret(&address)? == new, "the keychain address holds the new secret");
+        ensure!(keychain_secret(&previous)?.is_empty(), "the previous entry is gone");
+        ensure!(call(&api, &old, &ws).await? == Some("key_revoked"), "the old key is revoked");
+        ensure!(call(&api, &new, &ws).await?.is_none(), "the new key works");
+        app.click("[data-testid=rotation-close]").await?;
 
-    // 2. A rotation while something keeps using the old key: step 3 cannot pass by itself, the
-    // user overrides, and step 4 warns.
-    let name = "E2E billing export";
-    app.find("[data-testid=generate-open]", 20).await?;
-    app.click("[data-testid=generate-open]").await?;
-    app.type_into("[data-testid=generate-name]", name).await?;
-    app.click("[data-testid=generate-submit]").await?;
-    let billing = app.find("[data-testid=revealed-secret]", 30).await?.text().await?.trim().to_owned();
-    app.click("[data-testid=reveal-close]").await?;
-    let (stop, mut stopped) = tokio::sync::watch::channel(false);
-    let user = {
-        let (api, billing, ws) = (api.clone(), billing.clone(), ws.clone());
-        tokio::spawn(async move {
-            loop {
-                let _ = api.me(&billing, &ws).await;
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_millis(700)) => {}
-                    _ = stopped.changed() => return,
+        // 2. A rotation while something keeps using the old key: step 3 cannot pass by itself, the
+        // user overrides, and step 4 warns.
+        let name = "E2E billing export";
+        app.find("[data-testid=generate-open]", 20).await?;
+        app.click("[data-testid=generate-open]").await?;
+        app.type_into("[data-testid=generate-name]", name).await?;
+        app.click("[data-testid=generate-submit]").await?;
+        let billing = app.find("[data-testid=revealed-secret]", 30).await?.text().await?.trim().to_owned();
+        app.click("[data-testid=reveal-close]").await?;
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let user = {
+            let (api, billing, ws) = (api.clone(), billing.clone(), ws.clone());
+            tokio::spawn(async move {
+                loop {
+                    let _ = api.me(&billing, &ws).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_millis(700)) => {}
+                        _ = stopped.changed() => return,
+                    }
                 }
-            }
-        })
-    };
-    rotate_step_one(&app, name).await?;
-    app.click("[data-testid=rotation-next]").await?;
-    app.click("[data-testid=rotation-updated]").await?;
-    app.find(&wizard_at("3"), 20).await?;
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    ensure!(count(&app, &wizard_at("3")).await? == 1, "step 3 does not pass while the old key is in use");
-    app.click("[data-testid=rotation-override]").await?;
-    app.click("[data-testid=rotation-override-ack]").await?;
-    app.click("[data-testid=rotation-override-submit]").await?;
-    app.find(&wizard_at("4"), 20).await?;
-    app.find("[data-testid=rotation-old-used-warning]", 20).await.context("step 4 warns")?;
-    app.screenshot("rotation-4-warning").await?;
-    let _ = stop.send(true);
-    user.await?;
-    revoke_old(&app, name).await?;
-    app.click("[data-testid=rotation-close]").await?;
+            })
+        };
+        rotate_step_one(&app, name).await?;
+        app.click("[data-testid=rotation-next]").await?;
+        app.click("[data-testid=rotation-updated]").await?;
+        app.find(&wizard_at("3"), 20).await?;
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        ensure!(count(&app, &wizard_at("3")).await? == 1, "step 3 does not pass while the old key is in use");
+        app.click("[data-testid=rotation-override]").await?;
+        app.click("[data-testid=rotation-override-ack]").await?;
+        app.click("[data-testid=rotation-override-submit]").await?;
+        app.find(&wizard_at("4"), 20).await?;
+        app.find("[data-testid=rotation-old-used-warning]", 20).await.context("step 4 warns")?;
+        app.screenshot("rotation-4-warning").await?;
+        let _ = stop.send(true);
+        user.await?;
+        revoke_old(&app, name).await?;
+        app.click("[data-testid=rotation-close]").await?;
 
-    // 3. Connect Zapier: a stand-in for Zapier calls /me with the key; the flow says connected.
-    app.click("[data-testid=zapier-open]").await?;
-    app.find("[data-testid=zapier-screen]", 20).await?;
-    app.type_into("[data-testid=zapier-name]", "E2E Zapier").await?;
-    app.click("[data-testid=zapier-create]").await?;
-    let zapier = app.find("[data-testid=revealed-secret]", 30).await?.text().await?.trim().to_owned();
-    let shown = app.find("[data-testid=zapier-workspace-id]", 10).await?.text().await?;
-    ensure!(shown.contains(&ws), "the workspace ID to paste into Zapier: {shown}");
-    app.find("[data-testid=zapier-waiting]", 20).await?;
-    app.screenshot("zapier-waiting").await?;
-    ensure!(call(&api, &zapier, &ws).await?.is_none(), "Zapier's test request is accepted");
-    let connected = app.find("[data-testid=zapier-connected]", 30).await.context("the flow sees the first use")?;
-    ensure!(connected.text().await?.contains("Zapier is connected"));
-    app.screenshot("zapier-connected").await?;
+        // 3. Connect Zapier: a stand-in for Zapier calls /me with the key; the flow says connected.
+        app.click("[data-testid=zapier-open]").await?;
+        app.find("[data-testid=zapier-screen]", 20).await?;
+        app.type_into("[data-testid=zapier-name]", "E2E Zapier").await?;
+        app.click("[data-testid=zapier-create]").await?;
+        let zapier = app.find("[data-testid=revealed-secret]", 30).await?.text().await?.trim().to_owned();
+        let shown = app.find("[data-testid=zapier-workspace-id]", 10).await?.text().await?;
+        ensure!(shown.contains(&ws), "the workspace ID to paste into Zapier: {shown}");
+        app.find("[data-testid=zapier-waiting]", 20).await?;
+        app.screenshot("zapier-waiting").await?;
+        ensure!(call(&api, &zapier, &ws).await?.is_none(), "Zapier's test request is accepted");
+        let connected = app.find("[data-testid=zapier-connected]", 30).await.context("the flow sees the first use")?;
+        ensure!(connected.text().await?.contains("Zapier is connected"));
+        app.screenshot("zapier-connected").await?;
 
-    // 4. Incident response on that key: after "disable now" the next request is refused.
-    app.find("[data-testid=zapier-screen]", 5).await?;
-    app.click("[data-testid=zapier-close]").await?;
-    app.click(&card("E2E Zapier")).await?;
-    app.click("[data-testid=incident-open]").await?;
-    app.find("[data-testid=incident-screen]", 20).await?;
-    app.click("[data-testid=incident-disable]").await?;
-    app.find("[data-testid=incident-status][data-enabled='false']", 20).await?;
-    ensure!(call(&api, &zapier, &ws).await? == Some("key_disabled"), "the next request is refused");
-    app.find("[data-testid=incident-requests]", 20).await?;
-    app.screenshot("incident").await?;
-    app.close().await
+        // 4. Incident response on that key: after "disable now" the next request is refused.
+        app.find("[data-testid=zapier-screen]", 5).await?;
+        app.click("[data-testid=zapier-close]").await?;
+        app.click(&card("E2E Zapier")).await?;
+        app.click("[data-testid=incident-open]").await?;
+        app.find("[data-testid=incident-screen]", 20).await?;
+        app.click("[data-testid=incident-disable]").await?;
+        app.find("[data-testid=incident-status][data-enabled='false']", 20).await?;
+        ensure!(call(&api, &zapier, &ws).await? == Some("key_disabled"), "the next request is refused");
+        app.find("[data-testid=incident-requests]", 20).await?;
+        app.screenshot("incident").await?;
+        app.close().await
+    })
+    .await
 }
 
 #[tokio::test]
@@ -184,40 +190,43 @@ async fn a_rotation_survives_sigkill_after_step_one_and_after_step_two_begins() 
         return Ok(());
     }
     let _one = ONE_AT_A_TIME.lock().await;
-    let port = 4474;
-    let app = App::launch(port, Some(FAST)).await?;
-    app.click("[data-testid=open-demo]").await?;
-    app.find(&card(INTEGRATION), 90).await?;
-    let (ws, _) = demo_api(&app).await?;
-    let address = format!("{ws}/{INTEGRATION}");
-    let previous = format!("{address} (previous)");
-    let old = integration_secret(&app, &address).await?;
-    let new = rotate_step_one(&app, INTEGRATION).await?;
-    let data = app.kill().await?;
+    keydeck_e2e::bounded(300, async {
+        let port = 4474;
+        let app = App::launch(port, Some(FAST)).await?;
+        app.click("[data-testid=open-demo]").await?;
+        app.find(&card(INTEGRATION), 90).await?;
+        let (ws, _) = demo_api(&app).await?;
+        let address = format!("{ws}/{INTEGRATION}");
+        let previous = format!("{address} (previous)");
+        let old = integration_secret(&app, &address).await?;
+        let new = rotate_step_one(&app, INTEGRATION).await?;
+        let data = app.kill().await?;
 
-    // Start again: the unfinished rotation is offered and resumes after step 1.
-    let app = App::launch_with(port, None, Some(&data), &app_binary()).await?;
-    app.find(&card(INTEGRATION), 60).await?;
-    ensure!(count(&app, &card(INTEGRATION)).await? == 2, "exactly one replacement beside the old key");
-    app.screenshot("rotation-resume-offered").await?;
-    app.click("[data-testid=rotation-resume-banner] [data-testid=rotation-resume]").await?;
-    app.find("[data-testid=rotation-wizard][data-step='1'][data-stage='created']", 30).await?;
-    ensure!(keychain_secret(&address)? == new, "the new secret is still at the key's address");
-    ensure!(keychain_secret(&previous)? == old, "the old secret is still at the previous address");
-    app.click("[data-testid=rotation-next]").await?;
-    app.find("[data-testid=rotation-wizard][data-step='2'][data-stage='updating']", 20).await?;
-    let data = app.kill().await?;
+        // Start again: the unfinished rotation is offered and resumes after step 1.
+        let app = App::launch_with(port, None, Some(&data), &app_binary()).await?;
+        app.find(&card(INTEGRATION), 60).await?;
+        ensure!(count(&app, &card(INTEGRATION)).await? == 2, "exactly one replacement beside the old key");
+        app.screenshot("rotation-resume-offered").await?;
+        app.click("[data-testid=rotation-resume-banner] [data-testid=rotation-resume]").await?;
+        app.find("[data-testid=rotation-wizard][data-step='1'][data-stage='created']", 30).await?;
+        ensure!(keychain_secret(&address)? == new, "the new secret is still at the key's address");
+        ensure!(keychain_secret(&previous)? == old, "the old secret is still at the previous address");
+        app.click("[data-testid=rotation-next]").await?;
+        app.find("[data-testid=rotation-wizard][data-step='2'][data-stage='updating']", 20).await?;
+        let data = app.kill().await?;
 
-    // Again, right after step 2 began: it resumes at step 2, still with one replacement.
-    let app = App::launch_with(port, None, Some(&data), &app_binary()).await?;
-    app.find(&card(INTEGRATION), 60).await?;
-    ensure!(count(&app, &card(INTEGRATION)).await? == 2, "exactly one replacement beside the old key");
-    app.click("[data-testid=rotation-resume-banner] [data-testid=rotation-resume]").await?;
-    app.find("[data-testid=rotation-wizard][data-step='2'][data-stage='updating']", 30).await?;
-    ensure!(keychain_secret(&address)? == new && keychain_secret(&previous)? == old, "no secret lost");
-    app.click("[data-testid=rotation-updated]").await?;
-    app.find(&wizard_at("4"), 90).await.context("step 3 passes by itself after the restarts")?;
-    revoke_old(&app, INTEGRATION).await?;
-    ensure!(keychain_secret(&address)? == new && keychain_secret(&previous)?.is_empty());
-    app.close().await
+        // Again, right after step 2 began: it resumes at step 2, still with one replacement.
+        let app = App::launch_with(port, None, Some(&data), &app_binary()).await?;
+        app.find(&card(INTEGRATION), 60).await?;
+        ensure!(count(&app, &card(INTEGRATION)).await? == 2, "exactly one replacement beside the old key");
+        app.click("[data-testid=rotation-resume-banner] [data-testid=rotation-resume]").await?;
+        app.find("[data-testid=rotation-wizard][data-step='2'][data-stage='updating']", 30).await?;
+        ensure!(keychain_secret(&address)? == new && keychain_secret(&previous)? == old, "no secret lost");
+        app.click("[data-testid=rotation-updated]").await?;
+        app.find(&wizard_at("4"), 90).await.context("step 3 passes by itself after the restarts")?;
+        revoke_old(&app, INTEGRATION).await?;
+        ensure!(keychain_secret(&address)? == new && keychain_secret(&previous)?.is_empty());
+        app.close().await
+    })
+    .await
 }

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::rules::{ExpiresInDays, RateLimit};
 use crate::scope::Scope;
-use crate::wire::KeyCard;
+use crate::wire::{CreateKeyRequest, KeyCard};
 
 /// Why a key is being replaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -194,6 +194,16 @@ impl Rotation {
             confirmation: None,
             finished_at: None,
             previous_in_keychain: false,
+        }
+    }
+
+    /// The replacement's creation: the old key's name, permissions, limits and expiry preset.
+    pub fn replacement_request(&self) -> CreateKeyRequest {
+        CreateKeyRequest {
+            name: self.old_key.name.clone(),
+            scopes: self.scopes.clone(),
+            expires_in_days: self.expires_in_days,
+            rate_limit: Some(self.rate_limit),
         }
     }
 
@@ -432,6 +442,10 @@ mod tests {
         assert_eq!(r.expires_in_days, ExpiresInDays::new(90));
         assert_eq!(r.rate_limit, RateLimit::default());
         assert_eq!(r.idempotency_key.as_deref(), Some("kd-idem"));
+        let request = r.replacement_request();
+        assert_eq!(request.name, "Payroll sync");
+        assert_eq!((request.scopes, request.expires_in_days), (r.scopes.clone(), r.expires_in_days));
+        assert_eq!(request.rate_limit, Some(RateLimit::default()));
         let json = serde_json::to_string(&r).unwrap();
         assert!(!json.contains("secret"), "{json}");
     }

@@ -11,7 +11,7 @@ use keydeck_core::ErrorCode;
 use keydeck_core::app::{AppErrorCode, RotationAction, RotationCheck, RotationStep, RotationTested, Verdict};
 use keydeck_core::key::random_base62;
 use keydeck_core::rotation::{ConfirmedBy, KeyRef, Resume, Rotation, RotationReason, Stage, WrongStage};
-use keydeck_core::wire::{CreateKeyRequest, KeyCard, WorkspaceSummary};
+use keydeck_core::wire::{KeyCard, WorkspaceSummary};
 use keydeck_vault::{KeychainAddress, store_verified};
 
 use super::{Desk, matches_card, spawn_blocking, test_secret};
@@ -171,12 +171,7 @@ impl Desk {
             self.journal(r)?;
             return Ok(RotationStep { rotation: r.clone(), generated: None });
         }
-        let body = CreateKeyRequest {
-            name: r.old_key.name.clone(),
-            scopes: r.scopes.clone(),
-            expires_in_days: r.expires_in_days,
-            rate_limit: Some(r.rate_limit),
-        };
+        let body = r.replacement_request();
         let created = match client.create_key(token, &workspace.id, &body, r.idempotency_key.as_deref()).await {
             Ok(created) => created,
             // The server refused: nothing was made. Undo the journal and the "previous" copy.
@@ -403,12 +398,7 @@ impl Desk {
         }
         let (main, previous) = Self::addresses(&workspace.id, &r);
         if r.stage == Stage::Creating {
-            let body = CreateKeyRequest {
-                name: r.old_key.name.clone(),
-                scopes: r.scopes.clone(),
-                expires_in_days: r.expires_in_days,
-                rate_limit: Some(r.rate_limit),
-            };
+            let body = r.replacement_request();
             match client.create_key(&token, &workspace.id, &body, r.idempotency_key.as_deref()).await {
                 Ok(created) => r.new_key = Some(KeyRef::of(&created.key)),
                 Err(ClientError::Api { .. }) => {}

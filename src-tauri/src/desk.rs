@@ -66,7 +66,12 @@ async fn spawn_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'stati
 
 /// Whether a stored secret is the one behind a card (same first 8 and last 4 characters).
 fn matches_card(secret: &str, card: &KeyCard) -> bool {
-    secret.len() == keydeck_core::key::KEY_LEN && secret.starts_with(&card.prefix) && secret.ends_with(&card.hint)
+    is_key(secret, &card.prefix, &card.hint)
+}
+
+/// Whether a stored secret is the key with this prefix (first 8) and hint (last 4 characters).
+fn is_key(secret: &str, prefix: &str, hint: &str) -> bool {
+    secret.len() == keydeck_core::key::KEY_LEN && secret.starts_with(prefix) && secret.ends_with(hint)
 }
 
 impl Desk {

@@ -14,14 +14,14 @@ use keydeck_core::rotation::{ConfirmedBy, KeyRef, Resume, Rotation, RotationReas
 use keydeck_core::wire::{KeyCard, WorkspaceSummary};
 use keydeck_vault::{KeychainAddress, store_verified};
 
-use super::{Desk, matches_card, spawn_blocking, test_secret};
+use super::{Desk, is_key, matches_card, spawn_blocking, test_secret};
 use crate::error::{AppResult, app_error, field_error, from_client, from_vault};
 
 /// How long the server replays an idempotent creation (PRODUCT.md: 10 minutes), less a margin.
 const REPLAY_WINDOW: chrono::Duration = chrono::Duration::minutes(9);
 
 fn matches_ref(secret: &str, key: &KeyRef) -> bool {
-    secret.len() == keydeck_core::key::KEY_LEN && secret.starts_with(&key.prefix) && secret.ends_with(&key.hint)
+    is_key(secret, &key.prefix, &key.hint)
 }
 
 fn wrong_stage(e: WrongStage) -> keydeck_core::app::AppError {

@@ -12,6 +12,7 @@
 //! one request at a time per connection) on another; on a 2-core machine both share the cores,
 //! equally for both sides of every ratio. Throughput pairs are measured in alternating rounds
 //! after a warm-up and compared by their medians. Exits non-zero when any figure misses.
+//! `cargo bench -p keydeck-server --bench server -- 1 4` runs only figures 1 and 4.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -470,7 +471,14 @@ struct Figure {
     raw: String,
 }
 
+/// The figures asked for on the command line (`cargo bench ... -- 1 4`), all when none are.
+fn wanted() -> Vec<u8> {
+    let asked: Vec<u8> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    if asked.is_empty() { vec![1, 2, 3, 4] } else { asked }
+}
+
 fn run() -> Result<bool> {
+    let wanted = wanted();
     let server_rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("server").enable_all().build()?;
     let client_rt =
@@ -497,21 +505,23 @@ fn run() -> Result<bool> {
         TIGHT.window_seconds
     );
 
-    // Figure 1: /me (one pool key per connection) against /healthz, same server.
-    println!(
-        "\n[1] GET /api/v1/me vs GET /healthz, {CONNECTIONS} connections, {ROUNDS} x {} s rounds each",
-        ROUND.as_secs_f64()
-    );
-    let healthz: Vec<Target> = (0..CONNECTIONS).map(|_| Target::open(a.addr, HEALTHZ)).collect();
     let me: Vec<Target> = pool.iter().map(|k| Target::keyed(a.addr, ME, k)).collect::<Result<_>>()?;
-    let (me_rounds, healthz_rounds) = alternate(&client_rt, &me, &healthz, "/me", "/healthz", &|| {})?;
-    let (me_rps, healthz_rps) = (median_rps(&me_rounds), median_rps(&healthz_rounds));
-    let ratio = me_rps / healthz_rps;
-    let clean = all_ok(&me_rounds) && all_ok(&healthz_rounds);
-    if !clean {
-        println!("  WARNING: a round had a non-2xx response (429 or other) or a failed connection");
-    }
-    figures.push(Figure {
+
+    // Figure 1: /me (one pool key per connection) against /healthz, same server.
+    if wanted.contains(&1) {
+        println!(
+            "\n[1] GET /api/v1/me vs GET /healthz, {CONNECTIONS} connections, {ROUNDS} x {} s rounds each",
+            ROUND.as_secs_f64()
+        );
+        let healthz: Vec<Target> = (0..CONNECTIONS).map(|_| Target::open(a.addr, HEALTHZ)).collect();
+        let (me_rounds, healthz_rounds) = alternate(&client_rt, &me, &healthz, "/me", "/healthz", &|| {})?;
+        let (me_rps, healthz_rps) = (median_rps(&me_rounds), median_rps(&healthz_rounds));
+        let ratio = me_rps / healthz_rps;
+        let clean = all_ok(&me_rounds) && all_ok(&healthz_rounds);
+        if !clean {
+            println!("  WARNING: a round had a non-2xx response (429 or other) or a failed connection");
+        }
+        figures.push(Figure {
         name: "me/healthz throughput",
         value: format!("{ratio:.3}"),
         target: ">= 0.90",
@@ -522,123 +532,133 @@ fn run() -> Result<bool> {
             median_pair_ratio(&me_rounds, &healthz_rounds)
         ),
     });
+    }
 
     // Figure 3: write statements per authenticated request, and exact request counts. The
     // flusher writes each key with pending usage once per flush interval (1 s), in up to 4
     // statements whatever its number of requests, so this figure is about
     // 4 x active keys x flushes / requests: it falls as the throughput per key rises.
-    println!(
-        "\n[3] write statements per /me request, {CONNECTIONS} connections x {} s over {} keys",
-        WRITE_RUN.as_secs(),
-        pool.len()
-    );
-    let count_before = server_rt.block_on(settled_request_count(&a, &pool))?;
-    let writes_before = a.state.store.write_statements();
-    let run3 = client_rt.block_on(load(&me, WRITE_RUN, false, false))?;
-    let count_after = server_rt.block_on(settled_request_count(&a, &pool))?;
-    let writes = a.state.store.write_statements() - writes_before;
-    let counted = count_after - count_before;
-    let responses = run3.responses();
-    let per_request = writes as f64 / responses.max(1) as f64;
-    let exact = i64::try_from(responses)? == counted && run3.errors == 0;
-    println!("  {}", run3.summary());
-    println!("  {writes} write statements for {responses} responses; request_count grew by {counted}");
-    figures.push(Figure {
-        name: "writes per authenticated request",
-        value: format!("{per_request:.4}"),
-        target: "<= 0.01",
-        pass: per_request <= 0.01 && run3.ok > 0,
-        raw: format!("{writes} statements / {responses} requests over {:.1} s", run3.elapsed.as_secs_f64()),
-    });
-    figures.push(Figure {
-        name: "requestCount exact after flush",
-        value: if exact { "yes".to_owned() } else { "no".to_owned() },
-        target: "exact",
-        pass: exact,
-        raw: format!("request_count +{counted}, client saw {responses} responses ({} connection errors)", run3.errors),
-    });
+    if wanted.contains(&3) {
+        println!(
+            "\n[3] write statements per /me request, {CONNECTIONS} connections x {} s over {} keys",
+            WRITE_RUN.as_secs(),
+            pool.len()
+        );
+        let count_before = server_rt.block_on(settled_request_count(&a, &pool))?;
+        let writes_before = a.state.store.write_statements();
+        let run3 = client_rt.block_on(load(&me, WRITE_RUN, false, false))?;
+        let count_after = server_rt.block_on(settled_request_count(&a, &pool))?;
+        let writes = a.state.store.write_statements() - writes_before;
+        let counted = count_after - count_before;
+        let responses = run3.responses();
+        let per_request = writes as f64 / responses.max(1) as f64;
+        let exact = i64::try_from(responses)? == counted && run3.errors == 0;
+        println!("  {}", run3.summary());
+        println!("  {writes} write statements for {responses} responses; request_count grew by {counted}");
+        figures.push(Figure {
+            name: "writes per authenticated request",
+            value: format!("{per_request:.4}"),
+            target: "<= 0.01",
+            pass: per_request <= 0.01 && run3.ok > 0,
+            raw: format!("{writes} statements / {responses} requests over {:.1} s", run3.elapsed.as_secs_f64()),
+        });
+        figures.push(Figure {
+            name: "requestCount exact after flush",
+            value: if exact { "yes".to_owned() } else { "no".to_owned() },
+            target: "exact",
+            pass: exact,
+            raw: format!(
+                "request_count +{counted}, client saw {responses} responses ({} connection errors)",
+                run3.errors
+            ),
+        });
+    }
 
     // Figure 4: 32 connections on one key past its limit, over whole windows.
-    println!(
-        "\n[4] one key limited to {}/{} s, {CONNECTIONS} connections for {LIMIT_WINDOWS} windows",
-        TIGHT.max_requests, TIGHT.window_seconds
-    );
-    let hammer: Vec<Target> =
-        (0..CONNECTIONS).map(|_| Target::keyed(a.addr, ME, &limited_key[0])).collect::<Result<_>>()?;
-    // Starts 20 ms into a window and stops 20 ms before one, so the run covers whole windows
-    // (a window touched for a few milliseconds at either end could not fill its allowance).
-    let run4 = client_rt.block_on(load(&hammer, Duration::from_millis(LIMIT_WINDOWS * 1000 - 40), true, true))?;
-    println!("  {}", run4.summary());
-    for (reset, (ok, limited)) in &run4.windows {
-        println!("  window ending {reset}: {ok} accepted, {limited} refused");
+    if wanted.contains(&4) {
+        println!(
+            "\n[4] one key limited to {}/{} s, {CONNECTIONS} connections for {LIMIT_WINDOWS} windows",
+            TIGHT.max_requests, TIGHT.window_seconds
+        );
+        let hammer: Vec<Target> =
+            (0..CONNECTIONS).map(|_| Target::keyed(a.addr, ME, &limited_key[0])).collect::<Result<_>>()?;
+        // Starts 20 ms into a window and stops 20 ms before one, so the run covers whole windows
+        // (a window touched for a few milliseconds at either end could not fill its allowance).
+        let run4 = client_rt.block_on(load(&hammer, Duration::from_millis(LIMIT_WINDOWS * 1000 - 40), true, true))?;
+        println!("  {}", run4.summary());
+        for (reset, (ok, limited)) in &run4.windows {
+            println!("  window ending {reset}: {ok} accepted, {limited} refused");
+        }
+        let windows = run4.windows.len() as u64;
+        let allowed = u64::from(TIGHT.max_requests) * windows;
+        let accepted_ratio = run4.ok as f64 / allowed.max(1) as f64;
+        figures.push(Figure {
+            name: "accepted/allowed past rate limit",
+            value: format!("{accepted_ratio:.4}"),
+            target: "0.99..=1.01",
+            pass: (0.99..=1.01).contains(&accepted_ratio) && run4.other == 0 && run4.errors == 0,
+            raw: format!(
+                "{} accepted, {} refused (429), allowed {allowed} = {} x {windows} windows",
+                run4.ok, run4.limited, TIGHT.max_requests
+            ),
+        });
     }
-    let windows = run4.windows.len() as u64;
-    let allowed = u64::from(TIGHT.max_requests) * windows;
-    let accepted_ratio = run4.ok as f64 / allowed.max(1) as f64;
-    figures.push(Figure {
-        name: "accepted/allowed past rate limit",
-        value: format!("{accepted_ratio:.4}"),
-        target: "0.99..=1.01",
-        pass: (0.99..=1.01).contains(&accepted_ratio) && run4.other == 0 && run4.errors == 0,
-        raw: format!(
-            "{} accepted, {} refused (429), allowed {allowed} = {} x {windows} windows",
-            run4.ok, run4.limited, TIGHT.max_requests
-        ),
-    });
     server_rt.block_on(a.stop());
 
     // ---- Servers S (10 keys) and L (1,000,000 keys): figure 2 ---------------------------------
-    println!("\n[2] GET /api/v1/me with 10 keys stored vs {LARGE_TOTAL_KEYS} keys stored");
-    let small = start_server(&server_rt, dir.path(), "small.sqlite")?;
-    let large = start_server(&server_rt, dir.path(), "large.sqlite")?;
-    // Both databases hold one workspace with the 10 keys the load uses; the large one also
-    // holds 999,990 filler keys in 999 more workspaces.
-    let small_keys = server_rt.block_on(async {
-        let owner = create_owner(&small).await?;
-        seed_keys(&small, &owner, MEASURED_KEYS, KEYS_PER_WORKSPACE, GENEROUS, "Measured").await
-    })?;
-    let seeding = Instant::now();
-    let (large_keys, large_owner) = server_rt.block_on(async {
-        let owner = create_owner(&large).await?;
-        let keys = seed_keys(&large, &owner, MEASURED_KEYS, KEYS_PER_WORKSPACE, GENEROUS, "Measured").await?;
-        anyhow::Ok((keys, owner))
-    })?;
-    let (samples, inserting) = seed_filler(&server_rt, &large, &large_owner, LARGE_TOTAL_KEYS - MEASURED_KEYS)?;
-    let seed_time = seeding.elapsed();
-    let stored = server_rt.block_on(stored_keys(&large))?;
-    ensure!(usize::try_from(stored)? == LARGE_TOTAL_KEYS, "the large database holds {stored} keys");
-    println!(
-        "  seeded {stored} keys in {LARGE_WORKSPACES} workspaces in {:.1} s ({:.0} keys/s; {:.1} s of it in insert_keys)",
-        seed_time.as_secs_f64(),
-        stored as f64 / seed_time.as_secs_f64(),
-        inserting.as_secs_f64()
-    );
-    let small_hashes: Vec<[u8; 32]> = small_keys.iter().map(|k| k.secret.sha256()).collect();
-    let cold_small = lookup_micros(&server_rt, &small, &small_hashes, 5_000)?;
-    let cold_large = lookup_micros(&server_rt, &large, &samples, 5_000)?;
-    println!(
-        "  uncached key lookup (key_for_auth): {cold_small:.1} us with 10 keys, {cold_large:.1} us with {stored} keys"
-    );
+    if wanted.contains(&2) {
+        println!("\n[2] GET /api/v1/me with 10 keys stored vs {LARGE_TOTAL_KEYS} keys stored");
+        let small = start_server(&server_rt, dir.path(), "small.sqlite")?;
+        let large = start_server(&server_rt, dir.path(), "large.sqlite")?;
+        // Both databases hold one workspace with the 10 keys the load uses; the large one also
+        // holds 999,990 filler keys in 999 more workspaces.
+        let small_keys = server_rt.block_on(async {
+            let owner = create_owner(&small).await?;
+            seed_keys(&small, &owner, MEASURED_KEYS, KEYS_PER_WORKSPACE, GENEROUS, "Measured").await
+        })?;
+        let seeding = Instant::now();
+        let (large_keys, large_owner) = server_rt.block_on(async {
+            let owner = create_owner(&large).await?;
+            let keys = seed_keys(&large, &owner, MEASURED_KEYS, KEYS_PER_WORKSPACE, GENEROUS, "Measured").await?;
+            anyhow::Ok((keys, owner))
+        })?;
+        let (samples, inserting) = seed_filler(&server_rt, &large, &large_owner, LARGE_TOTAL_KEYS - MEASURED_KEYS)?;
+        let seed_time = seeding.elapsed();
+        let stored = server_rt.block_on(stored_keys(&large))?;
+        ensure!(usize::try_from(stored)? == LARGE_TOTAL_KEYS, "the large database holds {stored} keys");
+        println!(
+            "  seeded {stored} keys in {LARGE_WORKSPACES} workspaces in {:.1} s ({:.0} keys/s; {:.1} s of it in insert_keys)",
+            seed_time.as_secs_f64(),
+            stored as f64 / seed_time.as_secs_f64(),
+            inserting.as_secs_f64()
+        );
+        let small_hashes: Vec<[u8; 32]> = small_keys.iter().map(|k| k.secret.sha256()).collect();
+        let cold_small = lookup_micros(&server_rt, &small, &small_hashes, 5_000)?;
+        let cold_large = lookup_micros(&server_rt, &large, &samples, 5_000)?;
+        println!(
+            "  uncached key lookup (key_for_auth): {cold_small:.1} us with 10 keys, {cold_large:.1} us with {stored} keys"
+        );
 
-    let per_conn = |server: &RunningServer, keys: &[BenchKey]| -> Result<Vec<Target>> {
-        (0..CONNECTIONS).map(|i| Target::keyed(server.addr, ME, &keys[i % keys.len()])).collect()
-    };
-    let (on_large, on_small) = (per_conn(&large, &large_keys)?, per_conn(&small, &small_keys)?);
-    // Each round starts with empty key caches on both servers, so each includes the lookups.
-    let forget = || {
-        large.state.keys.invalidate();
-        small.state.keys.invalidate();
-    };
-    let (large_rounds, small_rounds) =
-        alternate(&client_rt, &on_large, &on_small, "/me, 1M keys", "/me, 10 keys", &forget)?;
-    let (large_rps, small_rps) = (median_rps(&large_rounds), median_rps(&small_rounds));
-    let ratio = large_rps / small_rps;
-    let clean = all_ok(&large_rounds) && all_ok(&small_rounds);
-    if !clean {
-        println!("  WARNING: a round had a non-2xx response (429 or other) or a failed connection");
-    }
-    figures.insert(
-        1,
+        let per_conn = |server: &RunningServer, keys: &[BenchKey]| -> Result<Vec<Target>> {
+            (0..CONNECTIONS).map(|i| Target::keyed(server.addr, ME, &keys[i % keys.len()])).collect()
+        };
+        let (on_large, on_small) = (per_conn(&large, &large_keys)?, per_conn(&small, &small_keys)?);
+        // Each round starts with empty key caches on both servers, so each includes the lookups.
+        let forget = || {
+            large.state.keys.invalidate();
+            small.state.keys.invalidate();
+        };
+        let (large_rounds, small_rounds) =
+            alternate(&client_rt, &on_large, &on_small, "/me, 1M keys", "/me, 10 keys", &forget)?;
+        let (large_rps, small_rps) = (median_rps(&large_rounds), median_rps(&small_rounds));
+        let ratio = large_rps / small_rps;
+        let clean = all_ok(&large_rounds) && all_ok(&small_rounds);
+        if !clean {
+            println!("  WARNING: a round had a non-2xx response (429 or other) or a failed connection");
+        }
+        // Second in the table, after figure 1 when it ran.
+        figures.insert(
+        figures.len().min(usize::from(wanted.contains(&1))),
         Figure {
             name: "me 1M keys / 10 keys throughput",
             value: format!("{ratio:.3}"),
@@ -651,8 +671,9 @@ fn run() -> Result<bool> {
             ),
         },
     );
-    server_rt.block_on(small.stop());
-    server_rt.block_on(large.stop());
+        server_rt.block_on(small.stop());
+        server_rt.block_on(large.stop());
+    }
 
     // ---- The table ----------------------------------------------------------------------------
     println!("\n{:<34} {:>8}   {:<14} {:<6} raw", "figure", "value", "target", "result");

@@ -1,26 +1,39 @@
 //! Who is calling: API keys (with `X-Workspace-Id`) for the time-tracking API, session tokens
 //! for sign-in and key management.
 
-use std::net::SocketAddr;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue};
-use axum::middleware::Next;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
+use axum::routing::Route;
+use axum::routing::future::RouteFuture;
 use keydeck_core::wire::{UserInfo, WorkspaceSummary};
 use keydeck_core::{ErrorCode, KeyFormatError, Scope};
 use sha2::{Digest, Sha256};
+use tower::{Layer, Service};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::bearer;
-use crate::keys_runtime::CachedKey;
+use crate::keys_runtime::{CachedKey, RateDecision};
 use crate::state::AppState;
 use crate::store::{Membership, RequestRecord};
 
+/// The connection test's path.
+pub const ME_PATH: &str = "/api/v1/me";
+
 /// The header that names the workspace a key-authenticated request is for.
-pub const WORKSPACE_HEADER: &str = "x-workspace-id";
+pub const WORKSPACE_HEADER: HeaderName = HeaderName::from_static("x-workspace-id");
+/// The rate-limit headers of every key-authenticated answer.
+pub const LIMIT_HEADER: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+pub const REMAINING_HEADER: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+pub const RESET_HEADER: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
 /// A request authenticated with an API key, available to handlers as an extension.
 #[derive(Debug, Clone)]
@@ -45,84 +58,242 @@ impl<S: Send + Sync> FromRequestParts<S> for KeyContext {
     }
 }
 
-/// Middleware of every key-authenticated route: authenticate, count against the rate limit,
+/// The layer of every key-authenticated route: authenticate, count against the rate limit,
 /// run the handler, add the rate-limit headers and note the request in the key's usage.
-pub async fn require_key(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let now = state.clock.now_ms();
-    let outcome = authenticate(&state, request.headers(), now).await;
-    let record = |status: u16, request: &Request| RequestRecord {
-        at: now,
-        method: request.method().clone(),
-        path: RequestRecord::path_of(request.uri().path()),
-        status,
-        ip: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
-    };
-    let key = match outcome {
+///
+/// A hand-written service rather than `middleware::from_fn`: a key already in the cache is
+/// checked without awaiting or allocating, and the handler's future is polled in place. Only
+/// the first request of a key (one database read) goes through a boxed future.
+#[derive(Clone)]
+pub struct RequireKey {
+    state: AppState,
+}
+
+impl RequireKey {
+    pub fn new(state: AppState) -> RequireKey {
+        RequireKey { state }
+    }
+}
+
+impl Layer<Route> for RequireKey {
+    type Service = KeyGate;
+    fn layer(&self, inner: Route) -> KeyGate {
+        KeyGate { state: self.state.clone(), inner: Arc::new(inner) }
+    }
+}
+
+/// The service [`RequireKey`] puts in front of a route.
+///
+/// axum clones it for every request; the route behind it is shared rather than cloned with
+/// it, because most answers of the gate (refusals, the connection test) never reach the route.
+#[derive(Clone)]
+pub struct KeyGate {
+    state: AppState,
+    inner: Arc<Route>,
+}
+
+impl Service<Request> for KeyGate {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = GateFuture<RouteFuture<Infallible>>;
+
+    /// Always ready, as a `Route` is.
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let now = self.state.clock.now_ms();
+        match identify(&self.state, request.headers(), now) {
+            Ok(Identified::Cached(key)) => admit(&self.inner, request, now, key),
+            Ok(Identified::Uncached(hash)) => {
+                let inner = self.inner.clone();
+                let state = self.state.clone();
+                GateFuture::Lookup(Box::pin(async move {
+                    let found = state.keys.load(&state.store, &hash).await;
+                    let key = found.map_err(|e| (e.into(), None)).and_then(|key| known(key, request.headers(), now));
+                    match admit(&inner, request, now, key).await {
+                        Ok(response) => response,
+                        Err(never) => match never {},
+                    }
+                }))
+            }
+            Err(error) => GateFuture::Ready(Some(error.into_response())),
+        }
+    }
+}
+
+/// What [`KeyGate`] answers with.
+pub enum GateFuture<F> {
+    /// Answered without the handler.
+    Ready(Option<Response>),
+    /// The handler is running; `after` finishes its response.
+    Handler { future: F, after: Option<After> },
+    /// The key was not cached: its lookup, then the handler.
+    Lookup(Pin<Box<dyn Future<Output = Response> + Send>>),
+}
+
+/// What is left to do once the handler has answered.
+pub struct After {
+    key: Arc<CachedKey>,
+    decision: Option<RateDecision>,
+    noted: Noted,
+}
+
+impl<F> Future for GateFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>> + Unpin,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            GateFuture::Ready(response) => Poll::Ready(Ok(response
+                .take()
+                .unwrap_or_else(|| ApiError::internal("a key check was polled after it answered").into_response()))),
+            GateFuture::Lookup(future) => future.as_mut().poll(cx).map(Ok),
+            GateFuture::Handler { future, after } => {
+                let Poll::Ready(Ok(mut response)) = Pin::new(future).poll(cx) else { return Poll::Pending };
+                if let Some(After { key, decision, noted }) = after.take() {
+                    if let Some(d) = decision {
+                        set_rate_headers(&key, d, &mut response);
+                    }
+                    noted.record(&key, response.status().as_u16());
+                }
+                Poll::Ready(Ok(response))
+            }
+        }
+    }
+}
+
+/// What a key's usage keeps of a request, taken before the handler consumes it.
+struct Noted {
+    at: i64,
+    method: Method,
+    path: Arc<str>,
+    ip: Option<IpAddr>,
+}
+
+impl Noted {
+    fn of(request: &Request, at: i64, path: Arc<str>) -> Noted {
+        Noted {
+            at,
+            method: request.method().clone(),
+            path,
+            ip: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
+        }
+    }
+
+    fn record(self, key: &CachedKey, status: u16) {
+        key.record(RequestRecord { at: self.at, method: self.method, path: self.path, status, ip: self.ip });
+    }
+}
+
+fn set_rate_headers(key: &CachedKey, d: RateDecision, response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(LIMIT_HEADER, key.limit_header.clone());
+    headers.insert(REMAINING_HEADER, d.remaining_header());
+    headers.insert(RESET_HEADER, d.reset_header);
+}
+
+/// Counts the request against the key's rate limit and either starts the handler or answers
+/// the refusal. Usage notes every request of a known key, refused ones included.
+fn admit(
+    inner: &Route,
+    mut request: Request,
+    now: i64,
+    key: Result<Arc<CachedKey>, Refusal>,
+) -> GateFuture<RouteFuture<Infallible>> {
+    let key = match key {
         Ok(key) => key,
         Err((error, known)) => {
+            let response = error.into_response();
             if let Some(key) = known {
-                state.keys.record(&key, record(error.code().status(), &request));
+                let path = key.shared_path(request.uri().path());
+                Noted::of(&request, now, path).record(&key, response.status().as_u16());
             }
-            return error.into_response();
+            return GateFuture::Ready(Some(response));
         }
     };
-    let decision = key.rate_limit.enabled.then(|| state.keys.check_rate(&key, key.rate_limit, now));
-    // The record is made before the request moves on; its status is set from the response.
-    let mut noted = record(0, &request);
-    let mut response = match decision {
-        Some(d) if !d.allowed => ApiError::retry_after(
-            ErrorCode::RateLimitExceeded,
-            format!(
-                "This key made more than {} requests in {} seconds. Wait {} seconds, or raise the key's rate limit in Keydeck.",
-                key.rate_limit.max_requests, key.rate_limit.window_seconds, d.retry_after
-            ),
-            d.retry_after,
-        )
-        .into_response(),
-        _ => {
+    let (decision, path) = key.admit(now, request.uri().path());
+    let noted = Noted::of(&request, now, path);
+    match decision {
+        Some(d) if !d.allowed => {
+            let mut response = ApiError::retry_after(
+                ErrorCode::RateLimitExceeded,
+                format!(
+                    "This key made more than {} requests in {} seconds. Wait {} seconds, or raise the key's rate limit in Keydeck.",
+                    key.rate_limit.max_requests, key.rate_limit.window_seconds, d.retry_after
+                ),
+                d.retry_after,
+            )
+            .into_response();
+            set_rate_headers(&key, d, &mut response);
+            noted.record(&key, response.status().as_u16());
+            GateFuture::Ready(Some(response))
+        }
+        // The connection test needs nothing but the key: answered here, without the handler.
+        decision if request.method() == Method::GET && request.uri().path() == ME_PATH => {
+            let mut response = key.me_response();
+            if let Some(d) = decision {
+                set_rate_headers(&key, d, &mut response);
+            }
+            noted.record(&key, response.status().as_u16());
+            GateFuture::Ready(Some(response))
+        }
+        decision => {
             request.extensions_mut().insert(KeyContext { key: key.clone() });
-            next.run(request).await
+            // A `Route` is always ready, so its clone is called straight away.
+            GateFuture::Handler { future: inner.clone().call(request), after: Some(After { key, decision, noted }) }
         }
-    };
-    if let Some(d) = decision {
-        let headers = response.headers_mut();
-        headers.insert("x-ratelimit-limit", HeaderValue::from(d.limit));
-        headers.insert("x-ratelimit-remaining", HeaderValue::from(d.remaining));
-        headers.insert("x-ratelimit-reset", HeaderValue::from(d.reset));
     }
-    noted.status = response.status().as_u16();
-    state.keys.record(&key, noted);
-    response
 }
 
 type Refusal = (ApiError, Option<Arc<CachedKey>>);
 
-/// Checks the key and workspace headers. On failure, also returns the key when it is known,
-/// so the refused request still shows in its usage.
-async fn authenticate(state: &AppState, headers: &HeaderMap, now: i64) -> Result<Arc<CachedKey>, Refusal> {
-    let token = bearer(headers, ErrorCode::InvalidApiKey).map_err(|e| (e, None))?.ok_or_else(|| {
-        (
-            ApiError::new(
-                ErrorCode::MissingApiKey,
-                "No API key was sent. Send it in the Authorization header as \"Bearer kdk_...\".",
-            ),
-            None,
+/// Who a request says it is, as far as the headers and the key cache tell.
+enum Identified {
+    /// The cache knew the key (or knew there is no such key): fully checked.
+    Cached(Result<Arc<CachedKey>, Refusal>),
+    /// A well-formed key the cache has not seen: the database decides.
+    Uncached([u8; 32]),
+}
+
+/// Checks the key and workspace headers as far as it can without the database.
+fn identify(state: &AppState, headers: &HeaderMap, now: i64) -> Result<Identified, ApiError> {
+    let token = bearer(headers, ErrorCode::InvalidApiKey)?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::MissingApiKey,
+            "No API key was sent. Send it in the Authorization header as \"Bearer kdk_...\".",
         )
     })?;
-    keydeck_core::key::check(token).map_err(|e| (invalid_key(&e), None))?;
-    let workspace = match headers.get(WORKSPACE_HEADER) {
-        None => {
-            return Err((
-                ApiError::new(
-                    ErrorCode::MissingWorkspaceId,
-                    "No workspace was named. Send the workspace ID in the X-Workspace-Id header; Keydeck shows it under \"How it works\".",
-                ),
-                None,
-            ));
-        }
-        Some(v) => v.as_bytes(),
-    };
-    let key = state.keys.lookup(&state.store, &keydeck_core::key::sha256_of(token)).await.map_err(|e| (e.into(), None))?.ok_or_else(|| {
+    let hash = keydeck_core::key::sha256_of(token);
+    // Only a well-formed key is ever cached, so a cached one needs no format check.
+    let cached = state.keys.cached(&hash);
+    if cached.is_none() {
+        keydeck_core::key::check(token).map_err(|e| invalid_key(&e))?;
+    }
+    workspace_header(headers)?;
+    Ok(match cached {
+        Some(key) => Identified::Cached(known(key, headers, now)),
+        None => Identified::Uncached(hash),
+    })
+}
+
+fn workspace_header(headers: &HeaderMap) -> Result<&[u8], ApiError> {
+    headers.get(WORKSPACE_HEADER).map(HeaderValue::as_bytes).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::MissingWorkspaceId,
+            "No workspace was named. Send the workspace ID in the X-Workspace-Id header; Keydeck shows it under \"How it works\".",
+        )
+    })
+}
+
+/// Whether a looked-up key may make this request. On failure, also returns the key when it
+/// is known, so the refused request still shows in its usage.
+fn known(key: Option<Arc<CachedKey>>, headers: &HeaderMap, now: i64) -> Result<Arc<CachedKey>, Refusal> {
+    let workspace = workspace_header(headers).map_err(|e| (e, None))?;
+    let key = key.ok_or_else(|| {
         (
             ApiError::new(
                 ErrorCode::InvalidApiKey,

@@ -107,12 +107,19 @@ impl RunningServer {
 async fn flusher(state: AppState, mut stopped: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(state.config.flush_interval);
     let mut last_purge = 0;
+    let mut log_written = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stopped.wait_for(|s| *s) => return,
         }
-        if let Err(e) = state.keys.flush(&state.store).await {
+        let flushed = if log_written.elapsed() >= state.config.log_interval {
+            log_written = tokio::time::Instant::now();
+            state.keys.flush(&state.store).await
+        } else {
+            state.keys.flush_counts(&state.store).await
+        };
+        if let Err(e) = flushed {
             tracing::warn!(error = %e, "could not write key usage; will retry");
         }
         let now = state.clock.now_ms();

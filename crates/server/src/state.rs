@@ -21,6 +21,11 @@ pub struct ServerConfig {
     pub demo: bool,
     /// How often pending key usage is written.
     pub flush_interval: std::time::Duration,
+    /// How often the recent-request log is written as well. The log of a busy key changes
+    /// with every request; writing it less often than counts saves most of the database work
+    /// of usage. The API shows requests not written yet from memory; a crash loses at most
+    /// this much of the log, never a count.
+    pub log_interval: std::time::Duration,
     /// How often the server looks for changes made by admin commands.
     pub watch_interval: std::time::Duration,
 }
@@ -33,6 +38,7 @@ impl ServerConfig {
             public_url: None,
             demo: false,
             flush_interval: std::time::Duration::from_secs(1),
+            log_interval: std::time::Duration::from_secs(5),
             watch_interval: std::time::Duration::from_millis(100),
         }
     }

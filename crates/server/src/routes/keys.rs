@@ -279,7 +279,14 @@ async fn key_requests(
     key_manager(&state, &session, &ws).await?;
     let limit = number_param(query.get("limit").map(String::as_str), "limit", 1..=200, 50)?;
     state.store.key(&ws, &id).await?.ok_or_else(|| ApiError::not_found("key"))?;
-    Ok(Json(KeyRequestList { requests: state.store.key_requests(&id, limit).await? }))
+    // Requests not written yet are newer than every written one.
+    let mut requests: Vec<_> =
+        state.keys.unwritten_requests(&id).iter().take(limit as usize).map(|r| r.log()).collect();
+    let written = u32::try_from(requests.len()).map_or(0, |n| limit.saturating_sub(n));
+    if written > 0 {
+        requests.extend(state.store.key_requests(&id, written).await?);
+    }
+    Ok(Json(KeyRequestList { requests }))
 }
 
 /// Requests per day (UTC) for the last `days` days, today included.

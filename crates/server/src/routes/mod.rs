@@ -13,7 +13,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router, middleware};
+use axum::{Json, Router};
 use keydeck_core::ErrorCode;
 use keydeck_core::wire::Health;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -22,7 +22,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::auth::require_key;
+use crate::auth::RequireKey;
 use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
 use crate::state::AppState;
@@ -95,7 +95,7 @@ fn routes_for_docs() -> OpenApiRouter<AppState> {
 
 /// The whole application.
 pub fn app(state: AppState) -> Router {
-    let keyed = resources::router().route_layer(middleware::from_fn_with_state(state.clone(), require_key));
+    let keyed = resources::router().route_layer(RequireKey::new(state.clone()));
     // Full paths rather than a nested router: nesting costs every request a prefix strip.
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(sessions::router())

@@ -1,13 +1,13 @@
 //! The time-tracking API that keys open: `/me`, time entries, employees, projects, reports.
-//! Every route here sits behind the key middleware (`auth::require_key`); handlers check
+//! Every route here sits behind the key middleware (`auth::RequireKey`); handlers check
 //! their scope and, for writes, the workspace's billing status.
 
 use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use chrono::{DateTime, NaiveDate};
 use keydeck_core::key::random_base62;
 use keydeck_core::wire::{
@@ -54,8 +54,8 @@ fn read_only() -> ApiError {
         (status = 429, description = "`rate_limit_exceeded`, with `retryAfter` and a `Retry-After` header", body = ErrorBody),
     ))]
 async fn me(ctx: KeyContext) -> Response {
-    // Serialized once when the key was cached: the connection test costs no more than a ping.
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], ctx.key.me_body.clone()).into_response()
+    // `GET` is answered by the key check itself (`auth::RequireKey`); this answers `HEAD`.
+    ctx.key.me_response()
 }
 
 /// Reads a time or a date (midnight UTC) query parameter.

@@ -2,6 +2,7 @@
 //! by the usage flusher rather than once per request.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use keydeck_core::wire::{KeyRequestLog, UsageDay};
@@ -20,22 +21,43 @@ pub struct RequestRecord {
     /// The request's path, cut to [`RequestRecord::PATH_CHARS`] characters. An owned copy:
     /// keeping the request's `Uri` instead would keep the connection's whole read buffer alive
     /// until the record leaves the recent list, and make the server allocate a new buffer for
-    /// every request.
-    pub path: Box<str>,
+    /// every request. Shared: a key calling the same path again shares one copy.
+    pub path: Arc<str>,
     pub status: u16,
     /// `None` when the peer address is not known.
     pub ip: Option<std::net::IpAddr>,
 }
 
 impl RequestRecord {
+    /// The record as the API shows it.
+    pub fn log(&self) -> KeyRequestLog {
+        KeyRequestLog {
+            at: to_time(self.at),
+            method: self.method.as_str().to_owned(),
+            path: self.path.to_string(),
+            status: self.status,
+            ip: self.ip_text(),
+        }
+    }
+
+    /// The address as stored: `unknown` when the peer was not known.
+    pub fn ip_text(&self) -> String {
+        self.ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+    }
+
     /// The most characters of a path a record keeps.
     pub const PATH_CHARS: usize = 200;
 
     /// A path as a record keeps it: cut to [`RequestRecord::PATH_CHARS`] characters.
-    pub fn path_of(path: &str) -> Box<str> {
+    pub fn path_of(path: &str) -> Arc<str> {
+        Self::cut(path).into()
+    }
+
+    /// `path` cut to [`RequestRecord::PATH_CHARS`] characters.
+    pub fn cut(path: &str) -> &str {
         match path.char_indices().nth(Self::PATH_CHARS) {
-            Some((end, _)) => path[..end].into(),
-            None => path.into(),
+            Some((end, _)) => &path[..end],
+            None => path,
         }
     }
 }
@@ -55,9 +77,10 @@ pub struct PendingUsage {
 const FLUSH_CHUNK: usize = 1_000;
 
 impl Store {
-    /// Writes a batch of pending usage in one transaction, with four statements per chunk of
-    /// keys whatever their number: counts, daily totals, recent requests, and the trim of
-    /// recent requests to the newest [`RECENT_REQUESTS_KEPT`]. Returns the statements executed.
+    /// Writes a batch of pending usage in one transaction, with at most four statements per
+    /// chunk of keys whatever their number: counts, daily totals, recent requests, and the trim
+    /// of recent requests to the newest [`RECENT_REQUESTS_KEPT`] (the last two only when the
+    /// batch carries requests). Returns the statements executed.
     pub async fn flush_usage(&self, batch: &[(String, PendingUsage)]) -> StoreResult<u64> {
         if batch.is_empty() {
             return Ok(0);
@@ -103,12 +126,15 @@ impl Store {
                         .push_bind(r.method.as_str().to_owned())
                         .push_bind(r.path.to_string())
                         .push_bind(r.status)
-                        .push_bind(r.ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()));
+                        .push_bind(r.ip_text());
                 });
                 insert.build().execute(&mut *tx).await?;
                 statements += 1;
             }
 
+            if recent.is_empty() {
+                continue;
+            }
             let mut trim = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "DELETE FROM key_requests WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER \
                  (PARTITION BY key_id ORDER BY id DESC) AS newest FROM key_requests WHERE key_id IN (",

@@ -7,7 +7,7 @@ use keydeck_core::wire::{BillingStatus, Plan};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{World, assert_error, eventually, key_body};
+use crate::support::{TestServer, World, assert_error, eventually, key_body};
 
 #[tokio::test]
 async fn a_new_key_is_shown_once_and_its_card_describes_it() {
@@ -304,6 +304,41 @@ async fn an_idempotent_create_repeated_after_a_lost_response_returns_the_same_se
     let weak = crate::support::json_of(post(key_body("Zapier"), "1").await.unwrap()).await;
     assert_error(weak.0, &weak.1, 400, "bad_request");
     assert!(weak.1["message"].as_str().unwrap().contains("UUID"));
+}
+
+#[tokio::test]
+async fn the_request_log_shows_requests_before_they_are_written_newest_first_without_repeats() {
+    // Counts are written every 200 ms here, the log only when asked: the API must show the
+    // requests the log has not written yet, and once written, each exactly once.
+    let ts = TestServer::start_configured(|c| c.log_interval = Duration::from_secs(3600)).await;
+    let w = World::on(ts).await;
+    let (id, key) = w.ts.new_key(&w.owner, &w.ws, key_body("Dashboard")).await;
+    let state = &w.ts.server.state;
+    let w = &w;
+    let id = id.as_str();
+    let log = |limit: u32| async move {
+        let path = format!("{}/{id}/requests?limit={limit}", w.keys_path());
+        let (status, body) = w.ts.send(Method::GET, &path, Some(&w.owner), None).await;
+        assert_eq!(status, StatusCode::OK);
+        body["requests"].as_array().unwrap().iter().map(|r| r["path"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    assert_eq!(w.ts.me(&key, &w.ws).await.0, StatusCode::OK);
+    assert_eq!(w.ts.with_key(Method::GET, "/employees", &key, &w.ws, None).await.status(), StatusCode::FORBIDDEN);
+    state.keys.flush(&state.store).await.unwrap();
+    assert!(state.keys.unwritten_requests(id).is_empty(), "a full flush writes the log");
+    assert_eq!(w.ts.with_key(Method::GET, "/projects", &key, &w.ws, None).await.status(), StatusCode::OK);
+    assert_eq!(w.ts.me(&key, &w.ws).await.0, StatusCode::OK);
+    state.keys.flush_counts(&state.store).await.unwrap();
+    assert_eq!(state.keys.unwritten_requests(id).len(), 2, "a counts flush keeps the log in memory");
+    let newest_first = ["/api/v1/me", "/api/v1/projects", "/api/v1/employees", "/api/v1/me"];
+    assert_eq!(log(50).await, newest_first, "two in memory, then two written");
+    assert_eq!(log(3).await, newest_first[..3]);
+    assert_eq!(log(1).await, newest_first[..1]);
+    let (_, card) = w.ts.send(Method::GET, &format!("{}/{id}", w.keys_path()), Some(&w.owner), None).await;
+    assert_eq!(card["requestCount"], 4, "counts are written without the log");
+    state.keys.flush(&state.store).await.unwrap();
+    assert!(state.keys.unwritten_requests(id).is_empty());
+    assert_eq!(log(50).await, newest_first, "all written: the same list, none twice");
 }
 
 #[tokio::test]

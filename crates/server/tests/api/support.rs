@@ -55,12 +55,17 @@ impl TestServer {
     }
 
     pub async fn start_with(demo: bool) -> TestServer {
+        Self::start_configured(|config| config.demo = demo).await
+    }
+
+    /// A server with a short flush interval, then `configure`'s changes.
+    pub async fn start_configured(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let logs = capture_logs();
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("keydeck.db");
         let mut config = ServerConfig::new(&db, "127.0.0.1:0".parse().unwrap());
-        config.demo = demo;
         config.flush_interval = Duration::from_millis(200);
+        configure(&mut config);
         let clock = Clock::default();
         let server = keydeck_server::start(config, clock.clone()).await.unwrap();
         let url = server.url();
@@ -232,7 +237,11 @@ pub struct World {
 
 impl World {
     pub async fn new() -> World {
-        let ts = TestServer::start().await;
+        Self::on(TestServer::start().await).await
+    }
+
+    /// The same people and workspace on `ts`.
+    pub async fn on(ts: TestServer) -> World {
         ts.user("owner@example.com", "Olive Owner").await;
         let admin_id = ts.user("admin@example.com", "Adam Admin").await;
         ts.user("member@example.com", "Mel Member").await;

@@ -32,6 +32,11 @@ async fn me_names_the_workspace_and_key_and_carries_rate_limit_headers() {
     let reset: i64 = headers["x-ratelimit-reset"].to_str().unwrap().parse().unwrap();
     let now = chrono::Utc::now().timestamp();
     assert!(reset > now && reset <= now + 60, "{reset} vs {now}");
+    // HEAD reaches the handler rather than the gate's own answer to GET: the same headers.
+    let head = w.ts.with_key(Method::HEAD, "/me", &key, &w.ws, None).await;
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers()["x-ratelimit-remaining"], "98");
+    assert_eq!(head.headers()["content-type"], "application/json");
 }
 
 #[tokio::test]

@@ -62,7 +62,9 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<RunningServer, 
     let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.listen, source })?;
     let state = AppState::new(store, config, clock);
     let (stop, stopped) = watch::channel(false);
-    let app = routes::app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(
+        routes::app(state.clone()),
+    );
     let mut shutdown = stopped.clone();
     let server = tokio::spawn(async move {
         let result = axum::serve(listener, app)

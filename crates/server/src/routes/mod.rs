@@ -9,13 +9,18 @@ mod workspaces;
 
 use std::sync::Arc;
 
+use std::convert::Infallible;
+
+use axum::Json;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use axum::response::Response;
 use axum::routing::get;
-use axum::{Json, Router};
 use keydeck_core::ErrorCode;
 use keydeck_core::wire::Health;
+use tower::{Service, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -93,8 +98,13 @@ fn routes_for_docs() -> OpenApiRouter<AppState> {
         .merge(resources::router())
 }
 
-/// The whole application.
-pub fn app(state: AppState) -> Router {
+/// The whole application: the routes, with panics caught, requests traced and bodies limited
+/// around the router as a whole. (A layer added with `Router::layer` wraps every route on its
+/// own, and axum clones the chain of wrappers for every request.)
+pub fn app(
+    state: AppState,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send + 'static> + Clone + Send + Sync + 'static
+{
     let keyed = resources::router().route_layer(RequireKey::new(state.clone()));
     // Full paths rather than a nested router: nesting costs every request a prefix strip.
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -105,7 +115,8 @@ pub fn app(state: AppState) -> Router {
         .split_for_parts();
     let document = Arc::new(serde_json::to_string_pretty(&openapi).unwrap_or_default());
     let page = Arc::new(docs::render(&openapi));
-    api.route("/healthz", get(healthz))
+    let router = api
+        .route("/healthz", get(healthz))
         .route(
             "/api/v1/openapi.json",
             get(move || async move { ([("content-type", "application/json")], (*document).clone()) }),
@@ -113,12 +124,15 @@ pub fn app(state: AppState) -> Router {
         .route("/docs", get(move || async move { axum::response::Html((*page).clone()) }))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http())
+        .with_state(state);
+    ServiceBuilder::new()
+        .map_response(|response: Response<_>| response.map(Body::new))
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             ApiError::internal("a handler panicked").into_response()
         }))
-        .with_state(state)
+        .layer(TraceLayer::new_for_http())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .service(router)
 }
 
 /// Whether the server is up. Needs no authentication.

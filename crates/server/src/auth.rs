@@ -111,7 +111,10 @@ impl Service<Request> for KeyGate {
                 let state = self.state.clone();
                 GateFuture::Lookup(Box::pin(async move {
                     let found = state.keys.load(&state.store, &hash).await;
-                    let key = found.map_err(|e| (e.into(), None)).and_then(|key| known(key, request.headers(), now));
+                    let key = found.map_err(|e| (e.into(), None)).and_then(|key| {
+                        let workspace = workspace_header(request.headers()).map_err(|e| (e, None))?;
+                        known(key, workspace, now)
+                    });
                     match admit(&inner, request, now, key).await {
                         Ok(response) => response,
                         Err(never) => match never {},
@@ -273,9 +276,9 @@ fn identify(state: &AppState, headers: &HeaderMap, now: i64) -> Result<Identifie
     if cached.is_none() {
         keydeck_core::key::check(token).map_err(|e| invalid_key(&e))?;
     }
-    workspace_header(headers)?;
+    let workspace = workspace_header(headers)?;
     Ok(match cached {
-        Some(key) => Identified::Cached(known(key, headers, now)),
+        Some(key) => Identified::Cached(known(key, workspace, now)),
         None => Identified::Uncached(hash),
     })
 }
@@ -291,8 +294,7 @@ fn workspace_header(headers: &HeaderMap) -> Result<&[u8], ApiError> {
 
 /// Whether a looked-up key may make this request. On failure, also returns the key when it
 /// is known, so the refused request still shows in its usage.
-fn known(key: Option<Arc<CachedKey>>, headers: &HeaderMap, now: i64) -> Result<Arc<CachedKey>, Refusal> {
-    let workspace = workspace_header(headers).map_err(|e| (e, None))?;
+fn known(key: Option<Arc<CachedKey>>, workspace: &[u8], now: i64) -> Result<Arc<CachedKey>, Refusal> {
     let key = key.ok_or_else(|| {
         (
             ApiError::new(

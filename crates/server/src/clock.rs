@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
 
@@ -14,7 +15,12 @@ pub struct Clock {
 impl Clock {
     /// Unix milliseconds.
     pub fn now_ms(&self) -> i64 {
-        Utc::now().timestamp_millis() + self.offset_ms.load(Ordering::Relaxed)
+        // The system clock as a count, without a calendar conversion: read on every request.
+        let since_epoch = match SystemTime::now().duration_since(UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+            Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
+        };
+        since_epoch + self.offset_ms.load(Ordering::Relaxed)
     }
 
     pub fn now(&self) -> DateTime<Utc> {

@@ -130,8 +130,9 @@ impl Service<Request> for KeyGate {
 pub enum GateFuture<F> {
     /// Answered without the handler.
     Ready(Option<Response>),
-    /// The handler is running; `after` finishes its response.
-    Handler { future: F, after: Option<After> },
+    /// The handler is running; `after` finishes its response. Boxed: a future is moved
+    /// through every layer above it, and most answers of the gate are `Ready`.
+    Handler(Box<(F, Option<After>)>),
     /// The key was not cached: its lookup, then the handler.
     Lookup(Pin<Box<dyn Future<Output = Response> + Send>>),
 }
@@ -155,7 +156,8 @@ where
                 .take()
                 .unwrap_or_else(|| ApiError::internal("a key check was polled after it answered").into_response()))),
             GateFuture::Lookup(future) => future.as_mut().poll(cx).map(Ok),
-            GateFuture::Handler { future, after } => {
+            GateFuture::Handler(running) => {
+                let (future, after) = &mut **running;
                 let Poll::Ready(Ok(mut response)) = Pin::new(future).poll(cx) else { return Poll::Pending };
                 if let Some(After { key, decision, noted }) = after.take() {
                     if let Some(d) = decision {
@@ -247,7 +249,7 @@ fn admit(
         decision => {
             request.extensions_mut().insert(KeyContext { key: key.clone() });
             // A `Route` is always ready, so its clone is called straight away.
-            GateFuture::Handler { future: inner.clone().call(request), after: Some(After { key, decision, noted }) }
+            GateFuture::Handler(Box::new((inner.clone().call(request), Some(After { key, decision, noted }))))
         }
     }
 }

@@ -78,18 +78,21 @@ impl RequireKey {
 impl Layer<Route> for RequireKey {
     type Service = KeyGate;
     fn layer(&self, inner: Route) -> KeyGate {
-        KeyGate { state: self.state.clone(), inner: Arc::new(inner) }
+        KeyGate(Arc::new(GateParts { state: self.state.clone(), inner }))
     }
 }
 
 /// The service [`RequireKey`] puts in front of a route.
 ///
-/// axum clones it for every request; the route behind it is shared rather than cloned with
-/// it, because most answers of the gate (refusals, the connection test) never reach the route.
+/// axum clones it for every request, so it is one `Arc`: the route behind it is shared rather
+/// than cloned with it, since most answers of the gate (refusals, the connection test) never
+/// reach the route.
 #[derive(Clone)]
-pub struct KeyGate {
+pub struct KeyGate(Arc<GateParts>);
+
+struct GateParts {
     state: AppState,
-    inner: Arc<Route>,
+    inner: Route,
 }
 
 impl Service<Request> for KeyGate {
@@ -103,19 +106,20 @@ impl Service<Request> for KeyGate {
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let now = self.state.clock.now_ms();
-        match identify(&self.state, request.headers(), now) {
-            Ok(Identified::Cached(key)) => admit(&self.inner, request, now, key),
+        let GateParts { state, inner } = &*self.0;
+        let now = state.clock.now_ms();
+        match identify(state, request.headers(), now) {
+            Ok(Identified::Cached(key)) => admit(inner, request, now, key),
             Ok(Identified::Uncached(hash)) => {
-                let inner = self.inner.clone();
-                let state = self.state.clone();
+                let parts = self.0.clone();
                 GateFuture::Lookup(Box::pin(async move {
+                    let GateParts { state, inner } = &*parts;
                     let found = state.keys.load(&state.store, &hash).await;
                     let key = found.map_err(|e| (e.into(), None)).and_then(|key| {
                         let workspace = workspace_header(request.headers()).map_err(|e| (e, None))?;
                         known(key, workspace, now)
                     });
-                    match admit(&inner, request, now, key).await {
+                    match admit(inner, request, now, key).await {
                         Ok(response) => response,
                         Err(never) => match never {},
                     }

@@ -32,14 +32,14 @@ pub struct CachedKey {
     pub row: KeyAuthRow,
     /// The body of `GET /me` for this key.
     pub me_body: Bytes,
-    /// The `X-RateLimit-Limit` value, made once.
+    /// The `X-RateLimit-Limit` value, made once (a slice of a static table: free to clone).
     pub limit_header: HeaderValue,
     state: Arc<Mutex<PerKey>>,
 }
 
 impl CachedKey {
     fn new(row: KeyAuthRow, state: Arc<Mutex<PerKey>>) -> CachedKey {
-        CachedKey { me_body: me_body(&row), limit_header: HeaderValue::from(row.rate_limit.max_requests), row, state }
+        CachedKey { me_body: me_body(&row), limit_header: number_header(row.rate_limit.max_requests), row, state }
     }
 
     /// Counts a request against the key's fixed window (aligned to Unix time, so every

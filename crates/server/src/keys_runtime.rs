@@ -99,11 +99,17 @@ fn count(state: &mut PerKey, limit: RateLimit, now_ms: i64) -> RateDecision {
     if start > state.window_start {
         state.window_start = start;
         state.window_count = 0;
-        state.reset_header = Some(HeaderValue::from(start + window));
     }
-    let start = state.window_start;
-    let reset = start + window;
-    let reset_header = state.reset_header.clone().unwrap_or_else(|| HeaderValue::from(reset));
+    let reset = state.window_start + window;
+    // Made once per window (and again if the key's window length changes).
+    let reset_header = match &state.reset_header {
+        Some((at, value)) if *at == reset => value.clone(),
+        _ => {
+            let value = HeaderValue::from(reset);
+            state.reset_header = Some((reset, value.clone()));
+            value
+        }
+    };
     let allowed = state.window_count < limit.max_requests;
     if allowed {
         state.window_count += 1;
@@ -129,8 +135,8 @@ impl std::ops::Deref for CachedKey {
 struct PerKey {
     window_start: i64,
     window_count: u32,
-    /// `X-RateLimit-Reset` of the current window, made once per window.
-    reset_header: Option<HeaderValue>,
+    /// `X-RateLimit-Reset` of the current window, with the time it says.
+    reset_header: Option<(i64, HeaderValue)>,
     pending: PendingUsage,
     /// The path of the latest request, shared by the records of the same path.
     last_path: Option<Arc<str>>,
@@ -394,6 +400,20 @@ mod tests {
             Arc::ptr_eq(&state.pending.recent[2].path, &state.pending.recent[3].path),
             "one copy for a path repeated"
         );
+    }
+
+    #[test]
+    fn the_reset_header_follows_a_changed_window_length() {
+        let k = key();
+        let s0: i64 = 1_699_999_980; // a multiple of 60
+        let said = |d: &RateDecision| (d.reset, d.reset_header.to_str().unwrap().parse::<i64>().unwrap());
+        let minute = RateLimit { enabled: true, max_requests: 5, window_seconds: 60 };
+        assert_eq!(said(&k.check_rate(minute, s0 * 1000 + 1_000)), (s0 + 60, s0 + 60));
+        let second = RateLimit { window_seconds: 1, ..minute };
+        assert_eq!(said(&k.check_rate(second, s0 * 1000 + 1_500)), (s0 + 2, s0 + 2));
+        // Back to a minute within that second: the window does not move back, and the header
+        // says the same time as the decision.
+        assert_eq!(said(&k.check_rate(minute, s0 * 1000 + 1_600)), (s0 + 61, s0 + 61));
     }
 
     #[test]

@@ -226,9 +226,9 @@ fn admit(
     };
     let (decision, path) = key.admit(now, request.uri().path());
     let noted = Noted::of(&request, now, path);
-    match decision {
-        Some(d) if !d.allowed => {
-            let mut response = ApiError::retry_after(
+    let answered = match &decision {
+        Some(d) if !d.allowed => Some(
+            ApiError::retry_after(
                 ErrorCode::RateLimitExceeded,
                 format!(
                     "This key made more than {} requests in {} seconds. Wait {} seconds, or raise the key's rate limit in Keydeck.",
@@ -236,26 +236,22 @@ fn admit(
                 ),
                 d.retry_after,
             )
-            .into_response();
-            set_rate_headers(&key, d, &mut response);
-            noted.record(&key, response.status().as_u16());
-            GateFuture::Ready(Some(response))
-        }
+            .into_response(),
+        ),
         // The connection test needs nothing but the key: answered here, without the handler.
-        decision if request.method() == Method::GET && request.uri().path() == ME_PATH => {
-            let mut response = key.me_response();
-            if let Some(d) = decision {
-                set_rate_headers(&key, d, &mut response);
-            }
-            noted.record(&key, response.status().as_u16());
-            GateFuture::Ready(Some(response))
+        _ if request.method() == Method::GET && request.uri().path() == ME_PATH => Some(key.me_response()),
+        _ => None,
+    };
+    if let Some(mut response) = answered {
+        if let Some(d) = decision {
+            set_rate_headers(&key, d, &mut response);
         }
-        decision => {
-            request.extensions_mut().insert(KeyContext { key: key.clone() });
-            // A `Route` is always ready, so its clone is called straight away.
-            GateFuture::Handler(Box::new((inner.clone().call(request), Some(After { key, decision, noted }))))
-        }
+        noted.record(&key, response.status().as_u16());
+        return GateFuture::Ready(Some(response));
     }
+    request.extensions_mut().insert(KeyContext { key: key.clone() });
+    // A `Route` is always ready, so its clone is called straight away.
+    GateFuture::Handler(Box::new((inner.clone().call(request), Some(After { key, decision, noted }))))
 }
 
 type Refusal = (ApiError, Option<Arc<CachedKey>>);

@@ -42,12 +42,6 @@ impl CachedKey {
         CachedKey { me_body: me_body(&row), limit_header: number_header(row.rate_limit.max_requests), row, state }
     }
 
-    /// Counts a request against the key's fixed window (aligned to Unix time, so every
-    /// client can compute the same reset) and says whether it may proceed.
-    pub fn check_rate(&self, limit: RateLimit, now_ms: i64) -> RateDecision {
-        count(&mut self.lock(), limit, now_ms)
-    }
-
     /// What the key gate needs before running the handler, under one lock: the rate-limit
     /// decision (when the key has a limit) and the request's path as usage will keep it.
     pub fn admit(&self, now_ms: i64, path: &str) -> (Option<RateDecision>, Arc<str>) {
@@ -89,6 +83,8 @@ fn shared_path(state: &mut PerKey, path: &str) -> Arc<str> {
     }
 }
 
+/// Counts a request against the key's fixed window (aligned to Unix time, so every client can
+/// compute the same reset) and says whether it may proceed.
 fn count(state: &mut PerKey, limit: RateLimit, now_ms: i64) -> RateDecision {
     let window = i64::from(limit.window_seconds.max(1));
     let now_s = now_ms.div_euclid(1000);
@@ -209,14 +205,6 @@ fn me_body(row: &KeyAuthRow) -> Bytes {
 }
 
 impl KeyRuntime {
-    /// The key with this hash, from the cache or the database (`None`: no such key).
-    pub async fn lookup(&self, store: &Store, hash: &[u8; 32]) -> StoreResult<Option<Arc<CachedKey>>> {
-        match self.cached(hash) {
-            Some(hit) => Ok(hit),
-            None => self.load(store, hash).await,
-        }
-    }
-
     /// What the cache knows of the key with this hash: `None` when it has not looked yet,
     /// `Some(None)` when the key is known not to exist.
     pub fn cached(&self, hash: &[u8; 32]) -> Option<Option<Arc<CachedKey>>> {
@@ -334,6 +322,11 @@ mod tests {
     use axum::http::Method;
     use keydeck_core::ScopeSet;
 
+    /// One request of `k` counted against `limit`, as `CachedKey::admit` counts it.
+    fn rate(k: &CachedKey, limit: RateLimit, now_ms: i64) -> RateDecision {
+        count(&mut k.lock(), limit, now_ms)
+    }
+
     fn key() -> CachedKey {
         let row = KeyAuthRow {
             id: "key_1".into(),
@@ -357,14 +350,14 @@ mod tests {
         let k = key();
         let limit = RateLimit { enabled: true, max_requests: 3, window_seconds: 10 };
         let t0 = 1_700_000_000_000; // a multiple of 10 s
-        let d: Vec<_> = (0..4).map(|i| k.check_rate(limit, t0 + i * 1000)).collect();
+        let d: Vec<_> = (0..4).map(|i| rate(&k, limit, t0 + i * 1000)).collect();
         assert_eq!(d.iter().filter(|d| d.allowed).count(), 3);
         assert_eq!(d[0].remaining, 2);
         assert_eq!(d[2].remaining, 0);
         assert!(!d[3].allowed);
         assert_eq!(d[3].reset, 1_700_000_010);
         assert_eq!(d[3].retry_after, 7);
-        assert!(k.check_rate(limit, t0 + 10_000).allowed);
+        assert!(rate(&k, limit, t0 + 10_000).allowed);
     }
 
     #[test]
@@ -375,10 +368,10 @@ mod tests {
         let limit = RateLimit { enabled: true, max_requests: 2, window_seconds: 1 };
         let t0 = 1_700_000_000_000;
         let stamps = [t0 + 900, t0 + 1_001, t0 + 999, t0 + 1_002, t0 + 998, t0 + 1_003];
-        let allowed: Vec<bool> = stamps.iter().map(|&t| k.check_rate(limit, t).allowed).collect();
+        let allowed: Vec<bool> = stamps.iter().map(|&t| rate(&k, limit, t).allowed).collect();
         // One in the first window; then the second window's two, late arrivals included.
         assert_eq!(allowed, [true, true, true, false, false, false]);
-        let late = k.check_rate(limit, t0 + 997);
+        let late = rate(&k, limit, t0 + 997);
         assert_eq!(late.reset, 1_700_000_002, "a late request is told the current window's reset");
     }
 
@@ -408,12 +401,12 @@ mod tests {
         let s0: i64 = 1_699_999_980; // a multiple of 60
         let said = |d: &RateDecision| (d.reset, d.reset_header.to_str().unwrap().parse::<i64>().unwrap());
         let minute = RateLimit { enabled: true, max_requests: 5, window_seconds: 60 };
-        assert_eq!(said(&k.check_rate(minute, s0 * 1000 + 1_000)), (s0 + 60, s0 + 60));
+        assert_eq!(said(&rate(&k, minute, s0 * 1000 + 1_000)), (s0 + 60, s0 + 60));
         let second = RateLimit { window_seconds: 1, ..minute };
-        assert_eq!(said(&k.check_rate(second, s0 * 1000 + 1_500)), (s0 + 2, s0 + 2));
+        assert_eq!(said(&rate(&k, second, s0 * 1000 + 1_500)), (s0 + 2, s0 + 2));
         // Back to a minute within that second: the window does not move back, and the header
         // says the same time as the decision.
-        assert_eq!(said(&k.check_rate(minute, s0 * 1000 + 1_600)), (s0 + 61, s0 + 61));
+        assert_eq!(said(&rate(&k, minute, s0 * 1000 + 1_600)), (s0 + 61, s0 + 61));
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub fn status(self) -> u16 {
+    pub const fn status(self) -> u16 {
         use ErrorCode::*;
         match self {
             MissingWorkspaceId | BadRequest => 400,

@@ -3,7 +3,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -21,19 +21,15 @@ use tower::{Layer, Service};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::bearer;
-use crate::keys_runtime::{CachedKey, RateDecision};
+use crate::keys_runtime::{Admission, CacheTag, CachedKey, Call, RateDecision};
 use crate::state::AppState;
-use crate::store::{Membership, RequestRecord};
+use crate::store::Membership;
 
 /// The connection test's path.
 pub const ME_PATH: &str = "/api/v1/me";
 
 /// The header that names the workspace a key-authenticated request is for.
 pub const WORKSPACE_HEADER: HeaderName = HeaderName::from_static("x-workspace-id");
-/// The rate-limit headers of every key-authenticated answer.
-pub const LIMIT_HEADER: HeaderName = HeaderName::from_static("x-ratelimit-limit");
-pub const REMAINING_HEADER: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
-pub const RESET_HEADER: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
 /// A request authenticated with an API key, available to handlers as an extension.
 #[derive(Debug, Clone)]
@@ -110,11 +106,11 @@ impl Service<Request> for KeyGate {
         let now = state.clock.now_ms();
         match identify(state, request.headers(), now) {
             Ok(Identified::Cached(key)) => admit(inner, request, now, key),
-            Ok(Identified::Uncached(hash)) => {
+            Ok(Identified::Uncached(hash, tag)) => {
                 let parts = self.0.clone();
                 GateFuture::Lookup(Box::pin(async move {
                     let GateParts { state, inner } = &*parts;
-                    let found = state.keys.load(&state.store, &hash).await;
+                    let found = state.keys.load(&state.store, &hash, tag).await;
                     let key = found.map_err(|e| (e.into(), None)).and_then(|key| {
                         let workspace = workspace_header(request.headers()).map_err(|e| (e, None))?;
                         known(key, workspace, now)
@@ -145,7 +141,8 @@ pub enum GateFuture<F> {
 pub struct After {
     key: Arc<CachedKey>,
     decision: Option<RateDecision>,
-    noted: Noted,
+    call: Call,
+    path: Arc<str>,
 }
 
 impl<F> Future for GateFuture<F>
@@ -163,11 +160,11 @@ where
             GateFuture::Handler(running) => {
                 let (future, after) = &mut **running;
                 let Poll::Ready(Ok(mut response)) = Pin::new(future).poll(cx) else { return Poll::Pending };
-                if let Some(After { key, decision, noted }) = after.take() {
+                if let Some(After { key, decision, call, path }) = after.take() {
                     if let Some(d) = decision {
-                        set_rate_headers(&key, d, &mut response);
+                        key.set_rate_headers(d, response.headers_mut());
                     }
-                    noted.record(&key, response.status().as_u16());
+                    key.record(call.record(path, response.status().as_u16()));
                 }
                 Poll::Ready(Ok(response))
             }
@@ -176,82 +173,67 @@ where
 }
 
 /// What a key's usage keeps of a request, taken before the handler consumes it.
-struct Noted {
-    at: i64,
-    method: Method,
-    path: Arc<str>,
-    ip: Option<IpAddr>,
-}
-
-impl Noted {
-    fn of(request: &Request, at: i64, path: Arc<str>) -> Noted {
-        Noted {
-            at,
-            method: request.method().clone(),
-            path,
-            ip: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
-        }
-    }
-
-    fn record(self, key: &CachedKey, status: u16) {
-        key.record(RequestRecord { at: self.at, method: self.method, path: self.path, status, ip: self.ip });
+fn call_of(request: &Request, at: i64) -> Call {
+    Call {
+        at,
+        method: request.method().clone(),
+        ip: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
     }
 }
 
-fn set_rate_headers(key: &CachedKey, d: RateDecision, response: &mut Response) {
-    let headers = response.headers_mut();
-    headers.insert(LIMIT_HEADER, key.limit_header.clone());
-    headers.insert(REMAINING_HEADER, d.remaining_header());
-    headers.insert(RESET_HEADER, d.reset_header);
-}
+/// The status of the refusal past a key's rate limit.
+const RATE_LIMITED: u16 = ErrorCode::RateLimitExceeded.status();
+/// The status of the connection test's answer.
+const ME_STATUS: u16 = 200;
 
 /// Counts the request against the key's rate limit and either starts the handler or answers
-/// the refusal. Usage notes every request of a known key, refused ones included.
+/// itself: the refusal, or the connection test (which needs nothing but the key). Usage notes
+/// every request of a known key, refused ones included.
 fn admit(
     inner: &Route,
     mut request: Request,
     now: i64,
     key: Result<Arc<CachedKey>, Refusal>,
 ) -> GateFuture<RouteFuture<Infallible>> {
+    let call = call_of(&request, now);
     let key = match key {
         Ok(key) => key,
         Err((error, known)) => {
             let response = error.into_response();
             if let Some(key) = known {
                 let path = key.shared_path(request.uri().path());
-                Noted::of(&request, now, path).record(&key, response.status().as_u16());
+                key.record(call.record(path, response.status().as_u16()));
             }
             return GateFuture::Ready(Some(response));
         }
     };
-    let (decision, path) = key.admit(now, request.uri().path());
-    let noted = Noted::of(&request, now, path);
-    let answered = match &decision {
-        Some(d) if !d.allowed => Some(
-            ApiError::retry_after(
-                ErrorCode::RateLimitExceeded,
-                format!(
-                    "This key made more than {} requests in {} seconds. Wait {} seconds, or raise the key's rate limit in Keydeck.",
-                    key.rate_limit.max_requests, key.rate_limit.window_seconds, d.retry_after
-                ),
-                d.retry_after,
-            )
-            .into_response(),
-        ),
-        // The connection test needs nothing but the key: answered here, without the handler.
-        _ if request.method() == Method::GET && request.uri().path() == ME_PATH => Some(key.me_response()),
-        _ => None,
-    };
-    if let Some(mut response) = answered {
-        if let Some(d) = decision {
-            set_rate_headers(&key, d, &mut response);
+    let me = request.method() == Method::GET && request.uri().path() == ME_PATH;
+    match key.admit(&call, request.uri().path(), RATE_LIMITED, me.then_some(ME_STATUS)) {
+        Admission::Refused(d) => {
+            let mut response = rate_limited(&key, &d);
+            key.set_rate_headers(d, response.headers_mut());
+            GateFuture::Ready(Some(response))
         }
-        noted.record(&key, response.status().as_u16());
-        return GateFuture::Ready(Some(response));
+        Admission::Answered(decision) => GateFuture::Ready(Some(key.me_response(decision))),
+        Admission::Pass(decision, path) => {
+            request.extensions_mut().insert(KeyContext { key: key.clone() });
+            // A `Route` is always ready, so its clone is called straight away.
+            let running = inner.clone().call(request);
+            GateFuture::Handler(Box::new((running, Some(After { key, decision, call, path }))))
+        }
     }
-    request.extensions_mut().insert(KeyContext { key: key.clone() });
-    // A `Route` is always ready, so its clone is called straight away.
-    GateFuture::Handler(Box::new((inner.clone().call(request), Some(After { key, decision, noted }))))
+}
+
+fn rate_limited(key: &CachedKey, d: &RateDecision) -> Response {
+    ApiError::retry_after(
+        ErrorCode::RateLimitExceeded,
+        format!(
+            "This key made more than {} requests in {} seconds. Wait {} seconds, or raise the key's rate limit in Keydeck.",
+            key.rate_limit.max_requests, key.rate_limit.window_seconds, d.retry_after
+        ),
+        d.retry_after,
+    )
+    .into_response()
 }
 
 type Refusal = (ApiError, Option<Arc<CachedKey>>);
@@ -260,8 +242,9 @@ type Refusal = (ApiError, Option<Arc<CachedKey>>);
 enum Identified {
     /// The cache knew the key (or knew there is no such key): fully checked.
     Cached(Result<Arc<CachedKey>, Refusal>),
-    /// A well-formed key the cache has not seen: the database decides.
-    Uncached([u8; 32]),
+    /// A well-formed key the cache has not seen, with its SHA-256 and cache tag: the database
+    /// decides.
+    Uncached([u8; 32], CacheTag),
 }
 
 /// Checks the key and workspace headers as far as it can without the database.
@@ -272,16 +255,16 @@ fn identify(state: &AppState, headers: &HeaderMap, now: i64) -> Result<Identifie
             "No API key was sent. Send it in the Authorization header as \"Bearer kdk_...\".",
         )
     })?;
-    let hash = keydeck_core::key::sha256_of(token);
     // Only a well-formed key is ever cached, so a cached one needs no format check.
-    let cached = state.keys.cached(&hash);
+    let tag = state.keys.tag(token);
+    let cached = state.keys.cached(tag);
     if cached.is_none() {
         keydeck_core::key::check(token).map_err(|e| invalid_key(&e))?;
     }
     let workspace = workspace_header(headers)?;
     Ok(match cached {
         Some(key) => Identified::Cached(known(key, workspace, now)),
-        None => Identified::Uncached(hash),
+        None => Identified::Uncached(keydeck_core::key::sha256_of(token), tag),
     })
 }
 

@@ -9,15 +9,19 @@
 //! rate-limit and usage state, so a request takes no global lock after the cache read.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
 
-use axum::http::HeaderValue;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::{IntoResponse, Response};
+use axum::body::Body;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
+use axum::response::Response;
 use bytes::Bytes;
 use keydeck_core::rules::{RATE_LIMIT_MAX_REQUESTS, RateLimit};
 use keydeck_core::wire::{Me, MeKey, MeWorkspace};
+use siphasher::sip128::SipHasher13;
 
 use crate::store::{
     KeyAuthRow, PendingUsage, RECENT_REQUESTS_KEPT, RequestRecord, Store, StoreResult, day_of, to_time,
@@ -26,28 +30,86 @@ use crate::store::{
 /// Past this many entries the cache is emptied rather than grown.
 const CACHE_CAPACITY: usize = 100_000;
 
+/// The rate-limit headers of every key-authenticated answer.
+pub const LIMIT_HEADER: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+pub const REMAINING_HEADER: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+pub const RESET_HEADER: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
+/// A request made with a key, as its usage keeps it, before its answer is known.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub at: i64,
+    pub method: Method,
+    /// `None` when the peer address is not known.
+    pub ip: Option<IpAddr>,
+}
+
+impl Call {
+    pub fn record(&self, path: Arc<str>, status: u16) -> RequestRecord {
+        RequestRecord { at: self.at, method: self.method.clone(), path, status, ip: self.ip }
+    }
+}
+
+/// What [`CachedKey::admit`] decided.
+#[derive(Debug)]
+pub enum Admission {
+    /// Over the rate limit; recorded in usage with the refusal's status.
+    Refused(RateDecision),
+    /// Allowed, and answered by the gate itself; recorded in usage with that answer's status.
+    Answered(Option<RateDecision>),
+    /// Allowed: the handler answers, then [`CachedKey::record`] notes the request with this path.
+    Pass(Option<RateDecision>, Arc<str>),
+}
+
 /// A key as the hot path needs it.
 #[derive(Debug)]
 pub struct CachedKey {
     pub row: KeyAuthRow,
     /// The body of `GET /me` for this key.
     pub me_body: Bytes,
+    /// The headers of `GET /me` for this key: type, length and, when the key has a rate limit,
+    /// the three rate-limit headers, the last two to be filled in for each answer.
+    me_headers: HeaderMap,
     /// The `X-RateLimit-Limit` value, made once (a slice of a static table: free to clone).
-    pub limit_header: HeaderValue,
+    limit_header: HeaderValue,
     state: Arc<Mutex<PerKey>>,
 }
 
 impl CachedKey {
     fn new(row: KeyAuthRow, state: Arc<Mutex<PerKey>>) -> CachedKey {
-        CachedKey { me_body: me_body(&row), limit_header: number_header(row.rate_limit.max_requests), row, state }
+        let me_body = me_body(&row);
+        let limit_header = number_header(row.rate_limit.max_requests);
+        let mut me_headers = HeaderMap::with_capacity(5);
+        me_headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        me_headers.insert(CONTENT_LENGTH, HeaderValue::from(me_body.len()));
+        if row.rate_limit.enabled {
+            me_headers.insert(LIMIT_HEADER, limit_header.clone());
+            // Filled in for each answer; present so that filling them in never grows the map.
+            me_headers.insert(REMAINING_HEADER, HeaderValue::from_static("0"));
+            me_headers.insert(RESET_HEADER, HeaderValue::from_static("0"));
+        }
+        CachedKey { me_body, me_headers, limit_header, row, state }
     }
 
-    /// What the key gate needs before running the handler, under one lock: the rate-limit
-    /// decision (when the key has a limit) and the request's path as usage will keep it.
-    pub fn admit(&self, now_ms: i64, path: &str) -> (Option<RateDecision>, Arc<str>) {
+    /// Counts a request against the key's rate limit and, when the gate answers it without a
+    /// handler, records it in the key's usage, under one lock. `answered` is the status the
+    /// gate answers an allowed request with itself (`None`: the handler answers, and
+    /// [`CachedKey::record`] notes it afterwards); `refused` is that of a request over the limit.
+    pub fn admit(&self, call: &Call, path: &str, refused: u16, answered: Option<u16>) -> Admission {
         let mut state = self.lock();
-        let decision = self.rate_limit.enabled.then(|| count(&mut state, self.rate_limit, now_ms));
-        (decision, shared_path(&mut state, path))
+        let decision = self.rate_limit.enabled.then(|| count(&mut state, self.rate_limit, call.at));
+        let path = shared_path(&mut state, path);
+        let refusal = decision.as_ref().is_some_and(|d| !d.allowed);
+        match if refusal { Some(refused) } else { answered } {
+            Some(status) => {
+                push(&mut state.pending, call.record(path, status));
+                match decision {
+                    Some(d) if refusal => Admission::Refused(d),
+                    decision => Admission::Answered(decision),
+                }
+            }
+            None => Admission::Pass(decision, path),
+        }
     }
 
     /// `path` as usage keeps it; a path the key called last time shares that record's copy.
@@ -60,10 +122,21 @@ impl CachedKey {
         push(&mut self.lock().pending, request);
     }
 
-    /// The answer of `GET /me` for this key, serialized once when the key was cached: the
-    /// connection test costs no more than a ping.
-    pub fn me_response(&self) -> Response {
-        ([(CONTENT_TYPE, HeaderValue::from_static("application/json"))], self.me_body.clone()).into_response()
+    /// The answer of `GET /me` for this key, made once when the key was cached (the rate-limit
+    /// headers aside): the connection test costs little more than a ping.
+    pub fn me_response(&self, decision: Option<RateDecision>) -> Response {
+        let mut response = Response::new(Body::from(self.me_body.clone()));
+        *response.headers_mut() = self.me_headers.clone();
+        if let Some(d) = decision {
+            d.fill_in(response.headers_mut());
+        }
+        response
+    }
+
+    /// Adds the rate-limit headers of `decision` to an answer.
+    pub fn set_rate_headers(&self, decision: RateDecision, headers: &mut HeaderMap) {
+        headers.insert(LIMIT_HEADER, self.limit_header.clone());
+        decision.fill_in(headers);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, PerKey> {
@@ -138,12 +211,67 @@ struct PerKey {
     last_path: Option<Arc<str>>,
 }
 
-#[derive(Default)]
 pub struct KeyRuntime {
-    cache: RwLock<HashMap<[u8; 32], Option<Arc<CachedKey>>>>,
+    /// Keys by their [`CacheTag`].
+    cache: RwLock<HashMap<CacheTag, Option<Arc<CachedKey>>, BuildTag>>,
+    /// The secret half of every [`CacheTag`], drawn when the server starts.
+    tagger: SipHasher13,
     generation: AtomicU64,
     /// Every key's state by id; outlives cache clears so counts and windows carry on.
     per_key: Mutex<HashMap<String, Arc<Mutex<PerKey>>>>,
+}
+
+impl Default for KeyRuntime {
+    fn default() -> KeyRuntime {
+        KeyRuntime {
+            cache: RwLock::default(),
+            tagger: SipHasher13::new_with_keys(rand::random(), rand::random()),
+            generation: AtomicU64::default(),
+            per_key: Mutex::default(),
+        }
+    }
+}
+
+/// What the cache files a key under: a 128-bit keyed hash (SipHash-1-3, with a key drawn at
+/// start and never stored) of the key as sent. Half the cost of the SHA-256 the database is
+/// searched by, so a request with a cached key computes no SHA-256. Without the secret, no one
+/// can make a string with the tag of a cached key but by chance, about 2^-128 a try; a string
+/// the cache does not know goes through the format check and the database as before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CacheTag(u128);
+
+/// The cache's hasher: a tag is already a keyed hash, so its low bits serve as they are.
+#[derive(Debug, Clone, Copy, Default)]
+struct BuildTag;
+
+impl BuildHasher for BuildTag {
+    type Hasher = TagHasher;
+    fn build_hasher(&self) -> TagHasher {
+        TagHasher(0)
+    }
+}
+
+#[derive(Debug)]
+struct TagHasher(u64);
+
+impl Hasher for TagHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached if `CacheTag` stops hashing as one `u128`: fold the bytes in.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u128(&mut self, tag: u128) {
+        // Truncation intended: the low 64 bits of a keyed hash.
+        #[allow(clippy::cast_possible_truncation)]
+        let low = tag as u64;
+        self.0 = low;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// The outcome of counting one request against a key's rate limit.
@@ -161,9 +289,12 @@ pub struct RateDecision {
 }
 
 impl RateDecision {
-    /// `remaining` as a header value, without allocating for the values a limit can leave.
-    pub fn remaining_header(&self) -> HeaderValue {
-        number_header(self.remaining)
+    /// Sets the two rate-limit headers that change from one request to the next:
+    /// `X-RateLimit-Remaining` (without allocating, for any count a limit can leave) and
+    /// `X-RateLimit-Reset`.
+    fn fill_in(self, headers: &mut HeaderMap) {
+        headers.insert(REMAINING_HEADER, number_header(self.remaining));
+        headers.insert(RESET_HEADER, self.reset_header);
     }
 }
 
@@ -205,14 +336,20 @@ fn me_body(row: &KeyAuthRow) -> Bytes {
 }
 
 impl KeyRuntime {
-    /// What the cache knows of the key with this hash: `None` when it has not looked yet,
-    /// `Some(None)` when the key is known not to exist.
-    pub fn cached(&self, hash: &[u8; 32]) -> Option<Option<Arc<CachedKey>>> {
-        self.cache.read().unwrap_or_else(|p| p.into_inner()).get(hash).cloned()
+    /// The tag the cache files the key `token` under.
+    pub fn tag(&self, token: &str) -> CacheTag {
+        CacheTag(self.tagger.hash(token.as_bytes()).as_u128())
     }
 
-    /// Reads the key with this hash from the database, and caches what it found.
-    pub async fn load(&self, store: &Store, hash: &[u8; 32]) -> StoreResult<Option<Arc<CachedKey>>> {
+    /// What the cache knows of the key with this tag: `None` when it has not looked yet,
+    /// `Some(None)` when the key is known not to exist.
+    pub fn cached(&self, tag: CacheTag) -> Option<Option<Arc<CachedKey>>> {
+        self.cache.read().unwrap_or_else(|p| p.into_inner()).get(&tag).cloned()
+    }
+
+    /// Reads the key whose SHA-256 is `hash` from the database, and caches what it found
+    /// under `tag` (the [`KeyRuntime::tag`] of the same key).
+    pub async fn load(&self, store: &Store, hash: &[u8; 32], tag: CacheTag) -> StoreResult<Option<Arc<CachedKey>>> {
         let generation = self.generation.load(Ordering::Acquire);
         let found = store.key_for_auth(hash).await?.map(|row| {
             let state =
@@ -224,7 +361,7 @@ impl KeyRuntime {
             if cache.len() >= CACHE_CAPACITY {
                 cache.clear();
             }
-            cache.insert(*hash, found.clone());
+            cache.insert(tag, found.clone());
         }
         Ok(found)
     }
@@ -393,6 +530,42 @@ mod tests {
             Arc::ptr_eq(&state.pending.recent[2].path, &state.pending.recent[3].path),
             "one copy for a path repeated"
         );
+    }
+
+    #[test]
+    fn a_cache_tag_belongs_to_one_key_string_and_one_server() {
+        let (a, b) = (KeyRuntime::default(), KeyRuntime::default());
+        let key = "kdk_0123456789abcdefghijABCDEFGHIJ012345";
+        assert_eq!(a.tag(key), a.tag(key));
+        assert_ne!(a.tag(key), a.tag("kdk_0123456789abcdefghijABCDEFGHIJ012346"));
+        assert_ne!(a.tag(key), a.tag(&key[..key.len() - 1]));
+        assert_ne!(a.tag(key), b.tag(key), "each server draws its own secret");
+    }
+
+    #[test]
+    fn the_gate_records_what_it_answers_itself_and_leaves_the_rest_to_the_handler() {
+        let k = key();
+        let limit = RateLimit { enabled: true, max_requests: 1, window_seconds: 60 };
+        let mut k = k;
+        k.row.rate_limit = limit;
+        let call = Call { at: 1_700_000_000_000, method: Method::GET, ip: None };
+        let Admission::Pass(Some(d), path) = k.admit(&call, "/api/v1/projects", 429, None) else {
+            panic!("the first request goes to its handler")
+        };
+        assert!(d.allowed);
+        assert_eq!(k.state.lock().unwrap().pending.count, 0, "the handler's answer is recorded later");
+        k.record(call.record(path, 200));
+        let Admission::Refused(d) = k.admit(&call, "/api/v1/me", 429, Some(200)) else { panic!("over the limit") };
+        assert!(!d.allowed);
+        let state = k.state.lock().unwrap();
+        let statuses: Vec<(&str, u16)> = state.pending.recent.iter().map(|r| (&*r.path, r.status)).collect();
+        assert_eq!(statuses, [("/api/v1/projects", 200), ("/api/v1/me", 429)]);
+        drop(state);
+        k.row.rate_limit.enabled = false;
+        let Admission::Answered(None) = k.admit(&call, "/api/v1/me", 429, Some(200)) else {
+            panic!("answered by the gate, no limit to report")
+        };
+        assert_eq!(k.state.lock().unwrap().pending.count, 3);
     }
 
     #[test]

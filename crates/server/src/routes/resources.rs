@@ -54,8 +54,9 @@ fn read_only() -> ApiError {
         (status = 429, description = "`rate_limit_exceeded`, with `retryAfter` and a `Retry-After` header", body = ErrorBody),
     ))]
 async fn me(ctx: KeyContext) -> Response {
-    // `GET` is answered by the key check itself (`auth::RequireKey`); this answers `HEAD`.
-    ctx.key.me_response()
+    // `GET` is answered by the key check itself (`auth::RequireKey`); this answers `HEAD`, and
+    // the key check fills in the rate-limit headers on the way out.
+    ctx.key.me_response(None)
 }
 
 /// Reads a time or a date (midnight UTC) query parameter.

@@ -55,6 +55,10 @@ impl RequestRecord {
 
     /// `path` cut to [`RequestRecord::PATH_CHARS`] characters.
     pub fn cut(path: &str) -> &str {
+        if path.len() <= Self::PATH_CHARS {
+            // No more bytes than the characters kept, so no more characters either.
+            return path;
+        }
         match path.char_indices().nth(Self::PATH_CHARS) {
             Some((end, _)) => &path[..end],
             None => path,

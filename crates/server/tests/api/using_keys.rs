@@ -19,8 +19,11 @@ async fn me_names_the_workspace_and_key_and_carries_rate_limit_headers() {
     let (id, key) = w.ts.new_key(&w.owner, &w.ws, key_body("Zapier")).await;
     let response = w.ts.with_key(Method::GET, "/me", &key, &w.ws, None).await;
     let headers = response.headers().clone();
-    let (status, me) = json_of(response).await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.bytes().await.unwrap();
+    assert_eq!(headers["content-length"], body.len().to_string().as_str());
+    assert_eq!(headers["content-type"], "application/json");
+    let me: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(me["workspace"], json!({"id": w.ws, "name": "Acme"}));
     assert_eq!(me["key"]["id"], id.as_str());
     assert_eq!(me["key"]["name"], "Zapier");
@@ -227,7 +230,7 @@ async fn a_missing_scope_is_named() {
 #[tokio::test]
 async fn the_rate_limit_counts_down_and_refuses_request_n_plus_one() {
     let w = World::new().await;
-    let (_, key) = w
+    let (tight_id, key) = w
         .ts
         .new_key(&w.owner, &w.ws, json!({"name": "Tight", "scopes": ["projects:read"], "expiresInDays": 7, "rateLimit": {"enabled": true, "maxRequests": 5, "windowSeconds": 3600}}))
         .await;
@@ -247,15 +250,38 @@ async fn the_rate_limit_counts_down_and_refuses_request_n_plus_one() {
     assert_eq!(retry, retry_header);
     let now = chrono::Utc::now().timestamp();
     assert!((1..=3600).contains(&retry) && (reset - now).abs_diff(retry as i64) <= 1, "{retry} {reset} {now}");
+    // The connection test is refused alike, with the same headers.
+    let response = w.ts.with_key(Method::GET, "/me", &key, &w.ws, None).await;
+    assert_eq!(response.headers()["x-ratelimit-limit"], "5");
+    assert_eq!(response.headers()["x-ratelimit-remaining"], "0");
+    assert_eq!(response.headers()["x-ratelimit-reset"], reset.to_string().as_str());
+    assert!(response.headers().contains_key("retry-after"));
+    let (status, body) = json_of(response).await;
+    assert_error(status, &body, 429, "rate_limit_exceeded");
+    // Every request shows in the key's log once, with the status it got.
+    let (status, log) =
+        w.ts.send(Method::GET, &format!("{}/{tight_id}/requests?limit=50", w.keys_path()), Some(&w.owner), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let seen: Vec<(String, u64)> = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["path"].as_str().unwrap().to_owned(), r["status"].as_u64().unwrap()))
+        .collect();
+    let mut expected = vec![("/api/v1/me".to_owned(), 429), ("/api/v1/projects".to_owned(), 429)];
+    expected.extend(std::iter::repeat_n(("/api/v1/projects".to_owned(), 200), 5));
+    assert_eq!(seen, expected);
     // A key without a limit carries no headers and is never refused.
     let (_, free) = w
         .ts
         .new_key(&w.owner, &w.ws, json!({"name": "Unlimited", "scopes": ["projects:read"], "expiresInDays": 7, "rateLimit": {"enabled": false, "maxRequests": 1, "windowSeconds": 3600}}))
         .await;
-    for _ in 0..3 {
-        let response = w.ts.with_key(Method::GET, "/projects", &free, &w.ws, None).await;
-        assert_eq!(response.status(), StatusCode::OK);
-        assert!(response.headers().get("x-ratelimit-limit").is_none());
+    for path in ["/projects", "/me", "/projects", "/me"] {
+        let response = w.ts.with_key(Method::GET, path, &free, &w.ws, None).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        for header in ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"] {
+            assert!(response.headers().get(header).is_none(), "{path} {header}");
+        }
     }
 }
 

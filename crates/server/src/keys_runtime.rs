@@ -81,7 +81,9 @@ impl CachedKey {
         let limit_header = number_header(row.rate_limit.max_requests);
         let mut me_headers = HeaderMap::with_capacity(5);
         me_headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        me_headers.insert(CONTENT_LENGTH, HeaderValue::from(me_body.len()));
+        // From the static table when it can (it always can: a body is a few hundred bytes), so
+        // that copying the map writes no reference count shared by every request of the key.
+        me_headers.insert(CONTENT_LENGTH, number_header(u32::try_from(me_body.len()).unwrap_or(u32::MAX)));
         if row.rate_limit.enabled {
             me_headers.insert(LIMIT_HEADER, limit_header.clone());
             // Filled in for each answer; present so that filling them in never grows the map.
@@ -447,7 +449,14 @@ fn push(pending: &mut PendingUsage, request: RequestRecord) {
 }
 
 fn push_recent(recent: &mut VecDeque<RequestRecord>, request: RequestRecord) {
-    if recent.len() >= RECENT_REQUESTS_KEPT as usize {
+    const KEPT: usize = RECENT_REQUESTS_KEPT as usize;
+    if recent.capacity() < KEPT {
+        // Room for exactly the requests kept, once: a full list then takes each new request
+        // into the slot the oldest leaves, rather than growing to 256 and cycling through
+        // memory a quarter larger.
+        recent.reserve_exact(KEPT - recent.len());
+    }
+    if recent.len() >= KEPT {
         recent.pop_front();
     }
     recent.push_back(request);
@@ -522,6 +531,7 @@ mod tests {
         let state = k.state.lock().unwrap();
         assert_eq!(state.pending.count, 250);
         assert_eq!(state.pending.recent.len(), 200);
+        assert_eq!(state.pending.recent.capacity(), 200, "no room beyond what is kept");
         assert_eq!(state.pending.recent[0].at, 50);
         assert_eq!(state.pending.last_used_at, 249);
         assert_eq!(&*state.pending.recent[0].path, "/api/v1/projects", "request 50");

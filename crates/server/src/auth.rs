@@ -176,7 +176,7 @@ where
 fn call_of(request: &Request, at: i64) -> Call {
     Call {
         at,
-        method: request.method().clone(),
+        method: request.method().into(),
         ip: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
     }
 }

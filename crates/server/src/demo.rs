@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::clock::Clock;
 use crate::store::day_of;
-use crate::store::{NewKeyRow, PendingUsage, RequestRecord, Store, StoreResult};
+use crate::store::{NewKeyRow, PendingUsage, RequestMethod, RequestRecord, Store, StoreResult};
 
 /// The accounts of the demo, for signing in.
 #[derive(Debug, Clone)]
@@ -259,7 +259,7 @@ fn history(last_used: i64, total: u64, scopes: &[Scope]) -> PendingUsage {
         let status = if i % 11 == 7 { 429 } else { 200 };
         usage.recent.push_back(RequestRecord {
             at: last_used - i as i64 * rng.random_range(30_000..600_000),
-            method: axum::http::Method::GET,
+            method: RequestMethod::Get,
             path: paths[i as usize % paths.len()].into(),
             status,
             ip: Some(std::net::IpAddr::from([203, 0, 113, 10 + (i % 3) as u8])),

@@ -16,7 +16,7 @@ use std::sync::{Arc, LazyLock, Mutex, RwLock};
 
 use axum::body::Body;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
 use bytes::Bytes;
 use keydeck_core::rules::{RATE_LIMIT_MAX_REQUESTS, RateLimit};
@@ -24,7 +24,7 @@ use keydeck_core::wire::{Me, MeKey, MeWorkspace};
 use siphasher::sip128::SipHasher13;
 
 use crate::store::{
-    KeyAuthRow, PendingUsage, RECENT_REQUESTS_KEPT, RequestRecord, Store, StoreResult, day_of, to_time,
+    KeyAuthRow, PendingUsage, RECENT_REQUESTS_KEPT, RequestMethod, RequestRecord, Store, StoreResult, day_of, to_time,
 };
 
 /// Past this many entries the cache is emptied rather than grown.
@@ -39,14 +39,14 @@ pub const RESET_HEADER: HeaderName = HeaderName::from_static("x-ratelimit-reset"
 #[derive(Debug, Clone)]
 pub struct Call {
     pub at: i64,
-    pub method: Method,
+    pub method: RequestMethod,
     /// `None` when the peer address is not known.
     pub ip: Option<IpAddr>,
 }
 
 impl Call {
     pub fn record(&self, path: Arc<str>, status: u16) -> RequestRecord {
-        RequestRecord { at: self.at, method: self.method.clone(), path, status, ip: self.ip }
+        RequestRecord { at: self.at, method: self.method, path, status, ip: self.ip }
     }
 }
 
@@ -465,7 +465,6 @@ fn push_recent(recent: &mut VecDeque<RequestRecord>, request: RequestRecord) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::Method;
     use keydeck_core::ScopeSet;
 
     /// One request of `k` counted against `limit`, as `CachedKey::admit` counts it.
@@ -526,7 +525,7 @@ mod tests {
         let k = key();
         for i in 0..250 {
             let path = k.shared_path(if i % 3 == 0 { "/api/v1/me" } else { "/api/v1/projects" });
-            k.record(RequestRecord { at: i, method: Method::GET, path, status: 200, ip: None });
+            k.record(RequestRecord { at: i, method: RequestMethod::Get, path, status: 200, ip: None });
         }
         let state = k.state.lock().unwrap();
         assert_eq!(state.pending.count, 250);
@@ -558,7 +557,7 @@ mod tests {
         let limit = RateLimit { enabled: true, max_requests: 1, window_seconds: 60 };
         let mut k = k;
         k.row.rate_limit = limit;
-        let call = Call { at: 1_700_000_000_000, method: Method::GET, ip: None };
+        let call = Call { at: 1_700_000_000_000, method: RequestMethod::Get, ip: None };
         let Admission::Pass(Some(d), path) = k.admit(&call, "/api/v1/projects", 429, None) else {
             panic!("the first request goes to its handler")
         };

@@ -23,7 +23,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 pub use accounts::{Membership, WorkspaceRow};
 pub use keys::{IdempotencyRecord, KeyAuthRow, KeyInsertError, KeyRow, NewKeyRow};
 pub use resources::TimeEntryFilter;
-pub use usage::{PendingUsage, RECENT_REQUESTS_KEPT, RequestRecord, day_of, day_to_date};
+pub use usage::{PendingUsage, RECENT_REQUESTS_KEPT, RequestMethod, RequestRecord, day_of, day_to_date};
 
 /// What can go wrong in storage. Callers map it to `internal_error`, except `Conflict`.
 #[derive(Debug, thiserror::Error)]

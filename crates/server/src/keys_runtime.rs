@@ -130,7 +130,7 @@ impl CachedKey {
         let mut response = Response::new(Body::from(self.me_body.clone()));
         *response.headers_mut() = self.me_headers.clone();
         if let Some(d) = decision {
-            d.fill_in(response.headers_mut());
+            d.fill_in_place(response.headers_mut());
         }
         response
     }
@@ -298,29 +298,44 @@ impl RateDecision {
         headers.insert(REMAINING_HEADER, number_header(self.remaining));
         headers.insert(RESET_HEADER, self.reset_header);
     }
+
+    /// [`RateDecision::fill_in`] for a map that has both headers already (the `/me` headers of
+    /// a key with a limit): their values are replaced in place, found by walking the map's
+    /// few entries rather than hashing both names again.
+    fn fill_in_place(self, headers: &mut HeaderMap) {
+        let mut reset = Some(self.reset_header);
+        for (name, value) in headers.iter_mut() {
+            if *name == REMAINING_HEADER {
+                *value = number_header(self.remaining);
+            } else if *name == RESET_HEADER
+                && let Some(reset) = reset.take()
+            {
+                *value = reset;
+            }
+        }
+    }
 }
 
-/// "0" to "10000" (every count a rate limit can leave) written once, and where each starts.
-static NUMBERS: LazyLock<(String, Vec<usize>)> = LazyLock::new(|| {
-    let max = *RATE_LIMIT_MAX_REQUESTS.end();
-    let mut text = String::new();
-    let mut starts = Vec::with_capacity(max as usize + 2);
-    for n in 0..=max {
-        starts.push(text.len());
-        text.push_str(&n.to_string());
-    }
-    starts.push(text.len());
-    (text, starts)
-});
+/// "0" to "10000" (every count a rate limit can leave) written one after the other, once.
+static NUMBERS: LazyLock<String> =
+    LazyLock::new(|| RATE_LIMIT_MAX_REQUESTS_RANGE.map(|n| n.to_string()).collect::<Vec<_>>().concat());
 
-/// A number as a header value: a slice of [`NUMBERS`] for the usual ones.
+const RATE_LIMIT_MAX_REQUESTS_RANGE: std::ops::RangeInclusive<u32> = 0..=*RATE_LIMIT_MAX_REQUESTS.end();
+
+/// A number as a header value: a slice of [`NUMBERS`] for the usual ones, found by arithmetic
+/// rather than a table of positions (one less place in memory to read per answer).
 fn number_header(n: u32) -> HeaderValue {
-    let (text, starts) = &*NUMBERS;
-    let n = n as usize;
-    match (starts.get(n), starts.get(n + 1)) {
-        (Some(&start), Some(&end)) => HeaderValue::from_static(&text[start..end]),
-        _ => HeaderValue::from(n),
+    if !RATE_LIMIT_MAX_REQUESTS_RANGE.contains(&n) {
+        return HeaderValue::from(n);
     }
+    // The numbers before `n`, length by length: ten of one digit, ninety of two, and so on.
+    let (mut start, mut first, mut next, mut len) = (0, 0, 10, 1);
+    while n >= next {
+        start += (next - first) as usize * len;
+        (first, next, len) = (next, next * 10, len + 1);
+    }
+    start += (n - first) as usize * len;
+    HeaderValue::from_static(&NUMBERS[start..start + len])
 }
 
 fn me_body(row: &KeyAuthRow) -> Bytes {
@@ -593,9 +608,32 @@ mod tests {
 
     #[test]
     fn remaining_counts_are_written_as_decimal_header_values() {
-        for n in [0, 7, 10, 99, 100, 4321, 10_000, 10_001, u32::MAX] {
+        for n in (0..=10_000).chain([10_001, 123_456, u32::MAX]) {
             assert_eq!(number_header(n).to_str().unwrap(), n.to_string());
         }
+    }
+
+    #[test]
+    fn the_me_answer_carries_this_request_s_rate_limit_headers_once_each() {
+        let k = key();
+        let limit = k.rate_limit;
+        let t0 = 1_700_000_000_000;
+        let first = rate(&k, limit, t0);
+        let second = rate(&k, limit, t0 + 5);
+        for d in [first, second] {
+            let (remaining, reset) = (d.remaining.to_string(), d.reset.to_string());
+            let response = k.me_response(Some(d));
+            let headers = response.headers();
+            assert_eq!(headers.len(), 5);
+            assert_eq!(headers["x-ratelimit-limit"], limit.max_requests.to_string().as_str());
+            assert_eq!(headers.get_all("x-ratelimit-remaining").iter().collect::<Vec<_>>(), [remaining.as_str()]);
+            assert_eq!(headers.get_all("x-ratelimit-reset").iter().collect::<Vec<_>>(), [reset.as_str()]);
+            assert_eq!(headers["content-length"], k.me_body.len().to_string().as_str());
+        }
+        let mut unlimited = key();
+        unlimited.row.rate_limit.enabled = false;
+        let unlimited = CachedKey::new(unlimited.row, Arc::default());
+        assert_eq!(unlimited.me_response(None).headers().len(), 2, "type and length only");
     }
 
     #[test]

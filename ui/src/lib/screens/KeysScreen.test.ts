@@ -194,7 +194,8 @@ describe("the keys screen", () => {
     renderWithApp(KeysScreen, {});
     await screen.findAllByTestId("key-card");
 
-    await fireEvent.click(screen.getByRole("button", { name: "Copy Workspace ID" }));
+    // The panel follows the cards a couple of frames later.
+    await fireEvent.click(await screen.findByRole("button", { name: "Copy Workspace ID" }));
     expect(api.copyText).toHaveBeenCalledWith("ws_harbor");
     expect(await screen.findByText("Workspace ID copied.")).toBeInTheDocument();
     const reference = screen.getByRole("button", { name: /API reference/ });

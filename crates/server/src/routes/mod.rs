@@ -7,16 +7,14 @@ mod resources;
 pub mod sessions;
 mod workspaces;
 
-use std::sync::Arc;
-
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use keydeck_core::ErrorCode;
 use keydeck_core::wire::Health;

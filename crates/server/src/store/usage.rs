@@ -100,11 +100,6 @@ impl RequestRecord {
     /// The most characters of a path a record keeps.
     pub const PATH_CHARS: usize = 200;
 
-    /// A path as a record keeps it: cut to [`RequestRecord::PATH_CHARS`] characters.
-    pub fn path_of(path: &str) -> Arc<str> {
-        Self::cut(path).into()
-    }
-
     /// `path` cut to [`RequestRecord::PATH_CHARS`] characters.
     pub fn cut(path: &str) -> &str {
         if path.len() <= Self::PATH_CHARS {
@@ -265,9 +260,9 @@ mod tests {
 
     #[test]
     fn a_recorded_path_is_cut_to_200_characters_not_bytes() {
-        assert_eq!(&*RequestRecord::path_of("/api/v1/me"), "/api/v1/me");
+        assert_eq!(RequestRecord::cut("/api/v1/me"), "/api/v1/me");
         let long = "é".repeat(250);
-        let cut = RequestRecord::path_of(&long);
+        let cut = RequestRecord::cut(&long);
         assert_eq!(cut.chars().count(), RequestRecord::PATH_CHARS);
         assert_eq!(cut.len(), 2 * RequestRecord::PATH_CHARS);
         let exactly = "a".repeat(RequestRecord::PATH_CHARS);

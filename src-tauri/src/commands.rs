@@ -5,7 +5,7 @@ use keydeck_core::app::{
     AppError, GenerateRequest, GenerateResult, KeyCardView, KeyDetail, KeysView, RotationAction, RotationCheck,
     RotationStep, RotationTested, SessionView, Startup, TestKeyInput, TestReport,
 };
-use keydeck_core::rotation::{Rotation, RotationReason};
+use keydeck_core::rotation::{RotationReason, RotationView};
 use keydeck_core::wire::UpdateKeyRequest;
 use tauri::State;
 
@@ -29,8 +29,9 @@ pub async fn sign_in(
     server_url: String,
     email: String,
     password: String,
+    allow_unencrypted: bool,
 ) -> Result<SessionView> {
-    desk.sign_in(&server_url, &email, &password).await
+    desk.sign_in(&server_url, &email, &password, allow_unencrypted).await
 }
 
 #[tauri::command]
@@ -109,7 +110,11 @@ pub async fn resume_rotation(desk: State<'_, Desk>, rotation_id: String) -> Resu
 }
 
 #[tauri::command]
-pub async fn advance_rotation(desk: State<'_, Desk>, rotation_id: String, action: RotationAction) -> Result<Rotation> {
+pub async fn advance_rotation(
+    desk: State<'_, Desk>,
+    rotation_id: String,
+    action: RotationAction,
+) -> Result<RotationView> {
     desk.advance_rotation(&rotation_id, action).await
 }
 
@@ -128,7 +133,7 @@ pub async fn test_rotation(
 }
 
 #[tauri::command]
-pub async fn finish_rotation(desk: State<'_, Desk>, rotation_id: String, confirm_name: String) -> Result<Rotation> {
+pub async fn finish_rotation(desk: State<'_, Desk>, rotation_id: String, confirm_name: String) -> Result<RotationView> {
     desk.finish_rotation(&rotation_id, &confirm_name).await
 }
 

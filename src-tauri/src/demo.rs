@@ -39,9 +39,13 @@ pub struct Demo {
 impl Demo {
     pub async fn start(data_dir: &Path, keychain: Arc<dyn SecretStore>, keychain_ok: bool) -> AppResult<Demo> {
         let dir = data_dir.join("demo");
-        std::fs::create_dir_all(&dir)
+        let db = dir.join("workspace.db");
+        // Private like the rest of the data directory; SQLite gives its journal files the
+        // database file's mode.
+        crate::store::make_private_dir(&dir)
+            .and_then(|()| crate::store::private_file(&db, false).map(drop))
             .map_err(|e| app_error(AppErrorCode::Other, format!("Could not create {}: {e}", dir.display())))?;
-        let mut config = ServerConfig::new(dir.join("workspace.db"), ([127, 0, 0, 1], 0).into());
+        let mut config = ServerConfig::new(db, ([127, 0, 0, 1], 0).into());
         config.demo = true;
         let server = keydeck_server::start(config, Clock::default())
             .await
@@ -105,10 +109,11 @@ async fn integration_key(
         return Ok(address);
     }
     let body = CreateKeyRequest {
-        name: INTEGRATION_KEY_NAME.to_owned(),
+        name: Some(INTEGRATION_KEY_NAME.to_owned()),
         scopes: Purpose::Zapier.scopes().to_vec(),
         expires_in_days: Purpose::Zapier.expires_in_days(),
         rate_limit: Some(RateLimit::default()),
+        replaces: None,
     };
     let created = client.create_key(token, ws, &body, None).await.map_err(from_client)?;
     store_verified(keychain, &address, &created.secret).map_err(crate::error::from_vault)?;

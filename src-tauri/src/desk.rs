@@ -2,6 +2,8 @@
 //! for when the server is unreachable), generating a key into the keychain and clipboard,
 //! testing a key, and the demo workspace. Commands in `commands.rs` are one-line adapters over
 //! this, so it is tested with a real server and stand-in keychain and clipboard.
+//!
+//! Which server each keychain entry belongs to is kept by `keychain`; rotations by `rotation`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,14 +18,16 @@ use keydeck_core::app::{
 use keydeck_core::key::random_base62;
 use keydeck_core::wire::{CreateKeyRequest, CreatedKey, KeyCard, KeyStatus, UpdateKeyRequest, WorkspaceSummary};
 use keydeck_core::{ParsedKey, Settings, diagnosis};
-use keydeck_vault::{KeychainAddress, SecretClipboard, SecretStore, VaultError, clear_if_holds, store_verified};
+use keydeck_vault::{KeychainAddress, SecretClipboard, SecretStore, VaultError, clear_if_holds};
 use tokio::sync::Mutex;
 
+mod keychain;
 mod rotation;
 
 use crate::demo::Demo;
 use crate::error::{AppResult, app_error, field_error, from_client, from_vault};
-use crate::store::{DataDir, Remembered, StoredAccount};
+use crate::store::{DEMO_ACCOUNT_ID, DataDir, Remembered, StoredAccount};
+use keychain::Held;
 
 /// A signed-in account: its client and session token (the token lives in memory and in the
 /// keychain, never on disk).
@@ -36,6 +40,15 @@ struct Session {
 struct Current {
     account_id: String,
     workspace: WorkspaceSummary,
+}
+
+/// What a command on the current workspace works with.
+struct Here {
+    client: Client,
+    token: String,
+    workspace: WorkspaceSummary,
+    /// The server that issues this workspace's keys, as keychain records name it.
+    server: String,
 }
 
 pub struct Desk {
@@ -56,8 +69,12 @@ pub struct Desk {
     /// view's first `startup` call.
     first_startup: tokio::sync::OnceCell<Startup>,
     first_taken: std::sync::atomic::AtomicBool,
-    /// One rotation command at a time: each reads, acts on and rewrites a journal.
+    /// One rotation command at a time in this process (the data directory's rotation lock
+    /// keeps other processes out): each reads, acts on and rewrites a journal.
     rotation_lock: Mutex<()>,
+    /// The secret last copied to the clipboard, until its clearing: cleared on exit too, if
+    /// the clipboard still holds it.
+    copied: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 async fn spawn_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
@@ -101,6 +118,7 @@ impl Desk {
             first_startup: tokio::sync::OnceCell::new(),
             first_taken: std::sync::atomic::AtomicBool::new(false),
             rotation_lock: Mutex::default(),
+            copied: Arc::default(),
         }
     }
 
@@ -148,7 +166,7 @@ impl Desk {
     async fn compute_startup(&self) -> Startup {
         let last = self.remembered.lock().await.current.clone();
         let session = match last {
-            Some(id) if id == "demo" => self.open_demo().await.ok(),
+            Some(id) if id == DEMO_ACCOUNT_ID => self.open_demo().await.ok(),
             Some(id) => self.restore(&id).await.ok(),
             None => None,
         };
@@ -197,14 +215,13 @@ impl Desk {
                     "This account is not a member of any workspace. Ask a workspace owner to add you.",
                 )
             })?;
-        {
-            let mut remembered = self.remembered.lock().await;
+        self.remember(|remembered| {
             if let Some(a) = remembered.accounts.iter_mut().find(|a| a.id() == account_id) {
                 a.last_workspace_id = Some(chosen.id.clone());
             }
             remembered.current = Some(account_id.to_owned());
-            self.data.save_remembered(&remembered).map_err(|e| app_error(AppErrorCode::Other, e.to_string()))?;
-        }
+        })
+        .await?;
         *self.current.lock().await = Some(Current { account_id: account_id.to_owned(), workspace: chosen.clone() });
         Ok(SessionView {
             account: summary(&account),
@@ -212,6 +229,18 @@ impl Desk {
             workspace_id: chosen.id,
             docs_url: format!("{}/docs", client.base_url()),
         })
+    }
+
+    /// Changes the remembered accounts on disk (as they are there now) and here.
+    async fn remember(&self, change: impl FnOnce(&mut Remembered)) -> AppResult<()> {
+        let mut remembered = self.remembered.lock().await;
+        *remembered = self.data.update_remembered(change).map_err(|e| {
+            app_error(
+                AppErrorCode::Other,
+                format!("Could not save the list of accounts ({e}). Free some disk space and try again."),
+            )
+        })?;
+        Ok(())
     }
 
     async fn session(&self, account_id: &str) -> AppResult<(Client, String, StoredAccount)> {
@@ -222,18 +251,36 @@ impl Desk {
         Ok((s.client.clone(), s.token.clone(), s.account.clone()))
     }
 
-    /// The current account's client and token, and the current workspace.
-    async fn here(&self) -> AppResult<(Client, String, WorkspaceSummary)> {
+    /// The current account's client and token, the current workspace and its server.
+    async fn here(&self) -> AppResult<Here> {
         let current = self.current.lock().await;
         let current = current
             .as_ref()
             .ok_or_else(|| app_error(AppErrorCode::SignedOut, "Sign in or open the demo workspace first."))?;
-        let (client, token, _) = self.session(&current.account_id).await?;
-        Ok((client, token, current.workspace.clone()))
+        let (client, token, account) = self.session(&current.account_id).await?;
+        Ok(Here { client, token, workspace: current.workspace.clone(), server: account.server() })
     }
 
-    pub async fn sign_in(&self, server_url: &str, email: &str, password: &str) -> AppResult<SessionView> {
+    /// Signs in. Over plain `http://` to another computer the password and every key would
+    /// cross the network readable by anyone on the way: that needs `allow_unencrypted`, which
+    /// the window sets only once the person has read this and agreed.
+    pub async fn sign_in(
+        &self,
+        server_url: &str,
+        email: &str,
+        password: &str,
+        allow_unencrypted: bool,
+    ) -> AppResult<SessionView> {
         let client = Client::new(server_url).map_err(|e| field_error("serverUrl", &e.to_string()))?;
+        if client.is_unencrypted_remote() && !allow_unencrypted {
+            return Err(app_error(
+                AppErrorCode::Unencrypted,
+                format!(
+                    "{} is not encrypted (http://, not https://): your password, your session and every key you create would cross the network where anyone on the way can read them. Use the server's https:// address if it has one.",
+                    client.base_url()
+                ),
+            ));
+        }
         let created = client.sign_in(email.trim(), password).await.map_err(|e| match &e {
             ClientError::Unreachable { .. } | ClientError::Unexpected { .. } => {
                 field_error("serverUrl", &e.to_string())
@@ -266,13 +313,19 @@ impl Desk {
                 tracing::warn!(error = %e, "could not keep the session token in the keychain");
             }
         }
-        {
-            let mut remembered = self.remembered.lock().await;
-            if let Some(existing) = remembered.accounts.iter().find(|a| a.id() == id) {
-                account.last_workspace_id = existing.last_workspace_id.clone();
-            }
+        let fresh = account.clone();
+        self.remember(|remembered| {
+            let last_workspace_id =
+                remembered.accounts.iter().find(|a| a.id() == id).and_then(|a| a.last_workspace_id.clone());
             remembered.accounts.retain(|a| a.id() != id);
-            remembered.accounts.push(account.clone());
+            remembered.accounts.push(StoredAccount {
+                last_workspace_id: last_workspace_id.or(fresh.last_workspace_id.clone()),
+                ..fresh
+            });
+        })
+        .await?;
+        if let Some(a) = self.remembered.lock().await.accounts.iter().find(|a| a.id() == id) {
+            account.last_workspace_id = a.last_workspace_id.clone();
         }
         let workspace = account.last_workspace_id.clone();
         self.sessions.lock().await.insert(id.clone(), Session { account, client, token });
@@ -286,17 +339,48 @@ impl Desk {
         self.enter(account_id, Some(workspace_id)).await
     }
 
+    /// Signs out of a remembered account, opened since the app started or not: ends its session
+    /// on the server, then removes its token from the keychain. When the server cannot be
+    /// reached nothing changes here (the session would stay valid there): the answer says so.
     pub async fn sign_out(&self, account_id: &str) -> AppResult<Startup> {
-        let session = self.sessions.lock().await.remove(account_id);
-        if let Some(s) = session {
-            let _ = s.client.sign_out(&s.token).await;
-            if !s.account.is_demo {
-                let address = KeychainAddress::for_session(&s.account.server_url, &s.account.email);
-                let keychain = self.keychain.clone();
-                let _ = spawn_blocking(move || keychain.remove(&address)).await;
+        let account = self.remembered.lock().await.accounts.iter().find(|a| a.id() == account_id).cloned();
+        let live = self.sessions.lock().await.get(account_id).map(|s| (s.client.clone(), s.token.clone()));
+        let token = match (&live, &account) {
+            (Some((_, token)), _) => Some(token.clone()),
+            (None, Some(a)) if !a.is_demo => {
+                let (keychain, address) =
+                    (self.keychain.clone(), KeychainAddress::for_session(&a.server_url, &a.email));
+                spawn_blocking(move || keychain.load(&address)).await?.ok().flatten()
+            }
+            _ => None,
+        };
+        if let Some(token) = token {
+            let client = match (live, &account) {
+                (Some((client, _)), _) => client,
+                (None, Some(a)) => Client::new(&a.server_url).map_err(from_client)?,
+                (None, None) => return Err(app_error(AppErrorCode::NotFound, "This account is not remembered here.")),
+            };
+            match client.sign_out(&token).await {
+                // Ended now, or already over (expired, or ended elsewhere).
+                Ok(()) => {}
+                Err(ClientError::Api { body, .. }) if body.error == keydeck_core::ErrorCode::InvalidSession => {}
+                Err(e @ ClientError::Unreachable { .. }) => {
+                    return Err(app_error(
+                        AppErrorCode::Unreachable,
+                        format!(
+                            "{e} You are still signed in: the session can only be ended by the server. Try again when it answers."
+                        ),
+                    ));
+                }
+                Err(e) => return Err(from_client(e)),
             }
         }
-        if account_id == "demo"
+        self.sessions.lock().await.remove(account_id);
+        if let Some(a) = account.filter(|a| !a.is_demo) {
+            let (keychain, address) = (self.keychain.clone(), KeychainAddress::for_session(&a.server_url, &a.email));
+            spawn_blocking(move || keychain.remove(&address)).await?.map_err(from_vault)?;
+        }
+        if account_id == DEMO_ACCOUNT_ID
             && let Some(demo) = self.demo.lock().await.take()
         {
             demo.stop().await;
@@ -306,12 +390,13 @@ impl Desk {
             if current.as_ref().is_some_and(|c| c.account_id == account_id) {
                 *current = None;
             }
-            let mut remembered = self.remembered.lock().await;
+        }
+        self.remember(|remembered| {
             if remembered.current.as_deref() == Some(account_id) {
                 remembered.current = None;
             }
-            self.data.save_remembered(&remembered).map_err(|e| app_error(AppErrorCode::Other, e.to_string()))?;
-        }
+        })
+        .await?;
         Ok(self.startup_with(None).await)
     }
 
@@ -353,7 +438,7 @@ impl Desk {
 
     /// The current workspace's keys; when the server cannot be reached, the last ones seen.
     pub async fn list_keys(&self) -> AppResult<KeysView> {
-        let (client, token, workspace) = self.here().await?;
+        let Here { client, token, workspace, server } = self.here().await?;
         let began = std::time::Instant::now();
         match client.list_keys(&token, &workspace.id).await {
             Ok(list) => {
@@ -361,7 +446,7 @@ impl Desk {
                 let rotation_days = self.settings.lock().await.rotation_days;
                 // Keychain look-ups are blocking calls: run them side by side.
                 let keys = futures::future::join_all(
-                    list.keys.into_iter().map(|card| self.view(&workspace.id, card, rotation_days)),
+                    list.keys.into_iter().map(|card| self.view(&server, &workspace.id, card, rotation_days)),
                 )
                 .await;
                 let view = KeysView {
@@ -370,7 +455,7 @@ impl Desk {
                     fetched_at: Utc::now(),
                     stale: false,
                     stale_reason: None,
-                    rotations: self.rotations_of(&workspace.id),
+                    rotations: self.rotation_views(&workspace.id),
                 };
                 tracing::debug!(ms = began.elapsed().as_millis(), "keychain checked for each key");
                 self.last_keys.lock().await.insert(workspace.id.clone(), view.clone());
@@ -382,7 +467,7 @@ impl Desk {
                     Some(last) => Ok(KeysView {
                         stale: true,
                         stale_reason: Some(reason),
-                        rotations: self.rotations_of(&workspace.id),
+                        rotations: self.rotation_views(&workspace.id),
                         ..last.clone()
                     }),
                     None => Err(from_client(e)),
@@ -392,21 +477,17 @@ impl Desk {
         }
     }
 
-    async fn view(&self, workspace_id: &str, card: KeyCard, rotation_days: u32) -> KeyCardView {
+    async fn view(&self, server: &str, workspace_id: &str, card: KeyCard, rotation_days: u32) -> KeyCardView {
         let address = KeychainAddress::for_key(workspace_id, &card.name);
-        let in_keychain = if self.keychain_ok() {
-            let keychain = self.keychain.clone();
-            let a = address.clone();
-            spawn_blocking(move || keychain.load(&a))
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .flatten()
-                .is_some_and(|s| matches_card(&s, &card))
-        } else {
-            false
-        };
+        let in_keychain =
+            self.keychain_ok() && self.holds_key(server, &address, &card.id, &card.prefix, &card.hint).await;
         card_view(workspace_id, card, in_keychain, rotation_days)
+    }
+
+    /// A card of the current workspace as the app shows it.
+    async fn view_here(&self, here: &Here, card: KeyCard) -> KeyCardView {
+        let rotation_days = self.settings.lock().await.rotation_days;
+        self.view(&here.server, &here.workspace.id, card, rotation_days).await
     }
 
     /// Creates a key; then, in this order, stores it in the keychain and reads it back, copies
@@ -414,35 +495,36 @@ impl Desk {
     /// the server is always revealed, even if the keychain or clipboard fails afterwards.
     pub async fn generate_key(&self, request: GenerateRequest) -> AppResult<GenerateResult> {
         let started = std::time::Instant::now();
-        let (client, token, workspace) = self.here().await?;
+        let here = self.here().await?;
         let name = request.name.trim().to_owned();
-        let address = KeychainAddress::for_key(&workspace.id, &name);
+        let address = KeychainAddress::for_key(&here.workspace.id, &name);
         let keep = request.store_in_keychain && self.keychain_ok();
-        if keep {
-            // The address is per name: never overwrite the secret of another live key.
-            let keychain = self.keychain.clone();
-            let a = address.clone();
-            if let Some(existing) = spawn_blocking(move || keychain.load(&a)).await?.map_err(from_vault)? {
-                let live = client.list_keys(&token, &workspace.id).await.map_err(from_client)?;
-                if live.keys.iter().any(|k| k.name == name && matches_card(&existing, k)) {
-                    return Err(field_error(
-                        "name",
-                        "A key with this name is already in this computer's keychain. Choose another name, or rotate that key instead.",
-                    ));
-                }
-            }
+        // The server refuses a second live key of a name; the keychain address of the name may
+        // still hold another server's key, which is never overwritten: say so before making one.
+        if keep && let Held::Others { server } = self.held(&here.server, &address).await? {
+            return Err(field_error(
+                "name",
+                &format!(
+                    "{} Choose another name to keep this key in the keychain, or make it without the keychain.",
+                    keychain::others_entry(&address, &server).split(". Keydeck").next().unwrap_or_default()
+                ),
+            ));
         }
         let body = CreateKeyRequest {
-            name: name.clone(),
+            name: Some(name.clone()),
             scopes: request.scopes,
             expires_in_days: request.expires_in_days,
             rate_limit: Some(request.rate_limit),
+            replaces: None,
         };
         let idempotency_key = format!("kd-{}", random_base62(&mut rand::rng(), 32));
-        let created =
-            client.create_key(&token, &workspace.id, &body, Some(&idempotency_key)).await.map_err(from_client)?;
+        let created = here
+            .client
+            .create_key(&here.token, &here.workspace.id, &body, Some(&idempotency_key))
+            .await
+            .map_err(from_client)?;
         let created_after = started.elapsed();
-        let result = self.deliver(&workspace.id, &address, keep, created).await?;
+        let result = self.deliver(&here, &address, keep, created).await?;
         tracing::debug!(
             created_ms = created_after.as_millis(),
             total_ms = started.elapsed().as_millis(),
@@ -456,20 +538,19 @@ impl Desk {
     /// keychain or clipboard is reported in the result, never an error: the key exists.
     async fn deliver(
         &self,
-        workspace_id: &str,
+        here: &Here,
         address: &KeychainAddress,
         keep: bool,
         created: CreatedKey,
     ) -> AppResult<GenerateResult> {
         let secret = created.secret;
         let (keychain, keychain_problem) = if keep {
-            let (store, a, s) = (self.keychain.clone(), address.clone(), secret.clone());
-            match spawn_blocking(move || store_verified(store.as_ref(), &a, &s)).await? {
+            match self.keep(&here.server, &created.key.id, address, &secret).await? {
                 Ok(()) => (
                     Some(KeychainLocation { service: address.service.clone(), account: address.account.clone() }),
                     None,
                 ),
-                Err(e) => (None, Some(e.to_string())),
+                Err(problem) => (None, Some(problem)),
             }
         } else {
             (
@@ -485,7 +566,7 @@ impl Desk {
             Err(e) => (false, Some(e.to_string())),
         };
         let rotation_days = self.settings.lock().await.rotation_days;
-        let key = card_view(workspace_id, created.key, keychain.is_some(), rotation_days);
+        let key = card_view(&here.workspace.id, created.key, keychain.is_some(), rotation_days);
         Ok(GenerateResult {
             key,
             secret,
@@ -504,15 +585,21 @@ impl Desk {
         })
     }
 
-    /// Copies a secret and clears the clipboard after `seconds` if it still holds it.
+    /// Copies a secret and clears the clipboard after `seconds` (or when the app exits) if it
+    /// still holds it.
     fn copy_secret(&self, secret: &str, seconds: u32) -> Result<(), VaultError> {
         let clipboard = self.clipboard()?;
         clipboard.copy_secret(secret)?;
-        let secret = secret.to_owned();
+        *self.copied.lock().unwrap_or_else(|p| p.into_inner()) = Some(secret.to_owned());
+        let (secret, copied) = (secret.to_owned(), self.copied.clone());
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(u64::from(seconds))).await;
             if let Err(e) = clear_if_holds(clipboard.as_ref(), &secret) {
                 tracing::warn!(error = %e, "could not clear the clipboard");
+            }
+            let mut last = copied.lock().unwrap_or_else(|p| p.into_inner());
+            if last.as_deref() == Some(secret.as_str()) {
+                *last = None;
             }
         });
         Ok(())
@@ -523,72 +610,106 @@ impl Desk {
     }
 
     pub async fn key_detail(&self, key_id: &str) -> AppResult<KeyDetail> {
-        let (client, token, workspace) = self.here().await?;
+        let here = self.here().await?;
+        let (client, token, ws) = (&here.client, &here.token, &here.workspace.id);
         let (card, usage, requests) = tokio::join!(
-            client.key(&token, &workspace.id, key_id),
-            client.key_usage(&token, &workspace.id, key_id, 14),
-            client.key_requests(&token, &workspace.id, key_id, 50),
+            client.key(token, ws, key_id),
+            client.key_usage(token, ws, key_id, 14),
+            client.key_requests(token, ws, key_id, 50),
         );
-        let rotation_days = self.settings.lock().await.rotation_days;
         Ok(KeyDetail {
-            key: self.view(&workspace.id, card.map_err(from_client)?, rotation_days).await,
+            key: self.view_here(&here, card.map_err(from_client)?).await,
             usage: usage.map_err(from_client)?.days,
             requests: requests.map_err(from_client)?.requests,
         })
     }
 
+    /// Changes a key; a new name moves its keychain entry to the new name's address.
     pub async fn update_key(&self, key_id: &str, changes: UpdateKeyRequest) -> AppResult<KeyCardView> {
-        let (client, token, workspace) = self.here().await?;
-        let card = client.update_key(&token, &workspace.id, key_id, &changes).await.map_err(from_client)?;
-        let rotation_days = self.settings.lock().await.rotation_days;
-        Ok(self.view(&workspace.id, card, rotation_days).await)
+        let here = self.here().await?;
+        let before = match &changes.name {
+            Some(_) => Some(here.client.key(&here.token, &here.workspace.id, key_id).await.map_err(from_client)?),
+            None => None,
+        };
+        let card =
+            here.client.update_key(&here.token, &here.workspace.id, key_id, &changes).await.map_err(from_client)?;
+        if let Some(before) = before.filter(|b| b.name != card.name)
+            && self.keychain_ok()
+        {
+            let from = KeychainAddress::for_key(&here.workspace.id, &before.name);
+            let to = KeychainAddress::for_key(&here.workspace.id, &card.name);
+            if let Err(problem) = self.move_entry(&here.server, (&card.id, &card.prefix, &card.hint), &from, &to).await
+            {
+                return Err(app_error(
+                    AppErrorCode::Other,
+                    format!(
+                        "The key is renamed to \"{}\", but its keychain entry stayed at \"{}\": {problem}",
+                        card.name, from.account
+                    ),
+                ));
+            }
+        }
+        Ok(self.view_here(&here, card).await)
     }
 
     /// Revokes a key once its name has been typed; then removes its secret from the keychain
-    /// when the keychain holds this very key (not a newer one of the same name).
+    /// when the keychain holds this very key (not a newer one of the same name, nor another
+    /// server's).
     pub async fn revoke_key(&self, key_id: &str, confirm_name: &str) -> AppResult<()> {
-        let (client, token, workspace) = self.here().await?;
-        let card = client.key(&token, &workspace.id, key_id).await.map_err(from_client)?;
+        let here = self.here().await?;
+        let card = here.client.key(&here.token, &here.workspace.id, key_id).await.map_err(from_client)?;
         if confirm_name != card.name {
             return Err(field_error(
                 "confirmName",
                 &format!("Type the key's name exactly, \"{}\", to revoke it.", card.name),
             ));
         }
-        client.revoke_key(&token, &workspace.id, key_id).await.map_err(from_client)?;
+        here.client.revoke_key(&here.token, &here.workspace.id, key_id).await.map_err(from_client)?;
         if self.keychain_ok() {
-            let address = KeychainAddress::for_key(&workspace.id, &card.name);
-            let keychain = self.keychain.clone();
-            let _ = spawn_blocking(move || {
-                if keychain.load(&address).ok().flatten().is_some_and(|s| matches_card(&s, &card)) {
-                    let _ = keychain.remove(&address);
-                }
-            })
-            .await;
+            let address = KeychainAddress::for_key(&here.workspace.id, &card.name);
+            if let Err(e) = self.forget(&here.server, &address, &card.prefix, &card.hint).await {
+                tracing::warn!(error = %e, "a revoked key's secret could not be removed from the keychain");
+            }
         }
         Ok(())
     }
 
-    /// Tests a key: the offline checks first, then `GET /me` against the current workspace.
+    /// Tests a key: the offline checks first, then `GET /me` against the current workspace. A
+    /// key from the keychain is sent only to the server it belongs to.
     pub async fn test_key(&self, input: TestKeyInput) -> AppResult<TestReport> {
-        let (client, _, workspace) = self.here().await?;
+        let here = self.here().await?;
         let key = match input {
             TestKeyInput::Pasted { key } => key,
-            TestKeyInput::Keychain { key_name } => {
-                let address = KeychainAddress::for_key(&workspace.id, &key_name);
-                let keychain = self.keychain.clone();
-                match spawn_blocking(move || keychain.load(&address)).await?.map_err(from_vault)? {
-                    Some(secret) => secret,
-                    None => {
-                        return Err(app_error(
-                            AppErrorCode::NotFound,
-                            format!("This computer's keychain holds no key named \"{key_name}\" for this workspace."),
-                        ));
-                    }
-                }
-            }
+            TestKeyInput::Keychain { key_name } => self.stored_key_named(&here, &key_name).await?,
         };
-        Ok(test_secret(&client, &workspace.id, &key).await)
+        Ok(test_secret(&here.client, &here.workspace.id, &key).await)
+    }
+
+    /// The secret the keychain holds for this workspace's key `name`, when it is this server's:
+    /// recorded as such, or (an entry no server has claimed) the secret of this server's live
+    /// key of that name.
+    async fn stored_key_named(&self, here: &Here, name: &str) -> AppResult<String> {
+        let address = KeychainAddress::for_key(&here.workspace.id, name);
+        let none = || {
+            app_error(
+                AppErrorCode::NotFound,
+                format!("This computer's keychain holds no key named \"{name}\" for this workspace."),
+            )
+        };
+        match self.held(&here.server, &address).await? {
+            Held::Nothing => Err(none()),
+            Held::Others { server } => {
+                Err(app_error(AppErrorCode::NotFound, keychain::others_entry(&address, &server)))
+            }
+            Held::Mine { secret, recorded: true } => Ok(secret),
+            Held::Mine { secret, recorded: false } => {
+                let live = here.client.list_keys(&here.token, &here.workspace.id).await.map_err(from_client)?;
+                let card =
+                    live.keys.into_iter().find(|k| k.name == name && matches_card(&secret, k)).ok_or_else(none)?;
+                let _ = self.holds_key(&here.server, &address, &card.id, &card.prefix, &card.hint).await;
+                Ok(secret)
+            }
+        }
     }
 
     pub async fn save_settings(&self, settings: Settings) -> AppResult<Settings> {
@@ -606,23 +727,36 @@ impl Desk {
 
     /// The server's API reference address for the current account.
     pub async fn docs_url(&self) -> AppResult<String> {
-        let (client, _, _) = self.here().await?;
-        Ok(format!("{}/docs", client.base_url()))
+        Ok(format!("{}/docs", self.here().await?.client.base_url()))
     }
 
-    /// Stops the demo server, if running (on exit).
+    /// On exit: clears the clipboard if it still holds a key copied here, and stops the demo
+    /// server, if running.
     pub async fn shutdown(&self) {
+        let copied = self.copied.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let (Some(secret), Some(clipboard)) = (copied, self.clipboard.clone())
+            && let Err(e) = clear_if_holds(clipboard.as_ref(), &secret)
+        {
+            tracing::warn!(error = %e, "could not clear the clipboard on exit");
+        }
         if let Some(demo) = self.demo.lock().await.take() {
             demo.stop().await;
         }
     }
 }
 
-/// A card with what this computer adds to it: the keychain, and the rotation and expiry flags.
+/// A card with what this computer adds to it: the keychain, the rotation and expiry flags, and
+/// why its latest request was refused, when nothing succeeded since.
 fn card_view(workspace_id: &str, card: KeyCard, in_keychain: bool, rotation_days: u32) -> KeyCardView {
     let now = Utc::now();
     let live = card.status != KeyStatus::Expired;
+    let refusal = card
+        .last_refusal
+        .as_ref()
+        .filter(|r| card.last_success_at.is_none_or(|ok| r.at > ok))
+        .map(|r| diagnosis::attempt_refused(r, workspace_id));
     KeyCardView {
+        refusal,
         rotation_due: live && now - card.created_at > chrono::Duration::days(i64::from(rotation_days)),
         expires_soon: card.expires_at.is_some_and(|e| e > now && e - now <= chrono::Duration::days(7)),
         in_keychain,

@@ -23,6 +23,8 @@ pub fn field_error(field: &str, message: &str) -> AppError {
 
 pub fn from_client(e: ClientError) -> AppError {
     match e {
+        // Another live key has the name: an error of the form's name field.
+        ClientError::Api { body, .. } if body.error == ErrorCode::NameTaken => field_error("name", &body.message),
         ClientError::Api { body, .. } => {
             let code = match body.error {
                 ErrorCode::InvalidSession => AppErrorCode::SignedOut,

@@ -64,7 +64,17 @@ pub fn run() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
-    let builder = tauri::Builder::default().setup(|app| {
+    // First, so that a second launch hands over before it starts anything of its own (a second
+    // demo server on the same database, with its own caches, over the same journals).
+    let builder = tauri::Builder::default().plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+        tracing::info!("Keydeck was started again: showing the window that is already open");
+        if let Some(window) = app.get_webview_window("main") {
+            let _ = window.unminimize();
+            let _ = window.show();
+            let _ = window.set_focus();
+        }
+    }));
+    let builder = builder.setup(|app| {
         let data_dir = app.path().app_data_dir()?;
         let demo_on_start = std::env::args().any(|a| a == "--demo");
         app.manage(real_desk(data_dir).with_demo_on_start(demo_on_start));

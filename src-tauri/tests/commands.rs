@@ -9,7 +9,7 @@ use keydeck_core::app::{
     AppError, AppErrorCode, GenerateResult, KeyCardView, KeysView, RotationCheck, RotationStep, RotationTested,
     SessionView, Startup, TestReport, Verdict,
 };
-use keydeck_core::rotation::{ConfirmedBy, Rotation, Stage};
+use keydeck_core::rotation::{ConfirmedBy, Rotation, RotationView, Stage};
 use keydeck_core::wire::Plan;
 use keydeck_server::{Clock, ServerConfig, admin};
 use keydeck_vault::testing::{MemoryClipboard, MemoryKeychain};
@@ -98,7 +98,12 @@ impl Harness {
 
     fn journal_files(&self) -> Vec<String> {
         std::fs::read_dir(self._dirs.1.path().join("rotations"))
-            .map(|d| d.filter_map(Result::ok).map(|e| std::fs::read_to_string(e.path()).unwrap()).collect())
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                    .map(|e| std::fs::read_to_string(e.path()).unwrap())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -139,8 +144,11 @@ impl Harness {
     }
 
     fn sign_in(&self) -> SessionView {
-        self.invoke("sign_in", json!({"serverUrl": self.url(), "email": "ana@example.com", "password": PASSWORD}))
-            .unwrap()
+        self.invoke(
+            "sign_in",
+            json!({"serverUrl": self.url(), "email": "ana@example.com", "password": PASSWORD, "allowUnencrypted": false}),
+        )
+        .unwrap()
     }
 
     fn generate(&self, name: &str) -> Result<GenerateResult, AppError> {
@@ -261,7 +269,10 @@ fn a_signed_out_session_is_reported_as_such_and_startup_remembers_the_account() 
     let e = h.invoke::<KeysView>("list_keys", json!({})).unwrap_err();
     assert_eq!(e.code, keydeck_core::app::AppErrorCode::SignedOut);
     let bad = h
-        .invoke::<SessionView>("sign_in", json!({"serverUrl": "not a url", "email": "a@b.c", "password": "x"}))
+        .invoke::<SessionView>(
+            "sign_in",
+            json!({"serverUrl": "not a url", "email": "a@b.c", "password": "x", "allowUnencrypted": false}),
+        )
         .unwrap_err();
     assert_eq!(bad.fields.unwrap()[0].field, "serverUrl");
 }
@@ -317,15 +328,16 @@ fn a_rotation_swaps_the_keychain_confirms_by_watching_and_revokes_the_old_key() 
         .invoke("save_settings", json!({"settings": {"clipboardClearSeconds": 30, "rotationDays": 90, "quietSeconds": 5, "theme": "system"}}))
         .unwrap();
     assert_eq!(saved["quietSeconds"], 5);
-    let r: Rotation =
+    let r: RotationView =
         h.invoke("advance_rotation", json!({"rotationId": rotation.id, "action": "begin_update"})).unwrap();
     assert_eq!(r.stage, Stage::Updating);
     let early =
         h.invoke::<Value>("finish_rotation", json!({"rotationId": rotation.id, "confirmName": "Payroll"})).unwrap_err();
     assert!(early.message.contains("step 2"), "{}", early.message);
-    h.invoke::<Rotation>("advance_rotation", json!({"rotationId": rotation.id, "action": "begin_confirm"})).unwrap();
+    h.invoke::<RotationView>("advance_rotation", json!({"rotationId": rotation.id, "action": "begin_confirm"}))
+        .unwrap();
     let check: RotationCheck = h.invoke("check_rotation", json!({"rotationId": rotation.id})).unwrap();
-    assert!(!check.verification.passed && !check.verification.new_used_since_update);
+    assert!(!check.verification.passed && !check.verification.new_succeeded_since_update);
     h.use_key(&new.secret).unwrap();
     let check = wait_until_confirmed(&h, &rotation.id);
     assert!(!check.verification.old_used_since_update);
@@ -336,7 +348,7 @@ fn a_rotation_swaps_the_keychain_confirms_by_watching_and_revokes_the_old_key() 
     let wrong =
         h.invoke::<Value>("finish_rotation", json!({"rotationId": rotation.id, "confirmName": "payroll"})).unwrap_err();
     assert_eq!(wrong.fields.unwrap()[0].field, "confirmName");
-    let done: Rotation =
+    let done: RotationView =
         h.invoke("finish_rotation", json!({"rotationId": rotation.id, "confirmName": "Payroll"})).unwrap();
     assert_eq!(done.stage, Stage::Done);
     let refused = h.use_key(&old.secret).unwrap_err();
@@ -359,18 +371,26 @@ fn a_crash_between_the_servers_answer_and_the_keychain_resumes_with_the_same_key
     crashing.armed.store(true, std::sync::atomic::Ordering::SeqCst);
     let crashed = h.invoke::<RotationStep>("start_rotation", json!({"keyId": old.key.card.id, "reason": "scheduled"}));
     assert!(crashed.is_err());
-    // The server made the replacement, the journal says step 1 was under way.
+    // The server made the replacement; the journal says step 1 was under way, and already
+    // names the replacement (journaled before the keychain write).
     assert_eq!(h.keys_named("Invoices").len(), 2);
     let journal: Rotation = serde_json::from_str(&h.journal_files()[0]).unwrap();
     assert_eq!(journal.stage, Stage::Creating);
+    let made = journal.new_key.clone().expect("the replacement's id is journaled");
+    let idempotency_key = journal.idempotency_key.clone().expect("kept until step 1 is done");
 
     h.restart();
     h.sign_in();
-    let keys: KeysView = h.invoke("list_keys", json!({})).unwrap();
-    assert_eq!(keys.rotations.len(), 1, "the unfinished rotation is offered");
-    let resumed: RotationStep = h.invoke("resume_rotation", json!({"rotationId": journal.id})).unwrap();
+    let keys: Value = h.invoke("list_keys", json!({})).unwrap();
+    assert_eq!(keys["rotations"].as_array().unwrap().len(), 1, "the unfinished rotation is offered");
+    assert!(!keys.to_string().contains(&idempotency_key), "the Idempotency-Key never reaches the web view");
+    let resumed: Value = h.invoke("resume_rotation", json!({"rotationId": journal.id})).unwrap();
+    assert!(!resumed.to_string().contains(&idempotency_key), "the Idempotency-Key never reaches the web view");
+    let resumed: RotationStep = serde_json::from_value(resumed).unwrap();
     assert_eq!(resumed.rotation.stage, Stage::Created);
     let again = resumed.generated.expect("the replacement's reveal");
+    assert_eq!(again.key.card.id, made.id, "the journaled replacement, found again by its Idempotency-Key");
+    assert_eq!(again.key.card.replaces.as_deref(), Some(old.key.card.id.as_str()));
     let cards = h.keys_named("Invoices");
     assert_eq!(cards.len(), 2, "exactly one replacement");
     assert!(cards.iter().any(|c| c.card.id == again.key.card.id));
@@ -398,7 +418,7 @@ fn cancelling_puts_the_old_key_back_and_a_used_old_key_is_reported_and_tests_con
     let step: RotationStep =
         h.invoke("start_rotation", json!({"keyId": old.key.card.id, "reason": "scheduled"})).unwrap();
     let id = step.rotation.id;
-    h.invoke::<Rotation>("advance_rotation", json!({"rotationId": id, "action": "begin_update"})).unwrap();
+    h.invoke::<RotationView>("advance_rotation", json!({"rotationId": id, "action": "begin_update"})).unwrap();
     h.invoke::<()>("cancel_rotation", json!({"rotationId": id})).unwrap();
     assert_eq!(h.keychain.load(&main).unwrap().as_deref(), Some(old.secret.as_str()), "the old secret is back");
     assert_eq!(h.keychain.load(&KeychainAddress::previous_for_key(&h.ws, "Exports")).unwrap(), None);
@@ -411,8 +431,8 @@ fn cancelling_puts_the_old_key_back_and_a_used_old_key_is_reported_and_tests_con
     let step: RotationStep =
         h.invoke("start_rotation", json!({"keyId": old.key.card.id, "reason": "scheduled"})).unwrap();
     let id = step.rotation.id.clone();
-    h.invoke::<Rotation>("advance_rotation", json!({"rotationId": id, "action": "begin_update"})).unwrap();
-    h.invoke::<Rotation>("advance_rotation", json!({"rotationId": id, "action": "begin_confirm"})).unwrap();
+    h.invoke::<RotationView>("advance_rotation", json!({"rotationId": id, "action": "begin_update"})).unwrap();
+    h.invoke::<RotationView>("advance_rotation", json!({"rotationId": id, "action": "begin_confirm"})).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100));
     h.use_key(&old.secret).unwrap();
     h.use_key(&step.generated.unwrap().secret).unwrap();
@@ -431,7 +451,7 @@ fn cancelling_puts_the_old_key_back_and_a_used_old_key_is_reported_and_tests_con
     let tested: RotationTested = h.invoke("test_rotation", json!({"rotationId": id, "pasted": null})).unwrap();
     assert_eq!(tested.report.verdict, Verdict::Connected);
     assert_eq!(tested.rotation.confirmation.unwrap().by, ConfirmedBy::Test);
-    let done: Rotation = h.invoke("finish_rotation", json!({"rotationId": id, "confirmName": "Exports"})).unwrap();
+    let done: RotationView = h.invoke("finish_rotation", json!({"rotationId": id, "confirmName": "Exports"})).unwrap();
     assert_eq!(done.stage, Stage::Done);
 }
 
@@ -499,4 +519,398 @@ fn the_demo_opens_without_an_account_and_its_integration_sets_itself_up() {
     assert!(first.keys.is_some_and(|k| k.keys.iter().any(|c| c.card.name == name)));
     let later: Startup = h.invoke("startup", json!({})).unwrap();
     assert!(later.session.is_some() && later.keys.is_none());
+}
+
+/// Polls `check` every 100 ms for up to `seconds`: the server shows use within 2 seconds.
+fn within<T>(seconds: u64, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        if let Some(found) = check() {
+            return found;
+        }
+        assert!(std::time::Instant::now() < deadline, "not within {seconds} s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+impl Harness {
+    /// Calls `GET /me` with a key and another workspace's ID, as a misconfigured Zapier would.
+    fn use_key_with_workspace(&self, secret: &str, ws: &str) -> Result<(), keydeck_client::ClientError> {
+        let client = keydeck_client::Client::new(&self.url()).unwrap();
+        tauri::async_runtime::block_on(client.me(secret, ws)).unwrap().me.map(drop)
+    }
+
+    fn data(&self) -> DataDir {
+        DataDir::new(self._dirs.1.path().to_owned())
+    }
+
+    fn state(&self) -> &keydeck_server::AppState {
+        &self.server.as_ref().unwrap().state
+    }
+}
+
+#[test]
+fn a_refused_request_is_never_taken_for_a_connection_and_the_fix_is_named() {
+    let h = Harness::new();
+    h.sign_in();
+    let zapier = h.generate("Zapier").unwrap();
+    let id = zapier.key.card.id.clone();
+    // Zapier set up with another workspace's ID: every request refused.
+    let refused = h.use_key_with_workspace(&zapier.secret, "ws_NotThisOne000000").unwrap_err();
+    assert_eq!(refused.code(), Some(keydeck_core::ErrorCode::WorkspaceMismatch));
+    let card = within(3, || {
+        let card: KeyCardView = h.invoke("key_card", json!({"keyId": id})).unwrap();
+        card.refusal.is_some().then_some(card)
+    });
+    assert!(card.card.last_used_at.is_some(), "the request counts as use");
+    assert_eq!(card.card.last_success_at, None, "but not as success: nothing says connected");
+    let advice = card.refusal.unwrap();
+    assert_eq!(advice.cause, "sent another workspace's ID with it");
+    assert_eq!(advice.fix, format!("Paste {} into the Workspace ID field, then try again.", h.ws));
+    // Fixed in Zapier: the next request succeeds, and the advice goes.
+    h.use_key(&zapier.secret).unwrap();
+    let card = within(3, || {
+        let card: KeyCardView = h.invoke("key_card", json!({"keyId": id})).unwrap();
+        card.card.last_success_at.is_some().then_some(card)
+    });
+    assert!(card.refusal.is_none(), "{:?}", card.refusal);
+}
+
+#[test]
+fn step_three_does_not_pass_while_the_new_key_is_refused() {
+    let h = Harness::new();
+    h.sign_in();
+    h.invoke::<Value>(
+        "save_settings",
+        json!({"settings": {"clipboardClearSeconds": 30, "rotationDays": 90, "quietSeconds": 5, "theme": "system"}}),
+    )
+    .unwrap();
+    let old = h.generate("Payroll").unwrap();
+    let step: RotationStep =
+        h.invoke("start_rotation", json!({"keyId": old.key.card.id, "reason": "scheduled"})).unwrap();
+    let id = step.rotation.id.clone();
+    let new = step.generated.unwrap();
+    h.invoke::<RotationView>("advance_rotation", json!({"rotationId": id, "action": "begin_update"})).unwrap();
+    h.invoke::<RotationView>("advance_rotation", json!({"rotationId": id, "action": "begin_confirm"})).unwrap();
+    // The integration got the new key but sends another workspace's ID; the old key is silent.
+    h.use_key_with_workspace(&new.secret, "ws_NotThisOne000000").unwrap_err();
+    let check = within(4, || {
+        let check: RotationCheck = h.invoke("check_rotation", json!({"rotationId": id})).unwrap();
+        check.verification.new_refusal.is_some().then_some(check)
+    });
+    assert!(!check.verification.passed && !check.verification.new_succeeded_since_update);
+    assert!(check.verification.new_refusal.unwrap().fix.contains(&h.ws));
+    // Past the quiet period the old key is quiet, and still step 3 waits: a refusal is no proof.
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let check: RotationCheck = h.invoke("check_rotation", json!({"rotationId": id})).unwrap();
+    assert!(check.verification.old_silent_seconds >= 5);
+    assert!(!check.verification.passed && check.rotation.stage == Stage::Confirming);
+    // Fixed: the new key succeeds, and step 3 passes.
+    h.use_key(&new.secret).unwrap();
+    let check = wait_until_confirmed(&h, &id);
+    assert!(check.verification.new_refusal.is_none());
+    assert_eq!(check.rotation.stage, Stage::Confirmed);
+}
+
+/// A journal as the app leaves it when it stops right after sending step 1's creation.
+fn journal_sent(h: &Harness, old: &keydeck_core::wire::KeyCard) -> Rotation {
+    let mut r = Rotation::begin(
+        "journaled1".into(),
+        keydeck_core::rotation::RotationReason::Scheduled,
+        format!("ana@example.com at {}", h.url()),
+        h.ws.clone(),
+        old,
+        "kd-rot-journaled-by-the-test-0000000000".into(),
+        chrono::Utc::now(),
+    );
+    r.sending(chrono::Utc::now()).unwrap();
+    h.data().save_rotation(&r).unwrap();
+    r
+}
+
+#[test]
+fn recovery_finds_the_replacement_by_its_idempotency_key_and_never_adopts_another_key_of_the_name() {
+    let h = Harness::new();
+    h.sign_in();
+    let old = h.generate("Invoices").unwrap();
+    let main = KeychainAddress::for_key(&h.ws, "Invoices");
+    // Made before names were kept apart: a second live "Invoices", whose secret now sits at the
+    // name's keychain address (the trap the old recovery fell into: it adopted such a key).
+    let other = keydeck_core::KeySecret::generate(&mut rand::rng());
+    let other_id = "key_legacyTwin000000".to_owned();
+    tauri::async_runtime::block_on(h.state().store.insert_keys(&[keydeck_server::store::NewKeyRow {
+        id: other_id.clone(),
+        workspace_id: h.ws.clone(),
+        name: "Invoices".into(),
+        secret_hash: other.sha256(),
+        prefix: other.display_prefix().into(),
+        hint: other.hint().into(),
+        scopes: [keydeck_core::Scope::ReportsRead].into_iter().collect(),
+        created_at: h.state().clock.now_ms(),
+        created_by: tauri::async_runtime::block_on(h.state().store.user_by_email("ana@example.com")).unwrap().id,
+        expires_at: None,
+        rate_limit: keydeck_core::RateLimit::default(),
+        replaces: None,
+    }]))
+    .unwrap();
+    h.keychain.store(&main, other.expose()).unwrap();
+    // A new rotation of a name two live keys share is refused: rename one first.
+    let twin = h
+        .invoke::<RotationStep>("start_rotation", json!({"keyId": old.key.card.id, "reason": "scheduled"}))
+        .unwrap_err();
+    assert!(twin.message.contains("Rename one of them"), "{}", twin.message);
+    assert!(h.journal_files().is_empty());
+
+    // One journaled before the upgrade, cut off after sending: resuming replays the
+    // Idempotency-Key, which makes (or finds) this rotation's own replacement.
+    let r = journal_sent(&h, &old.key.card);
+    let resumed: RotationStep = h.invoke("resume_rotation", json!({"rotationId": r.id})).unwrap();
+    let generated = resumed.generated.expect("the replacement's reveal");
+    assert_ne!(generated.key.card.id, other_id, "the other key of the name is never adopted");
+    assert_eq!(generated.key.card.replaces.as_deref(), Some(old.key.card.id.as_str()));
+    assert_eq!(h.keychain.load(&main).unwrap().as_deref(), Some(other.expose()), "its entry is left alone");
+    assert!(generated.keychain.is_none() && generated.keychain_problem.unwrap().contains("another live key"));
+    // Cancelling revokes this rotation's replacement only.
+    h.invoke::<()>("cancel_rotation", json!({"rotationId": r.id})).unwrap();
+    let left: Vec<String> = h.keys_named("Invoices").into_iter().map(|k| k.card.id).collect();
+    assert_eq!(left.len(), 2);
+    assert!(left.contains(&other_id) && left.contains(&old.key.card.id), "{left:?}");
+    assert_eq!(h.keychain.load(&main).unwrap().as_deref(), Some(other.expose()));
+}
+
+#[test]
+fn an_answer_still_being_handled_never_deletes_the_journal() {
+    let h = Harness::new();
+    h.sign_in();
+    let old = h.generate("Exports").unwrap();
+    let r = journal_sent(&h, &old.key.card);
+    // The first send's request is still being handled by the server.
+    let user = tauri::async_runtime::block_on(h.state().store.user_by_email("ana@example.com")).unwrap();
+    let lookup =
+        keydeck_server::idempotency::lookup(&format!("{}/{}", user.id, h.ws), r.idempotency_key.as_ref().unwrap());
+    let busy = h.state().in_flight.begin(lookup).unwrap();
+    let e = h.invoke::<RotationStep>("resume_rotation", json!({"rotationId": r.id})).unwrap_err();
+    assert!(e.message.contains("still being handled"), "{}", e.message);
+    let journal: Rotation = serde_json::from_str(&h.journal_files()[0]).unwrap();
+    assert_eq!((journal.stage, journal.creation_attempts), (Stage::Creating, 2), "the journal stays");
+    assert_eq!(h.keys_named("Exports").len(), 1);
+    // Once the server is done, resuming finishes step 1 with one replacement.
+    drop(busy);
+    let resumed: RotationStep = h.invoke("resume_rotation", json!({"rotationId": r.id})).unwrap();
+    assert_eq!(resumed.rotation.stage, Stage::Created);
+    assert_eq!(h.keys_named("Exports").len(), 2);
+}
+
+#[test]
+fn a_replacement_whose_secret_was_lost_past_the_replay_window_is_revoked_and_made_again() {
+    let h = Harness::new();
+    h.sign_in();
+    let old = h.generate("Billing").unwrap();
+    let mut r = journal_sent(&h, &old.key.card);
+    // The server answered; the app journaled the answer and stopped before the keychain write.
+    let client = keydeck_client::Client::new(&h.url()).unwrap();
+    let session = tauri::async_runtime::block_on(client.sign_in("ana@example.com", PASSWORD)).unwrap();
+    let lost = tauri::async_runtime::block_on(client.create_key(
+        &session.token,
+        &h.ws,
+        &r.replacement_request(),
+        r.idempotency_key.as_deref(),
+    ))
+    .unwrap();
+    r.made(keydeck_core::rotation::KeyRef::of(&lost.key)).unwrap();
+    // ...eleven minutes ago: the server no longer replays it.
+    r.first_sent_at = Some(chrono::Utc::now() - chrono::Duration::minutes(11));
+    h.data().save_rotation(&r).unwrap();
+    h.state().clock.advance(std::time::Duration::from_secs(11 * 60));
+    let resumed: RotationStep = h.invoke("resume_rotation", json!({"rotationId": r.id})).unwrap();
+    let made = resumed.generated.expect("a new replacement, revealed");
+    assert_ne!(made.key.card.id, lost.key.id);
+    let ids: Vec<String> = h.keys_named("Billing").into_iter().map(|k| k.card.id).collect();
+    assert_eq!(ids.len(), 2, "the old key and one replacement: {ids:?}");
+    assert!(!ids.contains(&lost.key.id), "the lost one is revoked");
+    assert_eq!(
+        h.keychain.load(&KeychainAddress::for_key(&h.ws, "Billing")).unwrap().as_deref(),
+        Some(made.secret.as_str())
+    );
+}
+
+#[test]
+fn a_rename_moves_the_keychain_entry_and_a_taken_name_is_the_name_field_s_error() {
+    let h = Harness::new();
+    h.sign_in();
+    let dashboard = h.generate("Dashboard").unwrap();
+    h.generate("Exports").unwrap();
+    let id = dashboard.key.card.id.clone();
+    let taken =
+        h.invoke::<KeyCardView>("update_key", json!({"keyId": id, "changes": {"name": "exports"}})).unwrap_err();
+    assert_eq!(taken.fields.unwrap()[0].field, "name");
+    let renamed: KeyCardView =
+        h.invoke("update_key", json!({"keyId": id, "changes": {"name": "Sales dashboard"}})).unwrap();
+    assert!(renamed.in_keychain);
+    assert_eq!(renamed.keychain_account, format!("{}/Sales dashboard", h.ws));
+    assert_eq!(h.keychain.load(&KeychainAddress::for_key(&h.ws, "Dashboard")).unwrap(), None);
+    assert_eq!(
+        h.keychain.load(&KeychainAddress::for_key(&h.ws, "Sales dashboard")).unwrap().as_deref(),
+        Some(dashboard.secret.as_str())
+    );
+    let tested: TestReport =
+        h.invoke("test_key", json!({"input": {"source": "keychain", "keyName": "Sales dashboard"}})).unwrap();
+    assert_eq!(tested.verdict, Verdict::Connected);
+}
+
+#[test]
+fn two_servers_with_the_same_workspace_id_never_share_keychain_entries() {
+    let h = Harness::new();
+    h.sign_in();
+    let prod = h.generate("Zapier").unwrap();
+    let address = KeychainAddress::for_key(&h.ws, "Zapier");
+    // A second server restored from the first one's database: same workspace id, same key.
+    let clone_dir = tempfile::tempdir().unwrap();
+    let clone_db = clone_dir.path().join("clone.db");
+    tauri::async_runtime::block_on(
+        sqlx::query("VACUUM INTO ?").bind(clone_db.to_str().unwrap()).execute(h.state().store.reader()),
+    )
+    .unwrap();
+    let staging = tauri::async_runtime::block_on(keydeck_server::start(
+        ServerConfig::new(&clone_db, ([127, 0, 0, 1], 0).into()),
+        Clock::default(),
+    ))
+    .unwrap();
+    let staging_url = staging.url();
+    let session: SessionView = h
+        .invoke(
+            "sign_in",
+            json!({"serverUrl": staging_url, "email": "ana@example.com", "password": PASSWORD, "allowUnencrypted": false}),
+        )
+        .unwrap();
+    assert_eq!(session.workspace_id, h.ws, "the same workspace id");
+    // Staging has the same key, but the keychain entry is production's: not shown as held here,
+    // and never sent to staging.
+    let keys: KeysView = h.invoke("list_keys", json!({})).unwrap();
+    let copy = keys.keys.iter().find(|k| k.card.name == "Zapier").unwrap();
+    assert_eq!(copy.card.id, prod.key.card.id);
+    assert!(!copy.in_keychain);
+    let refused =
+        h.invoke::<TestReport>("test_key", json!({"input": {"source": "keychain", "keyName": "Zapier"}})).unwrap_err();
+    assert!(refused.message.contains(&h.url()), "names the entry's server: {}", refused.message);
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let card: KeyCardView = h.invoke("key_card", json!({"keyId": copy.card.id})).unwrap();
+    assert_eq!(card.card.last_used_at, None, "staging never received production's secret");
+    // Revoking staging's copy and making a new "Zapier" there leaves production's entry alone.
+    h.invoke::<()>("revoke_key", json!({"keyId": copy.card.id, "confirmName": "Zapier"})).unwrap();
+    assert_eq!(h.keychain.load(&address).unwrap().as_deref(), Some(prod.secret.as_str()));
+    let clash = h.generate("Zapier").unwrap_err();
+    assert!(clash.fields.unwrap()[0].message.contains(&h.url()));
+    let elsewhere = h.generate("Zapier staging").unwrap();
+    assert!(elsewhere.key.in_keychain);
+    assert_eq!(h.keychain.load(&address).unwrap().as_deref(), Some(prod.secret.as_str()));
+    // Back on production, its entry works as before.
+    let accounts: Startup = h.invoke("startup", json!({})).unwrap();
+    let prod_account = accounts.accounts.iter().find(|a| a.server_url == h.url()).unwrap();
+    h.invoke::<SessionView>("switch_workspace", json!({"accountId": prod_account.id, "workspaceId": h.ws})).unwrap();
+    let tested: TestReport =
+        h.invoke("test_key", json!({"input": {"source": "keychain", "keyName": "Zapier"}})).unwrap();
+    assert_eq!(tested.verdict, Verdict::Connected);
+    tauri::async_runtime::block_on(staging.stop());
+}
+
+#[test]
+fn signing_out_of_an_account_not_opened_since_start_ends_its_session_on_the_server() {
+    let mut h = Harness::new();
+    let session = h.sign_in();
+    let token_address = KeychainAddress::for_session(&h.url(), "ana@example.com");
+    let token = h.keychain.load(&token_address).unwrap().unwrap();
+    // The app starts again; the account is remembered but not opened.
+    h.restart();
+    let startup: Startup = h.invoke("sign_out", json!({"accountId": session.account.id})).unwrap();
+    assert!(startup.session.is_none());
+    assert_eq!(h.keychain.load(&token_address).unwrap(), None, "the token left the keychain");
+    let client = keydeck_client::Client::new(&h.url()).unwrap();
+    let refused = tauri::async_runtime::block_on(client.workspaces(&token)).unwrap_err();
+    assert_eq!(refused.code(), Some(keydeck_core::ErrorCode::InvalidSession), "the server ended the session");
+}
+
+#[test]
+fn signing_in_over_plain_http_to_another_computer_asks_first() {
+    let h = Harness::new();
+    let asked = h
+        .invoke::<SessionView>(
+            "sign_in",
+            json!({"serverUrl": "http://keys.example.invalid", "email": "ana@example.com", "password": PASSWORD, "allowUnencrypted": false}),
+        )
+        .unwrap_err();
+    assert_eq!(asked.code, AppErrorCode::Unencrypted);
+    assert!(asked.message.contains("not encrypted"), "{}", asked.message);
+    // Agreed: it goes on (and here finds no server).
+    let tried = h
+        .invoke::<SessionView>(
+            "sign_in",
+            json!({"serverUrl": "http://keys.example.invalid", "email": "ana@example.com", "password": PASSWORD, "allowUnencrypted": true}),
+        )
+        .unwrap_err();
+    assert_ne!(tried.code, AppErrorCode::Unencrypted);
+    // This computer's own server needs no question.
+    h.sign_in();
+}
+
+#[test]
+fn on_exit_the_clipboard_is_cleared_if_it_still_holds_a_key() {
+    let h = Harness::new();
+    h.sign_in();
+    h.generate("Dashboard").unwrap();
+    let desk = Desk::new(
+        DataDir::new(h._dirs.1.path().to_owned()),
+        h.keychain.clone(),
+        None,
+        Ok(h.clipboard.clone() as Arc<dyn SecretClipboard>),
+    );
+    tauri::async_runtime::block_on(async {
+        desk.sign_in(&h.url(), "ana@example.com", PASSWORD, false).await.unwrap();
+        let generated = desk
+            .generate_key(serde_json::from_value(json!({"name": "Exit test", "purpose": "custom", "scopes": ["reports:read"],
+                "expiresInDays": 7, "rateLimit": {"enabled": true, "maxRequests": 100, "windowSeconds": 60}, "storeInKeychain": true})).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(h.clipboard.read_text().unwrap().as_deref(), Some(generated.secret.as_str()));
+        desk.shutdown().await;
+    });
+    assert_eq!(h.clipboard.read_text().unwrap(), None, "the key left the clipboard on exit");
+    // Something the user copied since is left alone.
+    tauri::async_runtime::block_on(async {
+        desk.generate_key(serde_json::from_value(json!({"name": "Exit test 2", "purpose": "custom", "scopes": ["reports:read"],
+            "expiresInDays": 7, "rateLimit": {"enabled": true, "maxRequests": 100, "windowSeconds": 60}, "storeInKeychain": true})).unwrap())
+            .await
+            .unwrap();
+        h.clipboard.copy_secret("a note the user copied").unwrap();
+        desk.shutdown().await;
+    });
+    assert_eq!(h.clipboard.read_text().unwrap().as_deref(), Some("a note the user copied"));
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_directory_and_everything_in_it_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = Harness::new();
+    h.sign_in();
+    let old = h.generate("Payroll").unwrap();
+    h.invoke::<RotationStep>("start_rotation", json!({"keyId": old.key.card.id, "reason": "scheduled"})).unwrap();
+    h.invoke::<SessionView>("open_demo", json!({})).unwrap();
+    fn walk(dir: &std::path::Path, found: &mut Vec<(std::path::PathBuf, u32)>) {
+        for entry in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+            let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+            found.push((entry.path(), mode));
+            if entry.file_type().unwrap().is_dir() {
+                walk(&entry.path(), found);
+            }
+        }
+    }
+    let root = h._dirs.1.path();
+    let mut found = vec![(root.to_owned(), std::fs::metadata(root).unwrap().permissions().mode() & 0o777)];
+    walk(root, &mut found);
+    assert!(found.len() > 6, "{found:?}");
+    for (path, mode) in found {
+        let want = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode, want, "{} is {mode:o}", path.display());
+    }
 }

@@ -90,6 +90,19 @@ impl Client {
         &self.base
     }
 
+    /// Whether requests to this server cross a network unencrypted: `http://` to a host other
+    /// than this computer.
+    pub fn is_unencrypted_remote(&self) -> bool {
+        let Ok(url) = reqwest::Url::parse(&self.base) else { return true };
+        let host =
+            url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let local = match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => ip.is_loopback(),
+            Err(_) => host == "localhost" || host.ends_with(".localhost"),
+        };
+        url.scheme() == "http" && !local
+    }
+
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http.request(method, format!("{}/api/v1{path}", self.base))
     }
@@ -240,6 +253,16 @@ mod tests {
         assert_eq!(Client::new(" https://keys.example.com/api/v1 ").unwrap().base_url(), "https://keys.example.com");
         for bad in ["", "127.0.0.1:8080", "ftp://x", "http://"] {
             assert!(matches!(Client::new(bad), Err(ClientError::BadAddress(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn plain_http_to_another_computer_is_told_apart_from_this_computer_and_https() {
+        for remote in ["http://keys.example.com", "http://192.168.1.20:8080", "http://[2001:db8::1]:80"] {
+            assert!(Client::new(remote).unwrap().is_unencrypted_remote(), "{remote}");
+        }
+        for safe in ["https://keys.example.com", "http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:9"] {
+            assert!(!Client::new(safe).unwrap().is_unencrypted_remote(), "{safe}");
         }
     }
 }

@@ -24,10 +24,11 @@ async fn server() -> (keydeck_server::RunningServer, String, tempfile::TempDir) 
 
 fn new_key(name: &str) -> CreateKeyRequest {
     CreateKeyRequest {
-        name: name.to_owned(),
+        name: Some(name.to_owned()),
         scopes: vec![Scope::ReportsRead],
         expires_in_days: ExpiresInDays::new(30),
         rate_limit: None,
+        replaces: None,
     }
 }
 

@@ -4,8 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::ErrorCode;
 use crate::purpose::Purpose;
-use crate::rotation::{Rotation, Verification};
+use crate::rotation::{RotationView, Verification};
 use crate::rules::{ExpiresInDays, RateLimit};
 use crate::scope::Scope;
 use crate::wire::{FieldError, KeyCard, KeyRequestLog, UsageDay, WorkspaceSummary};
@@ -26,6 +27,9 @@ pub enum AppErrorCode {
     SignedOut,
     /// The workspace server did not answer.
     Unreachable,
+    /// Signing in would send the password over plain `http://` to another computer: ask, then
+    /// sign in again with `allowUnencrypted`.
+    Unencrypted,
     /// No OS keychain: offer the clipboard-only way.
     NoKeychain,
     /// No clipboard: show the key to copy by hand.
@@ -74,9 +78,26 @@ ipc! {
         pub docs_url: String,
     }
 
+    /// Why an integration's latest request with a key was refused, in plain words, for
+    /// "Zapier tried the key at 9:39 but {cause}. {fix}".
+    #[derive(Eq)]
+    pub struct RefusalAdvice {
+        pub at: DateTime<Utc>,
+        pub error: ErrorCode,
+        pub status: u16,
+        /// What went wrong, as the end of a sentence: "sent another workspace's ID with it".
+        pub cause: String,
+        /// What to do, as a sentence.
+        pub fix: String,
+    }
+
     /// A key card as the app shows it.
     pub struct KeyCardView {
         pub card: KeyCard,
+        /// The key's latest request was refused (nothing succeeded since), and what to fix.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub refusal: Option<RefusalAdvice>,
         /// This computer's keychain holds a secret at the key's address.
         pub in_keychain: bool,
         /// Older than the rotation policy.
@@ -97,7 +118,7 @@ ipc! {
         pub stale_reason: Option<String>,
         /// Rotations of this workspace's keys begun on this computer and not finished (to offer
         /// resuming them).
-        pub rotations: Vec<Rotation>,
+        pub rotations: Vec<RotationView>,
     }
 
     /// A purpose preset for the generate form.
@@ -210,7 +231,7 @@ ipc! {
     /// Step 1 of a rotation done (or resumed): the rotation, and the replacement's one reveal
     /// when this call created it.
     pub struct RotationStep {
-        pub rotation: Rotation,
+        pub rotation: RotationView,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         pub generated: Option<GenerateResult>,
@@ -218,7 +239,7 @@ ipc! {
 
     /// Step 3's live view: both keys as the server sees them now, and the rule's verdict.
     pub struct RotationCheck {
-        pub rotation: Rotation,
+        pub rotation: RotationView,
         pub verification: Verification,
         /// `null` once the old key is revoked.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -231,7 +252,7 @@ ipc! {
 
     /// A test of a rotation's new key; a connected test passes step 3.
     pub struct RotationTested {
-        pub rotation: Rotation,
+        pub rotation: RotationView,
         pub report: TestReport,
     }
 

@@ -66,9 +66,25 @@ impl Default for RateLimit {
     }
 }
 
+/// What a key's keychain entry is called while a rotation keeps the old secret beside the new
+/// one (`<name> (previous)`): no key may have a name of that form.
+pub const PREVIOUS_SUFFIX: &str = " (previous)";
+
+/// Two names are the same name when they match trimmed and ignoring case: a workspace has at
+/// most one live key of each.
+pub fn same_name(a: &str, b: &str) -> bool {
+    a.trim().to_lowercase() == b.trim().to_lowercase()
+}
+
 /// Trims a key name and checks it. The error is a sentence for the name field.
 pub fn check_name(raw: &str) -> Result<String, String> {
     let name = raw.trim();
+    if name.to_lowercase().ends_with(PREVIOUS_SUFFIX.trim_start()) {
+        return Err(format!(
+            "Names ending in \"{}\" are kept for the old key during a rotation. Choose another name.",
+            PREVIOUS_SUFFIX.trim_start()
+        ));
+    }
     if name.chars().any(char::is_control) {
         return Err(
             "Use letters, digits, spaces and punctuation only; the name contains a line break or control character."
@@ -88,10 +104,13 @@ pub fn check_name(raw: &str) -> Result<String, String> {
 /// A validated request to make a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewKeySettings {
-    pub name: String,
+    /// `None` only for a replacement, which takes the old key's name.
+    pub name: Option<String>,
     pub scopes: ScopeSet,
     pub expires_in_days: Option<ExpiresInDays>,
     pub rate_limit: RateLimit,
+    /// The key this one replaces.
+    pub replaces: Option<String>,
 }
 
 /// A validated change to a key. `None` leaves a setting as it is.
@@ -115,11 +134,18 @@ pub enum KeyChangeError {
 pub fn validate_new_key(body: &Value) -> Result<NewKeySettings, Vec<FieldError>> {
     let mut errors = Vec::new();
     let Some(map) = object(body, &mut errors) else { return Err(errors) };
-    unknown_fields(map, &["name", "scopes", "expiresInDays", "rateLimit"], &mut errors);
+    unknown_fields(map, &["name", "scopes", "expiresInDays", "rateLimit", "replaces"], &mut errors);
 
+    let replaces = match map.get("replaces") {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::String(id)) if !id.trim().is_empty() => Some(Some(id.trim().to_owned())),
+        Some(_) => field_err(&mut errors, "replaces", "Use the id of the key this one replaces, such as \"key_...\"."),
+    };
+    let is_replacement = matches!(replaces, Some(Some(_)));
     let name = match map.get("name") {
+        None | Some(Value::Null) if is_replacement => Some(None),
         None | Some(Value::Null) => field_err(&mut errors, "name", "Give the key a name, for example \"Zapier\"."),
-        Some(v) => name_field(v, &mut errors),
+        Some(v) => name_field(v, &mut errors).map(Some),
     };
     let scopes = match map.get("scopes") {
         None | Some(Value::Null) => field_err(&mut errors, "scopes", "Choose at least one permission."),
@@ -138,9 +164,9 @@ pub fn validate_new_key(body: &Value) -> Result<NewKeySettings, Vec<FieldError>>
         None | Some(Value::Null) => Some(RateLimit::default()),
         Some(v) => rate_limit_field(v, &mut errors),
     };
-    match (name, scopes, expires_in_days, rate_limit) {
-        (Some(name), Some(scopes), Some(expires_in_days), Some(rate_limit)) if errors.is_empty() => {
-            Ok(NewKeySettings { name, scopes, expires_in_days, rate_limit })
+    match (name, scopes, expires_in_days, rate_limit, replaces) {
+        (Some(name), Some(scopes), Some(expires_in_days), Some(rate_limit), Some(replaces)) if errors.is_empty() => {
+            Ok(NewKeySettings { name, scopes, expires_in_days, rate_limit, replaces })
         }
         _ => Err(errors),
     }
@@ -303,7 +329,7 @@ mod tests {
     fn a_good_request_is_accepted_with_the_default_rate_limit() {
         let ok = validate_new_key(&json!({"name": "  Zapier ", "scopes": ["time_entries:read"], "expiresInDays": 90}))
             .unwrap();
-        assert_eq!(ok.name, "Zapier");
+        assert_eq!(ok.name.as_deref(), Some("Zapier"));
         assert_eq!(ok.expires_in_days, ExpiresInDays::new(90));
         assert_eq!(ok.rate_limit, RateLimit { enabled: true, max_requests: 100, window_seconds: 60 });
         let never =
@@ -324,6 +350,29 @@ mod tests {
         }
         let scopes = errors.iter().find(|e| e.field == "scopes").unwrap();
         assert!(scopes.message.contains("\"admin\""), "{}", scopes.message);
+    }
+
+    #[test]
+    fn a_replacement_may_leave_its_name_out_and_nothing_else_may() {
+        let r =
+            validate_new_key(&json!({"replaces": "key_1", "scopes": ["reports:read"], "expiresInDays": 30})).unwrap();
+        assert_eq!((r.name, r.replaces.as_deref()), (None, Some("key_1")));
+        let e = validate_new_key(&json!({"scopes": ["reports:read"], "expiresInDays": 30})).unwrap_err();
+        assert_eq!(e[0].field, "name");
+        let e =
+            validate_new_key(&json!({"name": "abc", "replaces": 7, "scopes": ["reports:read"], "expiresInDays": 30}))
+                .unwrap_err();
+        assert_eq!(e[0].field, "replaces");
+    }
+
+    #[test]
+    fn a_name_of_the_form_kept_for_rotations_is_refused() {
+        for name in ["Zapier (previous)", "zapier (PREVIOUS) ", "Zapier(previous)"] {
+            assert!(check_name(name).unwrap_err().contains("(previous)"), "{name}");
+        }
+        assert!(check_name("Previous CRM").is_ok());
+        assert!(same_name(" Zapier", "zapier ") && !same_name("Zapier", "Zapier 2"));
+        assert!(same_name("ÉTÉ", "été"));
     }
 
     #[test]

@@ -91,8 +91,14 @@ wire! {
         pub scopes: Vec<Scope>,
         pub created_at: DateTime<Utc>,
         pub created_by: KeyCreator,
-        /// `null` when the key was never used.
+        /// The last request made with the key, whatever its answer; `null` when never used.
         pub last_used_at: Option<DateTime<Utc>>,
+        /// The last request answered with a 2xx: the proof that whatever sends the key works.
+        /// `null` when no request has succeeded yet.
+        pub last_success_at: Option<DateTime<Utc>>,
+        /// The latest request that was refused (any answer other than a 2xx), so a client can
+        /// say why an integration's calls fail; `null` when none was.
+        pub last_refusal: Option<KeyRefusal>,
         #[ts(type = "number")]
         pub request_count: u64,
         /// `null` when the key never expires.
@@ -100,6 +106,18 @@ wire! {
         pub enabled: bool,
         pub status: KeyStatus,
         pub rate_limit: RateLimit,
+        /// The key this one replaces, when it was made by a rotation (`replaces` at creation).
+        pub replaces: Option<String>,
+        /// The live key made to replace this one, while there is one.
+        pub replaced_by: Option<String>,
+    }
+
+    /// A refused request made with a key.
+    pub struct KeyRefusal {
+        pub at: DateTime<Utc>,
+        /// The API's error code of the answer.
+        pub error: ErrorCode,
+        pub status: u16,
     }
 
     /// Who made a key. A key acts with its creator's current permissions.
@@ -119,8 +137,12 @@ wire! {
 
     /// `POST /workspaces/{ws}/keys`. Every bad field is reported at once.
     pub struct CreateKeyRequest {
-        /// 3 to 100 characters.
-        pub name: String,
+        /// 3 to 100 characters, unique among the workspace's live keys (compared trimmed and
+        /// ignoring case). A replacement (`replaces`) takes the old key's name: leave it out,
+        /// or send that name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub name: Option<String>,
         /// At least one scope.
         pub scopes: Vec<Scope>,
         /// 7, 30, 90, 180 or 365; `null` for never. Cannot be changed later.
@@ -129,6 +151,11 @@ wire! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         pub rate_limit: Option<RateLimit>,
+        /// The id of a live key this one replaces (a rotation's step 1). A key has at most one
+        /// live replacement.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub replaces: Option<String>,
     }
 
     /// The new key. `secret` appears in this response only.

@@ -341,6 +341,7 @@ fn key_row(
         created_by: owner_id.to_owned(),
         expires_at: None,
         rate_limit,
+        replaces: None,
     };
     (secret, row)
 }

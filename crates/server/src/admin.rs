@@ -1,12 +1,27 @@
 //! The admin commands (`keydeck-server admin ...`): users, workspaces, members, plans and
-//! billing. Each change bumps a counter that running servers watch, so it takes effect there
-//! within 2 seconds (the watcher polls it every `ServerConfig::watch_interval`, 100 ms).
+//! billing. Each change bumps a counter that running servers watch (every
+//! `ServerConfig::watch_interval`, 100 ms), and the command returns once every running server
+//! on the database has applied it (or after [`PROPAGATION_TIMEOUT`]).
 
 use keydeck_core::key::random_base62;
 use keydeck_core::wire::{BillingStatus, Plan, Role, UserInfo};
 
+use std::time::Duration;
+
 use crate::clock::Clock;
 use crate::store::{Store, StoreError};
+
+/// How long an admin change waits, at most, for running servers to apply it.
+pub const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Waits until every running server on the database has applied the change `generation`.
+async fn applied_everywhere(store: &Store, clock: &Clock, generation: i64) -> Result<(), AdminError> {
+    let clock = clock.clone();
+    if !store.wait_until_seen(generation, None, PROPAGATION_TIMEOUT, move || clock.now_ms()).await? {
+        tracing::warn!(generation, "a running server did not apply the change within 2 seconds");
+    }
+    Ok(())
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -97,14 +112,31 @@ pub async fn add_member(
     role: Role,
 ) -> Result<(), AdminError> {
     let user = store.user_by_email(email.trim()).await?;
-    Ok(store.upsert_member(workspace_id, &user.id, role, clock.now_ms()).await?)
+    let generation = store.upsert_member(workspace_id, &user.id, role, clock.now_ms()).await?;
+    applied_everywhere(store, clock, generation).await
 }
 
-pub async fn remove_member(store: &Store, workspace_id: &str, email: &str) -> Result<(), AdminError> {
+pub async fn remove_member(store: &Store, clock: &Clock, workspace_id: &str, email: &str) -> Result<(), AdminError> {
     let user = store.user_by_email(email.trim()).await?;
     store.workspace(workspace_id).await?;
-    if !store.delete_member(workspace_id, &user.id).await? {
-        return Err(invalid(format!("{} is not a member of {workspace_id}.", user.email)));
-    }
-    Ok(())
+    let generation = store
+        .delete_member(workspace_id, &user.id)
+        .await?
+        .ok_or_else(|| invalid(format!("{} is not a member of {workspace_id}.", user.email)))?;
+    applied_everywhere(store, clock, generation).await
+}
+
+pub async fn set_plan(store: &Store, clock: &Clock, workspace_id: &str, plan: Plan) -> Result<(), AdminError> {
+    let generation = store.set_plan(workspace_id, plan).await?;
+    applied_everywhere(store, clock, generation).await
+}
+
+pub async fn set_billing(
+    store: &Store,
+    clock: &Clock,
+    workspace_id: &str,
+    status: BillingStatus,
+) -> Result<(), AdminError> {
+    let generation = store.set_billing(workspace_id, status).await?;
+    applied_everywhere(store, clock, generation).await
 }

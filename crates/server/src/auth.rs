@@ -164,7 +164,8 @@ where
                     if let Some(d) = decision {
                         key.set_rate_headers(d, response.headers_mut());
                     }
-                    key.record(call.record(path, response.status().as_u16()));
+                    let error = response.extensions().get::<ErrorCode>().copied();
+                    key.record(call.record(path, response.status().as_u16(), error));
                 }
                 Poll::Ready(Ok(response))
             }
@@ -181,8 +182,6 @@ fn call_of(request: &Request, at: i64) -> Call {
     }
 }
 
-/// The status of the refusal past a key's rate limit.
-const RATE_LIMITED: u16 = ErrorCode::RateLimitExceeded.status();
 /// The status of the connection test's answer.
 const ME_STATUS: u16 = 200;
 
@@ -199,16 +198,17 @@ fn admit(
     let key = match key {
         Ok(key) => key,
         Err((error, known)) => {
+            let code = error.code();
             let response = error.into_response();
             if let Some(key) = known {
                 let path = key.shared_path(request.uri().path());
-                key.record(call.record(path, response.status().as_u16()));
+                key.record(call.record(path, response.status().as_u16(), Some(code)));
             }
             return GateFuture::Ready(Some(response));
         }
     };
     let me = request.method() == Method::GET && request.uri().path() == ME_PATH;
-    match key.admit(&call, request.uri().path(), RATE_LIMITED, me.then_some(ME_STATUS)) {
+    match key.admit(&call, request.uri().path(), ErrorCode::RateLimitExceeded, me.then_some(ME_STATUS)) {
         Admission::Refused(d) => {
             let mut response = rate_limited(&key, &d);
             key.set_rate_headers(d, response.headers_mut());

@@ -171,6 +171,7 @@ pub async fn seed(store: &Store, clock: &Clock) -> StoreResult<Option<DemoAccoun
             },
             expires_at: k.expires_days.map(|d| created_at + d * DAY),
             rate_limit: RateLimit::default(),
+            replaces: None,
         };
         store.insert_keys(std::slice::from_ref(&row)).await?;
         if !k.enabled {
@@ -180,7 +181,8 @@ pub async fn seed(store: &Store, clock: &Clock) -> StoreResult<Option<DemoAccoun
                     &row.id,
                     &keydeck_core::rules::KeyChanges { enabled: Some(false), ..Default::default() },
                 )
-                .await?;
+                .await
+                .map_err(|e| crate::store::StoreError::Conflict(e.to_string()))?;
         }
         if let Some((ago, total)) = k.used {
             usage.push((row.id.clone(), history(now - ago, total, k.scopes)));
@@ -206,6 +208,7 @@ pub async fn seed(store: &Store, clock: &Clock) -> StoreResult<Option<DemoAccoun
             created_by: owner.id.clone(),
             expires_at: None,
             rate_limit: RateLimit::default(),
+            replaces: None,
         }])
         .await?;
     store.set_billing(&read_only, BillingStatus::ReadOnly).await?;
@@ -256,14 +259,17 @@ fn history(last_used: i64, total: u64, scopes: &[Scope]) -> PendingUsage {
         .collect();
     let recent = total.min(25);
     for i in (0..recent).rev() {
-        let status = if i % 11 == 7 { 429 } else { 200 };
-        usage.recent.push_back(RequestRecord {
+        let limited = i % 11 == 7;
+        let request = RequestRecord {
             at: last_used - i as i64 * rng.random_range(30_000..600_000),
             method: RequestMethod::Get,
             path: paths[i as usize % paths.len()].into(),
-            status,
+            status: if limited { 429 } else { 200 },
+            error: limited.then_some(keydeck_core::ErrorCode::RateLimitExceeded),
             ip: Some(std::net::IpAddr::from([203, 0, 113, 10 + (i % 3) as u8])),
-        });
+        };
+        usage.note_outcome(&request);
+        usage.recent.push_back(request);
     }
     usage
 }

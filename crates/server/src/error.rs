@@ -90,7 +90,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry = self.0.retry_after;
+        let code = self.0.error;
         let mut response = (status, axum::Json(*self.0)).into_response();
+        // For whoever records the answer (a key's usage keeps its latest refusal's code).
+        response.extensions_mut().insert(code);
         if let Some(seconds) = retry {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }

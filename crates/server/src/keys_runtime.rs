@@ -19,6 +19,7 @@ use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
 use bytes::Bytes;
+use keydeck_core::ErrorCode;
 use keydeck_core::rules::{RATE_LIMIT_MAX_REQUESTS, RateLimit};
 use keydeck_core::wire::{Me, MeKey, MeWorkspace};
 use siphasher::sip128::SipHasher13;
@@ -45,8 +46,9 @@ pub struct Call {
 }
 
 impl Call {
-    pub fn record(&self, path: Arc<str>, status: u16) -> RequestRecord {
-        RequestRecord { at: self.at, method: self.method, path, status, ip: self.ip }
+    /// The request as answered with `status` (and, for a refusal, the API's `error` code).
+    pub fn record(&self, path: Arc<str>, status: u16, error: Option<ErrorCode>) -> RequestRecord {
+        RequestRecord { at: self.at, method: self.method, path, status, error, ip: self.ip }
     }
 }
 
@@ -97,14 +99,15 @@ impl CachedKey {
     /// handler, records it in the key's usage, under one lock. `answered` is the status the
     /// gate answers an allowed request with itself (`None`: the handler answers, and
     /// [`CachedKey::record`] notes it afterwards); `refused` is that of a request over the limit.
-    pub fn admit(&self, call: &Call, path: &str, refused: u16, answered: Option<u16>) -> Admission {
+    pub fn admit(&self, call: &Call, path: &str, refused: ErrorCode, answered: Option<u16>) -> Admission {
         let mut state = self.lock();
         let decision = self.rate_limit.enabled.then(|| count(&mut state, self.rate_limit, call.at));
         let path = shared_path(&mut state, path);
         let refusal = decision.as_ref().is_some_and(|d| !d.allowed);
-        match if refusal { Some(refused) } else { answered } {
-            Some(status) => {
-                push(&mut state.pending, call.record(path, status));
+        let answer = if refusal { Some((refused.status(), Some(refused))) } else { answered.map(|s| (s, None)) };
+        match answer {
+            Some((status, error)) => {
+                push(&mut state.pending, call.record(path, status, error));
                 match decision {
                     Some(d) if refusal => Admission::Refused(d),
                     decision => Admission::Answered(decision),
@@ -439,13 +442,10 @@ impl KeyRuntime {
                 for (id, usage) in batch {
                     let Some(state) = map.get(&id) else { continue };
                     let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
-                    let newer = std::mem::replace(&mut state.pending, usage);
-                    state.pending.count += newer.count;
-                    state.pending.last_used_at = state.pending.last_used_at.max(newer.last_used_at);
-                    for (day, n) in newer.days {
-                        *state.pending.days.entry(day).or_default() += n;
-                    }
-                    for r in newer.recent {
+                    let mut newer = std::mem::replace(&mut state.pending, usage);
+                    let recent = std::mem::take(&mut newer.recent);
+                    state.pending.merge(newer);
+                    for r in recent {
                         push_recent(&mut state.pending.recent, r);
                     }
                 }
@@ -457,7 +457,7 @@ impl KeyRuntime {
 
 fn push(pending: &mut PendingUsage, request: RequestRecord) {
     pending.count += 1;
-    pending.last_used_at = pending.last_used_at.max(request.at);
+    pending.note_outcome(&request);
     *pending.days.entry(day_of(request.at)).or_default() += 1;
     push_recent(&mut pending.recent, request);
 }
@@ -539,7 +539,7 @@ mod tests {
         let k = key();
         for i in 0..250 {
             let path = k.shared_path(if i % 3 == 0 { "/api/v1/me" } else { "/api/v1/projects" });
-            k.record(RequestRecord { at: i, method: RequestMethod::Get, path, status: 200, ip: None });
+            k.record(RequestRecord { at: i, method: RequestMethod::Get, path, status: 200, error: None, ip: None });
         }
         let state = k.state.lock().unwrap();
         assert_eq!(state.pending.count, 250);
@@ -572,20 +572,22 @@ mod tests {
         let mut k = k;
         k.row.rate_limit = limit;
         let call = Call { at: 1_700_000_000_000, method: RequestMethod::Get, ip: None };
-        let Admission::Pass(Some(d), path) = k.admit(&call, "/api/v1/projects", 429, None) else {
+        let limited = ErrorCode::RateLimitExceeded;
+        let Admission::Pass(Some(d), path) = k.admit(&call, "/api/v1/projects", limited, None) else {
             panic!("the first request goes to its handler")
         };
         assert!(d.allowed);
         assert_eq!(k.state.lock().unwrap().pending.count, 0, "the handler's answer is recorded later");
-        k.record(call.record(path, 200));
-        let Admission::Refused(d) = k.admit(&call, "/api/v1/me", 429, Some(200)) else { panic!("over the limit") };
+        k.record(call.record(path, 200, None));
+        let Admission::Refused(d) = k.admit(&call, "/api/v1/me", limited, Some(200)) else { panic!("over the limit") };
         assert!(!d.allowed);
         let state = k.state.lock().unwrap();
         let statuses: Vec<(&str, u16)> = state.pending.recent.iter().map(|r| (&*r.path, r.status)).collect();
         assert_eq!(statuses, [("/api/v1/projects", 200), ("/api/v1/me", 429)]);
+        assert_eq!(state.pending.last_refusal.map(|r| r.error), Some(limited));
         drop(state);
         k.row.rate_limit.enabled = false;
-        let Admission::Answered(None) = k.admit(&call, "/api/v1/me", 429, Some(200)) else {
+        let Admission::Answered(None) = k.admit(&call, "/api/v1/me", limited, Some(200)) else {
             panic!("answered by the gate, no limit to report")
         };
         assert_eq!(k.state.lock().unwrap().pending.count, 3);

@@ -61,6 +61,16 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<RunningServer, 
         .map_err(|source| StartError::Listen { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.listen, source })?;
     let state = AppState::new(store, config, clock);
+    let generation = state
+        .store
+        .generation()
+        .await
+        .map_err(|source| StartError::Database { path: state.config.db_path.display().to_string(), source })?;
+    state
+        .store
+        .heartbeat(&state.process_id, state.clock.now_ms(), generation)
+        .await
+        .map_err(|source| StartError::Database { path: state.config.db_path.display().to_string(), source })?;
     let (stop, stopped) = watch::channel(false);
     let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(
         routes::app(state.clone()),
@@ -79,7 +89,7 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<RunningServer, 
     let tasks = vec![
         server,
         tokio::spawn(flusher(state.clone(), stopped.clone())),
-        tokio::spawn(watcher(state.clone(), stopped)),
+        tokio::spawn(watcher(state.clone(), stopped, generation)),
     ];
     tracing::info!(%addr, "workspace server listening");
     Ok(RunningServer { addr, state, demo, stop, tasks })
@@ -101,11 +111,15 @@ impl RunningServer {
         if let Err(e) = self.state.keys.flush(&self.state.store).await {
             tracing::error!(error = %e, "could not write key usage on shutdown");
         }
+        if let Err(e) = self.state.store.unregister_process(&self.state.process_id).await {
+            tracing::warn!(error = %e, "could not sign this process off the database");
+        }
         self.state.store.close().await;
     }
 }
 
-/// Writes pending key usage every `flush_interval`, and drops expired idempotency records.
+/// Writes pending key usage every `flush_interval`, and drops expired idempotency records and
+/// sign-in attempts.
 async fn flusher(state: AppState, mut stopped: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(state.config.flush_interval);
     let mut last_purge = 0;
@@ -130,27 +144,42 @@ async fn flusher(state: AppState, mut stopped: watch::Receiver<bool>) {
             if let Err(e) = state.store.purge_idempotency(now - idempotency::REPLAY_WINDOW_MS).await {
                 tracing::warn!(error = %e, "could not purge idempotency records");
             }
+            if let Err(e) = state.store.purge_sign_in(now).await {
+                tracing::warn!(error = %e, "could not purge old sign-in attempts");
+            }
         }
     }
 }
 
-/// Notices changes that admin commands of another process made, and forgets cached keys.
-async fn watcher(state: AppState, mut stopped: watch::Receiver<bool>) {
+/// Notices changes that other processes made (admin commands, other servers on the database),
+/// forgets cached keys, and says which changes this process has applied (with a heartbeat every
+/// second), so that a process making a change can wait until all have.
+async fn watcher(state: AppState, mut stopped: watch::Receiver<bool>, mut seen: i64) {
     let mut tick = tokio::time::interval(state.config.watch_interval);
-    let mut seen = state.store.admin_generation().await.ok();
+    let mut last_heartbeat = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stopped.wait_for(|s| *s) => return,
         }
-        match state.store.admin_generation().await {
-            Ok(generation) if Some(generation) != seen => {
-                seen = Some(generation);
+        let changed = match state.store.generation().await {
+            Ok(generation) if generation != seen => {
+                seen = generation;
                 state.keys.invalidate();
-                tracing::debug!(generation, "admin change seen");
+                tracing::debug!(generation, "a change seen");
+                true
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "could not check for admin changes"),
+            Ok(_) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not check for changes");
+                false
+            }
+        };
+        if changed || last_heartbeat.elapsed() >= std::time::Duration::from_secs(1) {
+            last_heartbeat = tokio::time::Instant::now();
+            if let Err(e) = state.store.heartbeat(&state.process_id, state.clock.now_ms(), seen).await {
+                tracing::warn!(error = %e, "could not tell the database this process is alive");
+            }
         }
     }
 }

@@ -36,8 +36,8 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
-    /// Change users, workspaces, members, plans and billing. A running server sees changes
-    /// within 2 seconds.
+    /// Change users, workspaces, members, plans and billing. Each command returns once every
+    /// running server on the database has applied the change.
     Admin {
         /// The SQLite database file.
         #[arg(long, global = true, default_value = "keydeck.db")]
@@ -187,15 +187,15 @@ async fn admin_command(store: &Store, clock: &Clock, action: &AdminCommand) -> a
             eprintln!("{email} is now {role} of {workspace}");
         }
         AdminCommand::RemoveMember { workspace, email } => {
-            admin::remove_member(store, workspace, email).await?;
+            admin::remove_member(store, clock, workspace, email).await?;
             eprintln!("Removed {email} from {workspace}; keys they made no longer work.");
         }
         AdminCommand::SetPlan { workspace, plan } => {
-            store.set_plan(workspace, admin::parse_plan(plan)?).await?;
+            admin::set_plan(store, clock, workspace, admin::parse_plan(plan)?).await?;
             eprintln!("{workspace} is now on the {plan} plan");
         }
         AdminCommand::SetBilling { workspace, status } => {
-            store.set_billing(workspace, admin::parse_billing(status)?).await?;
+            admin::set_billing(store, clock, workspace, admin::parse_billing(status)?).await?;
             eprintln!("Billing of {workspace} is now {status}");
         }
     }

@@ -3,10 +3,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use keydeck_core::key::random_base62;
+
 use crate::clock::Clock;
 use crate::idempotency::InFlight;
 use crate::keys_runtime::KeyRuntime;
-use crate::lockout::SignInLockout;
+use crate::password::PasswordChecks;
 use crate::store::Store;
 
 /// How the server is set up.
@@ -26,8 +28,11 @@ pub struct ServerConfig {
     /// of usage. The API shows requests not written yet from memory; a crash loses at most
     /// this much of the log, never a count.
     pub log_interval: std::time::Duration,
-    /// How often the server looks for changes made by admin commands.
+    /// How often the server looks for changes made by other processes (admin commands, other
+    /// servers on the same database).
     pub watch_interval: std::time::Duration,
+    /// How long a change's answer waits, at most, for the other server processes to apply it.
+    pub propagation_timeout: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -40,6 +45,7 @@ impl ServerConfig {
             flush_interval: std::time::Duration::from_secs(1),
             log_interval: std::time::Duration::from_secs(5),
             watch_interval: std::time::Duration::from_millis(100),
+            propagation_timeout: std::time::Duration::from_secs(2),
         }
     }
 }
@@ -54,19 +60,45 @@ pub struct StateInner {
     pub config: Arc<ServerConfig>,
     pub keys: Arc<KeyRuntime>,
     pub in_flight: Arc<InFlight>,
-    pub lockout: Arc<SignInLockout>,
+    /// Sign-in's password checks, at most one per processor at once: a flood of sign-ins waits
+    /// here instead of exhausting memory.
+    pub passwords: PasswordChecks,
+    /// This process, among the server processes on the database.
+    pub process_id: String,
 }
 
 impl AppState {
     pub fn new(store: Store, config: ServerConfig, clock: Clock) -> Self {
+        let processors = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         AppState(Arc::new(StateInner {
             store,
             clock,
             config: Arc::new(config),
             keys: Arc::new(KeyRuntime::default()),
             in_flight: Arc::new(InFlight::default()),
-            lockout: Arc::new(SignInLockout::default()),
+            passwords: PasswordChecks::new(processors),
+            process_id: format!("srv_{}", random_base62(&mut rand::rng(), 16)),
         }))
+    }
+
+    /// After a change that cached keys depend on (committed with `generation`): forgets this
+    /// process's cached keys, then waits until every other live server process on the
+    /// database has applied the change too, so that the answer saying it is done is true on
+    /// all of them.
+    pub async fn propagate(&self, generation: i64) {
+        self.keys.invalidate();
+        let clock = self.clock.clone();
+        let seen = self
+            .store
+            .wait_until_seen(generation, Some(&self.process_id), self.config.propagation_timeout, move || {
+                clock.now_ms()
+            })
+            .await;
+        match seen {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(generation, "a server process did not apply a change in time"),
+            Err(e) => tracing::warn!(error = %e, "could not check that other server processes applied a change"),
+        }
     }
 }
 

@@ -1,24 +1,31 @@
 //! Guided rotation over `keydeck_core::rotation`: each step is journaled in the data directory
 //! before it acts, so a crash at any point resumes without losing a key or making a second one.
 //!
+//! Step 1 sends the creation as a replacement of the old key (`replaces`), with an
+//! `Idempotency-Key` journaled first, and journals the replacement's id the moment the server
+//! answers, before the keychain write. Recovery finds the replacement by that id, or by
+//! replaying the `Idempotency-Key`; never by name. A key this rotation cannot prove it made is
+//! never adopted, revoked or deleted from the keychain: the user is told what exists instead.
+//!
 //! Keychain moves: at step 1 the old secret is copied to the key's "previous" address, then the
 //! new secret takes the key's own address (so programs reading it switch over); at step 4 the
 //! "previous" entry is deleted. Cancelling puts the old secret back.
 
 use chrono::Utc;
-use keydeck_client::{Client, ClientError};
+use keydeck_client::ClientError;
 use keydeck_core::ErrorCode;
 use keydeck_core::app::{AppErrorCode, RotationAction, RotationCheck, RotationStep, RotationTested, Verdict};
 use keydeck_core::key::random_base62;
-use keydeck_core::rotation::{ConfirmedBy, KeyRef, Resume, Rotation, RotationReason, Stage, WrongStage};
-use keydeck_core::wire::{KeyCard, WorkspaceSummary};
-use keydeck_vault::{KeychainAddress, store_verified};
+use keydeck_core::rotation::{
+    ConfirmedBy, KeyRef, Recovery, Rotation, RotationReason, RotationView, Stage, WrongStage,
+};
+use keydeck_core::rules::same_name;
+use keydeck_core::wire::KeyCard;
+use keydeck_vault::KeychainAddress;
 
-use super::{Desk, is_key, matches_card, spawn_blocking, test_secret};
-use crate::error::{AppResult, app_error, field_error, from_client, from_vault};
-
-/// How long the server replays an idempotent creation (PRODUCT.md: 10 minutes), less a margin.
-const REPLAY_WINDOW: chrono::Duration = chrono::Duration::minutes(9);
+use super::{Desk, Here, is_key, spawn_blocking, test_secret};
+use crate::error::{AppResult, app_error, field_error, from_client};
+use crate::store::DirLock;
 
 fn matches_ref(secret: &str, key: &KeyRef) -> bool {
     is_key(secret, &key.prefix, &key.hint)
@@ -33,10 +40,41 @@ fn is_gone(e: &ClientError) -> bool {
     matches!(e, ClientError::Api { body, .. } if body.error == ErrorCode::NotFound)
 }
 
+/// Whether a refused creation proves the server made nothing for it: a 4xx answer, except a
+/// conflict over the `Idempotency-Key` (the same key still being handled, or used before).
+fn made_nothing(e: &ClientError) -> bool {
+    matches!(e, ClientError::Api { status, body } if (400..500).contains(status) && body.error != ErrorCode::IdempotencyConflict)
+}
+
+fn new_idempotency_key() -> String {
+    format!("kd-rot-{}", random_base62(&mut rand::rng(), 32))
+}
+
+/// What a rotation command holds while it acts: this process's turn and the data directory's
+/// rotation lock (other processes' turn).
+struct Turn<'a> {
+    _here: tokio::sync::MutexGuard<'a, ()>,
+    _there: DirLock,
+}
+
 impl Desk {
     /// The rotations of a workspace begun on this computer and not finished.
     pub(super) fn rotations_of(&self, workspace_id: &str) -> Vec<Rotation> {
         self.data.rotations().into_iter().filter(|r| r.workspace_id == workspace_id).collect()
+    }
+
+    /// The same, as the web view sees them.
+    pub(super) fn rotation_views(&self, workspace_id: &str) -> Vec<RotationView> {
+        self.rotations_of(workspace_id).iter().map(RotationView::from).collect()
+    }
+
+    async fn turn(&self) -> AppResult<Turn<'_>> {
+        let here = self.rotation_lock.lock().await;
+        let dir = self.data.clone();
+        let there = spawn_blocking(move || dir.lock_rotations()).await?.map_err(|e| {
+            app_error(AppErrorCode::Other, format!("Could not lock the rotation journals ({e}). Try again."))
+        })?;
+        Ok(Turn { _here: here, _there: there })
     }
 
     fn journal(&self, r: &Rotation) -> AppResult<()> {
@@ -48,9 +86,9 @@ impl Desk {
         })
     }
 
-    /// A journaled rotation of the current account and workspace, with the client to carry it on.
-    async fn rotation_here(&self, rotation_id: &str) -> AppResult<(Client, String, WorkspaceSummary, Rotation)> {
-        let (client, token, workspace) = self.here().await?;
+    /// A journaled rotation of the current account and workspace, with what carries it on.
+    async fn rotation_here(&self, rotation_id: &str) -> AppResult<(Here, Rotation)> {
+        let here = self.here().await?;
         let account = self.current.lock().await.as_ref().map(|c| c.account_id.clone()).unwrap_or_default();
         let r = self.data.rotation(rotation_id).ok_or_else(|| {
             app_error(
@@ -58,7 +96,7 @@ impl Desk {
                 "This rotation is already finished or was cancelled. Open the key list to see where things stand.",
             )
         })?;
-        if r.workspace_id != workspace.id || r.account_id != account {
+        if r.workspace_id != here.workspace.id || r.account_id != account {
             return Err(app_error(
                 AppErrorCode::Other,
                 format!(
@@ -67,34 +105,38 @@ impl Desk {
                 ),
             ));
         }
-        Ok((client, token, workspace, r))
+        Ok((here, r))
     }
 
-    fn addresses(workspace_id: &str, r: &Rotation) -> (KeychainAddress, KeychainAddress) {
+    fn addresses(r: &Rotation) -> (KeychainAddress, KeychainAddress) {
         (
-            KeychainAddress::for_key(workspace_id, &r.old_key.name),
-            KeychainAddress::previous_for_key(workspace_id, &r.old_key.name),
+            KeychainAddress::for_key(&r.workspace_id, &r.old_key.name),
+            KeychainAddress::previous_for_key(&r.workspace_id, &r.old_key.name),
         )
-    }
-
-    async fn load_secret(&self, address: &KeychainAddress) -> AppResult<Option<String>> {
-        let (keychain, a) = (self.keychain.clone(), address.clone());
-        spawn_blocking(move || keychain.load(&a)).await?.map_err(from_vault)
     }
 
     /// Step 1: journals the rotation, then creates the replacement. A key with an unfinished
     /// rotation resumes that one instead.
     pub async fn start_rotation(&self, key_id: &str, reason: RotationReason) -> AppResult<RotationStep> {
-        let _one = self.rotation_lock.lock().await;
-        let (client, token, workspace) = self.here().await?;
-        if let Some(existing) = self.rotations_of(&workspace.id).into_iter().find(|r| r.old_key.id == key_id) {
-            return self.resume_locked(&client, &token, &workspace, existing).await;
+        let _turn = self.turn().await?;
+        let here = self.here().await?;
+        if let Some(existing) = self.rotations_of(&here.workspace.id).into_iter().find(|r| r.old_key.id == key_id) {
+            return self.resume_locked(&here, existing).await;
         }
-        let list = client.list_keys(&token, &workspace.id).await.map_err(from_client)?;
+        let list = here.client.list_keys(&here.token, &here.workspace.id).await.map_err(from_client)?;
         let old =
             list.keys.iter().find(|k| k.id == key_id).ok_or_else(|| {
                 app_error(AppErrorCode::NotFound, "This key no longer exists; it may have been revoked.")
             })?;
+        if let Some(twin) = list.keys.iter().find(|k| k.id != old.id && same_name(&k.name, &old.name)) {
+            return Err(app_error(
+                AppErrorCode::Other,
+                format!(
+                    "Two live keys are called \"{}\" (…{} and …{}), made before Keydeck kept names apart, and they share one keychain entry. Rename one of them first, so that each has its own; then rotate.",
+                    old.name, old.hint, twin.hint
+                ),
+            ));
+        }
         if list.keys.len() >= list.limit as usize {
             return Err(app_error(
                 AppErrorCode::KeyLimitReached,
@@ -110,76 +152,97 @@ impl Desk {
             random_base62(&mut rand::rng(), 16),
             reason,
             account,
-            workspace.id.clone(),
+            here.workspace.id.clone(),
             old,
-            format!("kd-rot-{}", random_base62(&mut rand::rng(), 32)),
+            new_idempotency_key(),
             Utc::now(),
         );
         self.journal(&r)?;
-        self.create_replacement(&client, &token, &workspace, &mut r).await
+        self.create_replacement(&here, &mut r).await
     }
 
-    /// Resumes a journaled rotation: repeats a creation or revocation that may have been cut
+    /// Resumes a journaled rotation: finishes a creation or revocation that may have been cut
     /// short, else answers where it stands.
     pub async fn resume_rotation(&self, rotation_id: &str) -> AppResult<RotationStep> {
-        let _one = self.rotation_lock.lock().await;
-        let (client, token, workspace, r) = self.rotation_here(rotation_id).await?;
-        self.resume_locked(&client, &token, &workspace, r).await
+        let _turn = self.turn().await?;
+        let (here, r) = self.rotation_here(rotation_id).await?;
+        self.resume_locked(&here, r).await
     }
 
-    async fn resume_locked(
-        &self,
-        client: &Client,
-        token: &str,
-        workspace: &WorkspaceSummary,
-        mut r: Rotation,
-    ) -> AppResult<RotationStep> {
-        match r.resume() {
-            Resume::RepeatCreate => self.create_replacement(client, token, workspace, &mut r).await,
-            Resume::RepeatRevoke => {
-                self.revoke_old(client, token, workspace, &mut r).await?;
-                Ok(RotationStep { rotation: r, generated: None })
+    async fn resume_locked(&self, here: &Here, mut r: Rotation) -> AppResult<RotationStep> {
+        match r.stage {
+            Stage::Creating => self.create_replacement(here, &mut r).await,
+            Stage::Revoking => {
+                self.revoke_old(here, &mut r).await?;
+                Ok(RotationStep { rotation: RotationView::from(&r), generated: None })
             }
-            Resume::Show(_) | Resume::Finished => Ok(RotationStep { rotation: r, generated: None }),
+            _ => Ok(RotationStep { rotation: RotationView::from(&r), generated: None }),
         }
     }
 
-    /// Step 1's work, safe to repeat: keep the old secret at the "previous" address, create the
-    /// replacement with the journaled Idempotency-Key, store it at the key's address, reveal.
-    async fn create_replacement(
-        &self,
-        client: &Client,
-        token: &str,
-        workspace: &WorkspaceSummary,
-        r: &mut Rotation,
-    ) -> AppResult<RotationStep> {
-        let (main, previous) = Self::addresses(&workspace.id, r);
+    /// Step 1's work, safe to repeat from any journaled point: keep the old secret at the
+    /// "previous" address; then, as the journal says, adopt the journaled replacement whose
+    /// secret the keychain holds, or revoke the journaled replacement whose secret is lost for
+    /// good, and (re)send the creation with the journaled Idempotency-Key; journal the answer;
+    /// store it at the key's address; reveal.
+    async fn create_replacement(&self, here: &Here, r: &mut Rotation) -> AppResult<RotationStep> {
+        let (main, previous) = Self::addresses(r);
         let keep = self.keychain_ok();
         if keep
             && !r.previous_in_keychain
-            && let Some(old_secret) = self.load_secret(&main).await?.filter(|s| matches_ref(s, &r.old_key))
+            && r.new_key.is_none()
+            && let Some(old_secret) = self.load_mine(&here.server, &main).await?.filter(|s| matches_ref(s, &r.old_key))
         {
-            let (keychain, p) = (self.keychain.clone(), previous.clone());
-            spawn_blocking(move || store_verified(keychain.as_ref(), &p, &old_secret)).await?.map_err(from_vault)?;
+            self.keep(&here.server, &r.old_key.id, &previous, &old_secret)
+                .await?
+                .map_err(|problem| app_error(AppErrorCode::Other, problem))?;
             r.kept_previous().map_err(wrong_stage)?;
             self.journal(r)?;
         }
-        // A crash after the keychain took the new secret but before the journal said so: the
-        // key's address already holds the replacement.
-        if keep && let Some(adopted) = self.adopt_stored_replacement(client, token, workspace, r, &main).await? {
-            r.created(KeyRef::of(&adopted), Utc::now()).map_err(wrong_stage)?;
-            self.journal(r)?;
-            return Ok(RotationStep { rotation: r.clone(), generated: None });
+        let stored_is_new = match &r.new_key {
+            Some(new) if keep => self.holds_key(&here.server, &main, &new.id, &new.prefix, &new.hint).await,
+            _ => false,
+        };
+        match r.recovery(stored_is_new, Utc::now()) {
+            Recovery::AdoptStored => {
+                let new_key = r.new_key.clone().ok_or_else(|| app_error(AppErrorCode::Other, "No replacement."))?;
+                r.created(new_key, Utc::now()).map_err(wrong_stage)?;
+                self.journal(r)?;
+                return Ok(RotationStep { rotation: RotationView::from(&*r), generated: None });
+            }
+            Recovery::RevokeAndRecreate => {
+                // This rotation made that key (its id is journaled), and its secret was never
+                // stored: nobody can use it. It goes before another is made.
+                let lost = r.new_key.clone().ok_or_else(|| app_error(AppErrorCode::Other, "No replacement."))?;
+                match here.client.revoke_key(&here.token, &here.workspace.id, &lost.id).await {
+                    Ok(()) => {}
+                    Err(e) if is_gone(&e) => {}
+                    Err(e) => return Err(from_client(e)),
+                }
+                tracing::info!(key = %lost.id, "revoked a replacement whose secret was lost in a crash");
+                r.replacement_abandoned(new_idempotency_key()).map_err(wrong_stage)?;
+                self.journal(r)?;
+            }
+            Recovery::Replay => {}
+            Recovery::RepeatRevoke | Recovery::Show(_) | Recovery::Finished => {
+                return Ok(RotationStep { rotation: RotationView::from(&*r), generated: None });
+            }
         }
+        r.sending(Utc::now()).map_err(wrong_stage)?;
+        self.journal(r)?;
         let body = r.replacement_request();
-        let created = match client.create_key(token, &workspace.id, &body, r.idempotency_key.as_deref()).await {
+        let sent = here.client.create_key(&here.token, &here.workspace.id, &body, r.idempotency_key.as_deref()).await;
+        let created = match sent {
             Ok(created) => created,
-            // The server refused: nothing was made. Undo the journal and the "previous" copy.
-            Err(e @ ClientError::Api { .. }) => {
-                self.undo_previous(&main, &previous, r).await;
+            // The server refused the only creation ever sent: nothing was made. Undo the
+            // journal and the "previous" copy.
+            Err(e) if r.sent_once() && made_nothing(&e) => {
+                self.undo_previous(here, r).await;
                 let _ = self.data.remove_rotation(&r.id);
                 return Err(from_client(e));
             }
+            // Refused, but an earlier send may have made a key: the journal stays.
+            Err(ClientError::Api { body, .. }) => return Err(self.creation_refused(here, r, &body).await),
             // No answer: the replacement may exist. The journal stays, and trying again repeats
             // the creation with the same Idempotency-Key.
             Err(e) => {
@@ -191,80 +254,94 @@ impl Desk {
                 ));
             }
         };
-        if Utc::now() - r.started_at > REPLAY_WINDOW {
-            self.revoke_orphans(client, token, workspace, r, &created.key.id).await;
+        if let Some(journaled) = &r.new_key
+            && journaled.id != created.key.id
+        {
+            return Err(app_error(
+                AppErrorCode::Other,
+                format!(
+                    "The server answered with another key (…{}) than the replacement this rotation made (…{}). Nothing was changed; cancel this rotation and start again.",
+                    created.key.hint, journaled.hint
+                ),
+            ));
         }
         let new_key = KeyRef::of(&created.key);
-        let generated = self.deliver(&workspace.id, &main, keep, created).await?;
+        // Journaled before the keychain write: after a crash here, recovery knows the key by id.
+        r.made(new_key.clone()).map_err(wrong_stage)?;
+        self.journal(r)?;
+        let foreign = if keep { self.foreign_key_at(here, &main, r).await } else { None };
+        let mut generated = self.deliver(here, &main, keep && foreign.is_none(), created).await?;
+        if let Some(other) = foreign {
+            generated.keychain_problem = Some(format!(
+                "The keychain entry \"{}\" holds another live key, \"{}\" (…{}), so Keydeck left it as it is and this key is not in the keychain. Rename one of the two keys so that each has its own entry.",
+                main.account, other.name, other.hint
+            ));
+        }
         r.created(new_key, Utc::now()).map_err(wrong_stage)?;
         self.journal(r)?;
-        Ok(RotationStep { rotation: r.clone(), generated: Some(generated) })
+        Ok(RotationStep { rotation: RotationView::from(&*r), generated: Some(generated) })
     }
 
-    /// The live key of this rotation's name, other than the old one, whose secret the key's
-    /// keychain address already holds.
-    async fn adopt_stored_replacement(
+    /// A live key other than this rotation's two whose secret the key's address holds (two
+    /// keys of one name, made before names were kept apart): its entry is not overwritten.
+    async fn foreign_key_at(&self, here: &Here, main: &KeychainAddress, r: &Rotation) -> Option<KeyCard> {
+        let secret = self.load_mine(&here.server, main).await.ok().flatten()?;
+        let ours = |id: &str| id == r.old_key.id || r.new_key.as_ref().is_some_and(|n| n.id == id);
+        let live = here.client.list_keys(&here.token, &here.workspace.id).await.ok()?;
+        live.keys.into_iter().find(|k| !ours(&k.id) && is_key(&secret, &k.prefix, &k.hint))
+    }
+
+    /// A repeated creation was refused: what to tell the user, the journal kept.
+    async fn creation_refused(
         &self,
-        client: &Client,
-        token: &str,
-        workspace: &WorkspaceSummary,
+        here: &Here,
         r: &Rotation,
-        main: &KeychainAddress,
-    ) -> AppResult<Option<KeyCard>> {
-        let Some(stored) = self.load_secret(main).await? else {
-            return Ok(None);
-        };
-        if matches_ref(&stored, &r.old_key) {
-            return Ok(None);
+        body: &keydeck_core::wire::ErrorBody,
+    ) -> keydeck_core::app::AppError {
+        if body.error == ErrorCode::IdempotencyConflict {
+            return app_error(
+                AppErrorCode::Other,
+                format!("{} The rotation waits at step 1; resume it in a moment.", body.message),
+            );
         }
-        let list = client.list_keys(token, &workspace.id).await.map_err(from_client)?;
-        Ok(list.keys.into_iter().find(|k| k.id != r.old_key.id && k.name == r.old_key.name && matches_card(&stored, k)))
-    }
-
-    /// Past the server's replay window a repeated creation makes a new key; any key this
-    /// rotation made before, whose secret never reached the keychain, is unusable: revoke it.
-    async fn revoke_orphans(
-        &self,
-        client: &Client,
-        token: &str,
-        workspace: &WorkspaceSummary,
-        r: &Rotation,
-        kept: &str,
-    ) {
-        let Ok(list) = client.list_keys(token, &workspace.id).await else { return };
-        for orphan in list.keys.iter().filter(|k| {
-            k.id != kept
-                && k.id != r.old_key.id
-                && k.name == r.old_key.name
-                && k.created_at >= r.started_at
-                && k.request_count == 0
-        }) {
-            tracing::info!(key = %orphan.id, "revoking a replacement whose secret was lost in a crash");
-            let _ = client.revoke_key(token, &workspace.id, &orphan.id).await;
+        let replacement = match here.client.key(&here.token, &here.workspace.id, &r.old_key.id).await {
+            Ok(KeyCard { replaced_by: Some(id), .. }) => {
+                here.client.key(&here.token, &here.workspace.id, &id).await.ok()
+            }
+            _ => None,
+        };
+        match replacement {
+            Some(other) => app_error(
+                AppErrorCode::Other,
+                format!(
+                    "\"{}\" already has a replacement (…{}, made {}). It may be the one this rotation asked for before Keydeck stopped, but Keydeck cannot prove it, and its secret was never saved, so Keydeck leaves it alone. If nothing uses it, revoke it from its page, then resume this rotation; or cancel this rotation.",
+                    r.old_key.name,
+                    other.hint,
+                    other.created_at.format("%Y-%m-%d %H:%M UTC")
+                ),
+            ),
+            None => app_error(AppErrorCode::Other, format!("{} The rotation waits at step 1.", body.message)),
         }
     }
 
     /// Puts the old secret back at the key's address and deletes the "previous" entry.
-    async fn undo_previous(&self, main: &KeychainAddress, previous: &KeychainAddress, r: &Rotation) {
+    async fn undo_previous(&self, here: &Here, r: &Rotation) {
         if !r.previous_in_keychain || !self.keychain_ok() {
             return;
         }
-        let (keychain, m, p, old) = (self.keychain.clone(), main.clone(), previous.clone(), r.old_key.clone());
-        let _ = spawn_blocking(move || {
-            if let Ok(Some(secret)) = keychain.load(&p)
-                && matches_ref(&secret, &old)
-                && store_verified(keychain.as_ref(), &m, &secret).is_ok()
-            {
-                let _ = keychain.remove(&p);
-            }
-        })
-        .await;
+        let (main, previous) = Self::addresses(r);
+        let Ok(Some(secret)) = self.load_mine(&here.server, &previous).await else { return };
+        if matches_ref(&secret, &r.old_key)
+            && self.keep(&here.server, &r.old_key.id, &main, &secret).await.is_ok_and(|kept| kept.is_ok())
+        {
+            let _ = self.forget(&here.server, &previous, &r.old_key.prefix, &r.old_key.hint).await;
+        }
     }
 
     /// Step 2 begins, step 3 begins, or step 3 is passed by the user's override.
-    pub async fn advance_rotation(&self, rotation_id: &str, action: RotationAction) -> AppResult<Rotation> {
-        let _one = self.rotation_lock.lock().await;
-        let (_, _, _, mut r) = self.rotation_here(rotation_id).await?;
+    pub async fn advance_rotation(&self, rotation_id: &str, action: RotationAction) -> AppResult<RotationView> {
+        let _turn = self.turn().await?;
+        let (_, mut r) = self.rotation_here(rotation_id).await?;
         match action {
             RotationAction::BeginUpdate => r.begin_update(Utc::now()),
             RotationAction::BeginConfirm => r.begin_confirm(),
@@ -272,43 +349,43 @@ impl Desk {
         }
         .map_err(wrong_stage)?;
         self.journal(&r)?;
-        Ok(r)
+        Ok(RotationView::from(&r))
     }
 
     /// Step 3's live view. When the rule passes, the rotation moves on to step 4.
     pub async fn check_rotation(&self, rotation_id: &str) -> AppResult<RotationCheck> {
-        let _one = self.rotation_lock.lock().await;
-        let (client, token, workspace, mut r) = self.rotation_here(rotation_id).await?;
+        let _turn = self.turn().await?;
+        let (here, mut r) = self.rotation_here(rotation_id).await?;
         let new_id = r.new_key.as_ref().map(|k| k.id.clone()).unwrap_or_default();
-        let (old, new) =
-            tokio::join!(client.key(&token, &workspace.id, &r.old_key.id), client.key(&token, &workspace.id, &new_id),);
+        let (client, token, ws) = (&here.client, &here.token, &here.workspace.id);
+        let (old, new) = tokio::join!(client.key(token, ws, &r.old_key.id), client.key(token, ws, &new_id));
         let card = |answer: Result<KeyCard, ClientError>| match answer {
             Ok(card) => Ok(Some(card)),
             Err(e) if is_gone(&e) => Ok(None),
             Err(e) => Err(from_client(e)),
         };
         let (old, new) = (card(old)?, card(new)?);
-        let settings = self.settings.lock().await.clone();
-        let verification = r.verify(old.as_ref(), new.as_ref(), Utc::now(), settings.quiet_seconds);
+        let quiet_seconds = self.settings.lock().await.quiet_seconds;
+        let verification = r.verify(old.as_ref(), new.as_ref(), Utc::now(), quiet_seconds);
         if verification.passed {
             r.confirm(ConfirmedBy::Watching, Utc::now()).map_err(wrong_stage)?;
             self.journal(&r)?;
         }
         let old_key = match old {
-            Some(c) => Some(self.view(&workspace.id, c, settings.rotation_days).await),
+            Some(c) => Some(self.view_here(&here, c).await),
             None => None,
         };
         let new_key = match new {
-            Some(c) => Some(self.view(&workspace.id, c, settings.rotation_days).await),
+            Some(c) => Some(self.view_here(&here, c).await),
             None => None,
         };
-        Ok(RotationCheck { rotation: r, verification, old_key, new_key })
+        Ok(RotationCheck { rotation: RotationView::from(&r), verification, old_key, new_key })
     }
 
     /// Tests the new key (from the keychain, or as pasted); a connected test passes step 3.
     pub async fn test_rotation(&self, rotation_id: &str, pasted: Option<String>) -> AppResult<RotationTested> {
-        let _one = self.rotation_lock.lock().await;
-        let (client, _, workspace, mut r) = self.rotation_here(rotation_id).await?;
+        let _turn = self.turn().await?;
+        let (here, mut r) = self.rotation_here(rotation_id).await?;
         let new_key = r
             .new_key
             .clone()
@@ -316,8 +393,8 @@ impl Desk {
         let secret = match pasted {
             Some(p) => p,
             None => {
-                let (main, _) = Self::addresses(&workspace.id, &r);
-                self.load_secret(&main).await?.ok_or_else(|| {
+                let (main, _) = Self::addresses(&r);
+                self.load_mine(&here.server, &main).await?.ok_or_else(|| {
                     field_error("pasted", "The keychain does not hold the new key. Paste the new key to test it.")
                 })?
             }
@@ -332,19 +409,19 @@ impl Desk {
                 ),
             ));
         }
-        let report = test_secret(&client, &workspace.id, &secret).await;
+        let report = test_secret(&here.client, &here.workspace.id, &secret).await;
         if report.verdict == Verdict::Connected && matches!(r.stage, Stage::Updating | Stage::Confirming) {
             r.begin_confirm().and_then(|()| r.confirm(ConfirmedBy::Test, Utc::now())).map_err(wrong_stage)?;
             self.journal(&r)?;
         }
-        Ok(RotationTested { rotation: r, report })
+        Ok(RotationTested { rotation: RotationView::from(&r), report })
     }
 
     /// Step 4: once the old key's name is typed, journals, revokes it and deletes the
     /// "previous" keychain entry.
-    pub async fn finish_rotation(&self, rotation_id: &str, confirm_name: &str) -> AppResult<Rotation> {
-        let _one = self.rotation_lock.lock().await;
-        let (client, token, workspace, mut r) = self.rotation_here(rotation_id).await?;
+    pub async fn finish_rotation(&self, rotation_id: &str, confirm_name: &str) -> AppResult<RotationView> {
+        let _turn = self.turn().await?;
+        let (here, mut r) = self.rotation_here(rotation_id).await?;
         if confirm_name != r.old_key.name {
             return Err(field_error(
                 "confirmName",
@@ -353,28 +430,21 @@ impl Desk {
         }
         r.begin_revoke().map_err(wrong_stage)?;
         self.journal(&r)?;
-        self.revoke_old(&client, &token, &workspace, &mut r).await?;
-        Ok(r)
+        self.revoke_old(&here, &mut r).await?;
+        Ok(RotationView::from(&r))
     }
 
-    async fn revoke_old(
-        &self,
-        client: &Client,
-        token: &str,
-        workspace: &WorkspaceSummary,
-        r: &mut Rotation,
-    ) -> AppResult<()> {
-        match client.revoke_key(token, &workspace.id, &r.old_key.id).await {
+    async fn revoke_old(&self, here: &Here, r: &mut Rotation) -> AppResult<()> {
+        match here.client.revoke_key(&here.token, &here.workspace.id, &r.old_key.id).await {
             Ok(()) => {}
             Err(e) if is_gone(&e) => {}
             Err(e) => return Err(from_client(e)),
         }
         if self.keychain_ok() {
-            let (_, previous) = Self::addresses(&workspace.id, r);
-            if self.load_secret(&previous).await?.is_some_and(|s| matches_ref(&s, &r.old_key)) {
-                let keychain = self.keychain.clone();
-                spawn_blocking(move || keychain.remove(&previous)).await?.map_err(from_vault)?;
-            }
+            let (_, previous) = Self::addresses(r);
+            self.forget(&here.server, &previous, &r.old_key.prefix, &r.old_key.hint)
+                .await
+                .map_err(crate::error::from_vault)?;
         }
         r.finish(Utc::now()).map_err(wrong_stage)?;
         self.data.remove_rotation(&r.id).map_err(|e| {
@@ -385,44 +455,41 @@ impl Desk {
         })
     }
 
-    /// Calls a rotation off before step 4: revokes the replacement (repeating an unanswered
-    /// creation first, to learn it), puts the old secret back, deletes the journal.
+    /// Calls a rotation off before step 4: revokes the replacement this rotation made (learning
+    /// it first, for an unanswered creation, by replaying its Idempotency-Key), puts the old
+    /// secret back, deletes the journal. Only a key the journal names or the server gives back
+    /// for the journaled Idempotency-Key is ever revoked.
     pub async fn cancel_rotation(&self, rotation_id: &str) -> AppResult<()> {
-        let _one = self.rotation_lock.lock().await;
-        let (client, token, workspace, mut r) = self.rotation_here(rotation_id).await?;
+        let _turn = self.turn().await?;
+        let (here, mut r) = self.rotation_here(rotation_id).await?;
         if !r.can_cancel() {
             return Err(app_error(
                 AppErrorCode::Other,
                 "The old key is already being revoked, so this rotation can only be finished.",
             ));
         }
-        let (main, previous) = Self::addresses(&workspace.id, &r);
-        if r.stage == Stage::Creating {
+        if r.stage == Stage::Creating && r.new_key.is_none() && r.creation_attempts > 0 {
             let body = r.replacement_request();
-            match client.create_key(&token, &workspace.id, &body, r.idempotency_key.as_deref()).await {
+            match here.client.create_key(&here.token, &here.workspace.id, &body, r.idempotency_key.as_deref()).await {
                 Ok(created) => r.new_key = Some(KeyRef::of(&created.key)),
+                // Refused: whatever an earlier send made, the server does not say; it is left.
                 Err(ClientError::Api { .. }) => {}
                 Err(e) => return Err(from_client(e)),
             }
         }
         if let Some(new_key) = &r.new_key {
-            match client.revoke_key(&token, &workspace.id, &new_key.id).await {
+            match here.client.revoke_key(&here.token, &here.workspace.id, &new_key.id).await {
                 Ok(()) => {}
                 Err(e) if is_gone(&e) => {}
                 Err(e) => return Err(from_client(e)),
             }
             if self.keychain_ok() && !r.previous_in_keychain {
                 // No old secret to put back: just take the revoked replacement away.
-                let (keychain, m, n) = (self.keychain.clone(), main.clone(), new_key.clone());
-                let _ = spawn_blocking(move || {
-                    if keychain.load(&m).ok().flatten().is_some_and(|s| matches_ref(&s, &n)) {
-                        let _ = keychain.remove(&m);
-                    }
-                })
-                .await;
+                let (main, _) = Self::addresses(&r);
+                let _ = self.forget(&here.server, &main, &new_key.prefix, &new_key.hint).await;
             }
         }
-        self.undo_previous(&main, &previous, &r).await;
+        self.undo_previous(&here, &r).await;
         self.data
             .remove_rotation(&r.id)
             .map_err(|e| app_error(AppErrorCode::Other, format!("Could not remove the rotation's journal: {e}")))
@@ -430,25 +497,25 @@ impl Desk {
 
     /// Copies the rotation's new key to the clipboard again, from the keychain.
     pub async fn copy_rotation_key(&self, rotation_id: &str) -> AppResult<()> {
-        let (_, _, workspace, r) = self.rotation_here(rotation_id).await?;
+        let (here, r) = self.rotation_here(rotation_id).await?;
         let new_key =
             r.new_key.clone().ok_or_else(|| app_error(AppErrorCode::Other, "The replacement is not made yet."))?;
-        let (main, _) = Self::addresses(&workspace.id, &r);
-        let secret = self.load_secret(&main).await?.filter(|s| matches_ref(s, &new_key)).ok_or_else(|| {
+        let (main, _) = Self::addresses(&r);
+        let secret = self.load_mine(&here.server, &main).await?.filter(|s| matches_ref(s, &new_key)).ok_or_else(|| {
             app_error(
                 AppErrorCode::NotFound,
                 "The keychain does not hold the new key, so it cannot be copied again. If you did not save it, cancel this rotation and start again.",
             )
         })?;
         let seconds = self.settings.lock().await.clipboard_clear_seconds;
-        self.copy_secret(&secret, seconds).map_err(from_vault)
+        self.copy_secret(&secret, seconds).map_err(crate::error::from_vault)
     }
 
     /// Revokes a key that was never used, to make room; a key that was used must be revoked
     /// from its own page, after typing its name.
     pub async fn delete_unused_key(&self, key_id: &str) -> AppResult<()> {
-        let (client, token, workspace) = self.here().await?;
-        let card = client.key(&token, &workspace.id, key_id).await.map_err(from_client)?;
+        let here = self.here().await?;
+        let card = here.client.key(&here.token, &here.workspace.id, key_id).await.map_err(from_client)?;
         if card.last_used_at.is_some() || card.request_count > 0 {
             return Err(app_error(
                 AppErrorCode::Other,
@@ -463,9 +530,8 @@ impl Desk {
 
     /// One key's card, fresh from the server.
     pub async fn key_card(&self, key_id: &str) -> AppResult<keydeck_core::app::KeyCardView> {
-        let (client, token, workspace) = self.here().await?;
-        let card = client.key(&token, &workspace.id, key_id).await.map_err(from_client)?;
-        let rotation_days = self.settings.lock().await.rotation_days;
-        Ok(self.view(&workspace.id, card, rotation_days).await)
+        let here = self.here().await?;
+        let card = here.client.key(&here.token, &here.workspace.id, key_id).await.map_err(from_client)?;
+        Ok(self.view_here(&here, card).await)
     }
 }

@@ -22,7 +22,7 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery, number_param};
 use crate::idempotency::{self, REPLAY_WINDOW_MS};
 use crate::state::AppState;
 use crate::store::day_of;
-use crate::store::{IdempotencyRecord, KeyInsertError, NewKeyRow};
+use crate::store::{IdempotencyRecord, KeyChangeRefusal, KeyInsertError, NewKeyRow, RenameRefusal};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -37,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(("ws" = String, Path, description = "Workspace ID")),
     responses(
         (status = 200, body = KeyList),
+        (status = 400, description = "`bad_request`: an unreadable path", body = ErrorBody),
         (status = 401, description = "`invalid_session`", body = ErrorBody),
         (status = 403, description = "`plan_required`, `forbidden`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
@@ -63,8 +64,11 @@ async fn list_keys(
     request_body = CreateKeyRequest,
     responses(
         (status = 201, body = CreatedKey),
+        (status = 400, description = "`bad_request`: a body that is not JSON, or a bad `Idempotency-Key`", body = ErrorBody),
+        (status = 401, description = "`invalid_session`", body = ErrorBody),
         (status = 403, description = "`plan_required`, `forbidden`, `workspace_read_only`", body = ErrorBody),
-        (status = 409, description = "`key_limit_reached`, `idempotency_conflict`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such workspace for the caller", body = ErrorBody),
+        (status = 409, description = "`key_limit_reached`, `idempotency_conflict`, `name_taken` (another live key has the name, or the key to replace has a live replacement already)", body = ErrorBody),
         (status = 422, description = "`validation_failed`, naming every bad field", body = ErrorBody),
     ))]
 async fn create_key(
@@ -112,10 +116,11 @@ async fn create_key(
         return Err(read_only());
     }
     let secret = KeySecret::generate(&mut rand::rng());
-    let row = NewKeyRow {
+    let mut row = NewKeyRow {
         id: format!("key_{}", random_base62(&mut rand::rng(), 16)),
         workspace_id: ws.clone(),
-        name: settings.name,
+        // A replacement without a name takes the replaced key's, filled in by the store.
+        name: settings.name.unwrap_or_default(),
         secret_hash: secret.sha256(),
         prefix: secret.display_prefix().to_owned(),
         hint: secret.hint().to_owned(),
@@ -124,7 +129,15 @@ async fn create_key(
         created_by: session.user.id.clone(),
         expires_at: settings.expires_in_days.map(|d| now + i64::from(d.days()) * 86_400_000),
         rate_limit: settings.rate_limit,
+        replaces: settings.replaces,
     };
+    if row.name.is_empty()
+        && let Some(old) = &row.replaces
+    {
+        // The response (sealed for replays before the insert) needs the name now; the store
+        // checks again, in its transaction, that the key is live and unreplaced.
+        row.name = state.store.key(&ws, old).await?.map(|k| k.name).unwrap_or_default();
+    }
     let card = created_card(&row, &session, membership.role);
     let response = CreatedKey { key: card, secret: secret.expose().to_owned() };
     let record = match (&idem_key, lookup) {
@@ -142,10 +155,37 @@ async fn create_key(
             format!("This workspace already has {MAX_KEYS_PER_WORKSPACE} keys, the most it can have. Revoke a key you no longer need, then create this one."),
         ),
         KeyInsertError::ReadOnly => read_only(),
+        KeyInsertError::NameTaken(other) => ApiError::new(
+            ErrorCode::NameTaken,
+            format!(
+                "Another live key is already called \"{}\" (…{}, made {}). Each key needs a name of its own, so that its keychain entry is its own too: choose another name, or rotate that key to replace it.",
+                other.name, other.hint, day_text(other.created_at)
+            ),
+        ),
+        KeyInsertError::AlreadyReplaced(other) => ApiError::new(
+            ErrorCode::NameTaken,
+            format!(
+                "This key already has a replacement (…{}, made {}), and a key has at most one. Finish or cancel that rotation, or revoke the replacement ({}), then try again.",
+                other.hint, day_text(other.created_at), other.id
+            ),
+        ),
+        KeyInsertError::NoSuchKeyToReplace => ApiError::field(
+            "replaces",
+            "There is no live key with this id in this workspace to replace: it may have been revoked. Leave out \"replaces\" to make a new key.",
+        ),
+        KeyInsertError::NotTheReplacedName(name) => ApiError::field(
+            "name",
+            &format!("A replacement takes the name of the key it replaces, \"{name}\": send that name, or leave the name out."),
+        ),
         KeyInsertError::Store(e) => e.into(),
     })?;
-    tracing::info!(workspace = %ws, key = %row.id, "key created");
+    tracing::info!(workspace = %ws, key = %row.id, replaces = ?row.replaces, "key created");
     Ok((StatusCode::CREATED, Json(response)).into_response())
+}
+
+/// A date as an answer's message shows it: "2026-12-01 09:41 UTC".
+fn day_text(ms: i64) -> String {
+    crate::store::to_time(ms).format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 fn read_only() -> ApiError {
@@ -187,12 +227,18 @@ fn created_card(row: &NewKeyRow, session: &Session, role: keydeck_core::wire::Ro
         creator_name: session.user.name.clone(),
         creator_role: Some(role.as_str().to_owned()),
         last_used_at: None,
+        last_success_at: None,
+        last_refusal_at: None,
+        last_refusal_error: None,
+        last_refusal_status: None,
         request_count: 0,
         expires_at: row.expires_at,
         enabled: true,
         rate_limit_enabled: row.rate_limit.enabled,
         rate_limit_max: i64::from(row.rate_limit.max_requests),
         rate_limit_window: i64::from(row.rate_limit.window_seconds),
+        replaces: row.replaces.clone(),
+        replaced_by: None,
     }
     .card(row.created_at)
 }
@@ -200,7 +246,12 @@ fn created_card(row: &NewKeyRow, session: &Session, role: keydeck_core::wire::Ro
 /// One key.
 #[utoipa::path(get, path = "/api/v1/workspaces/{ws}/keys/{id}", tag = "Keys", security(("session" = [])),
     params(("ws" = String, Path, description = "Workspace ID"), ("id" = String, Path, description = "Key ID")),
-    responses((status = 200, body = KeyCard), (status = 404, description = "`not_found` (also for revoked keys)", body = ErrorBody)))]
+    responses(
+        (status = 200, body = KeyCard),
+        (status = 401, description = "`invalid_session`", body = ErrorBody),
+        (status = 403, description = "`plan_required`, `forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found` (also for revoked keys)", body = ErrorBody),
+    ))]
 async fn get_key(
     State(state): State<AppState>,
     session: Session,
@@ -212,14 +263,19 @@ async fn get_key(
 }
 
 /// Change a key's name, scopes or rate limit, or disable and enable it. Takes effect on the
-/// key's next request. The expiration is fixed: trying to change it answers
-/// `expiration_immutable`.
+/// key's next request, on every server process of the database, by the time this answers. The
+/// expiration is fixed: trying to change it answers `expiration_immutable`. A key and its live
+/// replacement keep their name until the rotation ends.
 #[utoipa::path(patch, path = "/api/v1/workspaces/{ws}/keys/{id}", tag = "Keys", security(("session" = [])),
     params(("ws" = String, Path, description = "Workspace ID"), ("id" = String, Path, description = "Key ID")),
     request_body = UpdateKeyRequest,
     responses(
         (status = 200, body = KeyCard),
+        (status = 400, description = "`bad_request`: a body that is not JSON", body = ErrorBody),
+        (status = 401, description = "`invalid_session`", body = ErrorBody),
+        (status = 403, description = "`plan_required`, `forbidden`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`name_taken`", body = ErrorBody),
         (status = 422, description = "`validation_failed`, `expiration_immutable`", body = ErrorBody),
     ))]
 async fn update_key(
@@ -236,30 +292,46 @@ async fn update_key(
             "A key's expiration is fixed when it is made. To change it, create a new key with the expiry you want and revoke this one.",
         ),
     })?;
-    if !state.store.update_key(&ws, &id, &changes).await? {
-        return Err(ApiError::not_found("key"));
-    }
-    state.keys.invalidate();
+    let generation = state.store.update_key(&ws, &id, &changes).await.map_err(|e| match e {
+        KeyChangeRefusal::NotFound => ApiError::not_found("key"),
+        KeyChangeRefusal::Rename(RenameRefusal::NameTaken(other)) => ApiError::new(
+            ErrorCode::NameTaken,
+            format!(
+                "Another live key is already called \"{}\" (…{}). Choose another name: each key needs its own, and so does its keychain entry.",
+                other.name, other.hint
+            ),
+        ),
+        KeyChangeRefusal::Rename(RenameRefusal::InRotation) => ApiError::field(
+            "name",
+            "This key is being rotated: it and its replacement share a name until the old key is revoked. Finish or cancel the rotation, then rename the key that remains.",
+        ),
+        KeyChangeRefusal::Store(e) => e.into(),
+    })?;
+    state.propagate(generation).await;
     let key = state.store.key(&ws, &id).await?.ok_or_else(|| ApiError::not_found("key"))?;
     tracing::info!(workspace = %ws, key = %id, "key changed");
     Ok(Json(key.card(state.clock.now_ms())))
 }
 
-/// Revoke a key for good. Its next request answers `key_revoked`. Works in read-only
-/// workspaces too.
+/// Revoke a key for good. Its next request answers `key_revoked`, on every server process of
+/// the database, by the time this answers. Works in read-only workspaces too.
 #[utoipa::path(delete, path = "/api/v1/workspaces/{ws}/keys/{id}", tag = "Keys", security(("session" = [])),
     params(("ws" = String, Path, description = "Workspace ID"), ("id" = String, Path, description = "Key ID")),
-    responses((status = 204, description = "Revoked"), (status = 404, description = "`not_found`", body = ErrorBody)))]
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "`invalid_session`", body = ErrorBody),
+        (status = 403, description = "`plan_required`, `forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
 async fn revoke_key(
     State(state): State<AppState>,
     session: Session,
     ApiPath((ws, id)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
     key_manager(&state, &session, &ws).await?;
-    if !state.store.revoke_key(&ws, &id, state.clock.now_ms()).await? {
-        return Err(ApiError::not_found("key"));
-    }
-    state.keys.invalidate();
+    let generation =
+        state.store.revoke_key(&ws, &id, state.clock.now_ms()).await?.ok_or_else(|| ApiError::not_found("key"))?;
+    state.propagate(generation).await;
     tracing::info!(workspace = %ws, key = %id, "key revoked");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -269,7 +341,13 @@ async fn revoke_key(
 #[utoipa::path(get, path = "/api/v1/workspaces/{ws}/keys/{id}/requests", tag = "Keys", security(("session" = [])),
     params(("ws" = String, Path, description = "Workspace ID"), ("id" = String, Path, description = "Key ID"),
            ("limit" = Option<u32>, Query, description = "1 to 200, default 50")),
-    responses((status = 200, body = KeyRequestList), (status = 422, description = "`validation_failed`", body = ErrorBody)))]
+    responses(
+        (status = 200, body = KeyRequestList),
+        (status = 401, description = "`invalid_session`", body = ErrorBody),
+        (status = 403, description = "`plan_required`, `forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 422, description = "`validation_failed`", body = ErrorBody),
+    ))]
 async fn key_requests(
     State(state): State<AppState>,
     session: Session,
@@ -293,7 +371,13 @@ async fn key_requests(
 #[utoipa::path(get, path = "/api/v1/workspaces/{ws}/keys/{id}/usage", tag = "Keys", security(("session" = [])),
     params(("ws" = String, Path, description = "Workspace ID"), ("id" = String, Path, description = "Key ID"),
            ("days" = Option<u32>, Query, description = "1 to 90, default 14")),
-    responses((status = 200, body = KeyUsage), (status = 422, description = "`validation_failed`", body = ErrorBody)))]
+    responses(
+        (status = 200, body = KeyUsage),
+        (status = 401, description = "`invalid_session`", body = ErrorBody),
+        (status = 403, description = "`plan_required`, `forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 422, description = "`validation_failed`", body = ErrorBody),
+    ))]
 async fn key_usage(
     State(state): State<AppState>,
     session: Session,

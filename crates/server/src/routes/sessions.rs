@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use crate::auth::{Session, hash_token};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
-use crate::password;
+use crate::lockout::{self, MAX_EMAIL_CHARS};
 use crate::state::AppState;
 use crate::store::to_time;
 
@@ -26,11 +26,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Sign in with email and password.
 ///
 /// Five failed attempts for one email within 15 minutes pause sign-in for that email
-/// (`too_many_attempts`, with `retryAfter` seconds).
+/// (`too_many_attempts`, with `retryAfter` seconds), across restarts and server processes.
+/// Attempts count from the moment they arrive, so a burst of guesses gets at most five answers.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "Sessions", request_body = SignInRequest,
     responses(
         (status = 201, description = "Signed in", body = SessionCreated),
+        (status = 400, description = "`bad_request`: a body that is not JSON", body = ErrorBody),
         (status = 401, description = "`invalid_credentials`", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: a missing field, or an email longer than 254 characters", body = ErrorBody),
         (status = 429, description = "`too_many_attempts`", body = ErrorBody),
     ))]
 async fn sign_in(
@@ -39,7 +42,16 @@ async fn sign_in(
 ) -> ApiResult<(StatusCode, Json<SessionCreated>)> {
     let now = state.clock.now_ms();
     let email = request.email.trim().to_owned();
-    if let Err(seconds) = state.lockout.check(&email, now) {
+    if email.chars().count() > MAX_EMAIL_CHARS {
+        return Err(ApiError::field(
+            "email",
+            &format!(
+                "An email address has at most {MAX_EMAIL_CHARS} characters; this one has more. Check what was pasted."
+            ),
+        ));
+    }
+    let counted = lockout::counted_as(&email);
+    if let Err(seconds) = state.store.reserve_sign_in(&counted, now).await? {
         return Err(ApiError::retry_after(
             ErrorCode::TooManyAttempts,
             format!(
@@ -51,18 +63,15 @@ async fn sign_in(
     }
     let found = state.store.user_for_sign_in(&email).await?;
     let stored = found.as_ref().map(|(_, hash)| hash.clone());
-    let password = request.password;
-    let verified = tokio::task::spawn_blocking(move || password::verify(&password, stored.as_deref()))
-        .await
-        .map_err(ApiError::internal)?;
+    let verified = state.passwords.verify(request.password, stored).await.map_err(ApiError::internal)?;
+    // A failed attempt stays counted, as it was from the start.
     let Some((user, _)) = found.filter(|_| verified) else {
-        state.lockout.record_failure(&email, now);
         return Err(ApiError::new(
             ErrorCode::InvalidCredentials,
             "The email or password is not right. Check both and try again; after 5 failed attempts sign-in pauses for 15 minutes.",
         ));
     };
-    state.lockout.clear(&email);
+    state.store.clear_sign_in(&counted).await?;
     let created = issue(&state, user).await?;
     tracing::info!(user = %created.user.id, "signed in");
     Ok((StatusCode::CREATED, Json(created)))

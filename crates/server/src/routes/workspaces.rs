@@ -50,6 +50,7 @@ async fn list_workspaces(
     params(("ws" = String, Path, description = "Workspace ID"), ("userId" = String, Path, description = "The member's user ID")),
     responses(
         (status = 204, description = "Removed"),
+        (status = 401, description = "`invalid_session`", body = ErrorBody),
         (status = 403, description = "`forbidden`: only owners remove members, and not themselves", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
     ))]
@@ -65,10 +66,12 @@ async fn remove_member(
     if user_id == session.user.id {
         return Err(ApiError::new(ErrorCode::Forbidden, "You cannot remove yourself. Another owner can remove you."));
     }
-    if !state.store.delete_member(&ws, &user_id).await? {
-        return Err(ApiError::new(ErrorCode::NotFound, "That person is not a member of this workspace."));
-    }
-    state.keys.invalidate();
+    let generation = state
+        .store
+        .delete_member(&ws, &user_id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "That person is not a member of this workspace."))?;
+    state.propagate(generation).await;
     tracing::info!(workspace = %ws, user = %user_id, "member removed");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,6 +3,7 @@
 use keydeck_core::wire::{BillingStatus, Plan, Role, UserInfo};
 use sqlx::Row;
 
+use super::processes::bump_generation;
 use super::{Store, StoreError, StoreResult};
 
 #[derive(Debug, Clone)]
@@ -177,8 +178,8 @@ impl Store {
         Ok(())
     }
 
-    /// Adds a member, or changes the role of one already there.
-    pub async fn upsert_member(&self, workspace_id: &str, user_id: &str, role: Role, now: i64) -> StoreResult<()> {
+    /// Adds a member, or changes the role of one already there. Returns the change generation.
+    pub async fn upsert_member(&self, workspace_id: &str, user_id: &str, role: Role, now: i64) -> StoreResult<i64> {
         self.workspace(workspace_id).await?;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
@@ -191,14 +192,14 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        bump_generation(&mut tx).await?;
+        let generation = bump_generation(&mut tx).await?;
         tx.commit().await?;
         self.count_writes(2);
-        Ok(())
+        Ok(generation)
     }
 
-    /// Removes a member. Returns false when they were not a member.
-    pub async fn delete_member(&self, workspace_id: &str, user_id: &str) -> StoreResult<bool> {
+    /// Removes a member. Returns the change generation, or `None` when they were not a member.
+    pub async fn delete_member(&self, workspace_id: &str, user_id: &str) -> StoreResult<Option<i64>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let removed = sqlx::query("DELETE FROM memberships WHERE workspace_id = ? AND user_id = ?")
             .bind(workspace_id)
@@ -206,21 +207,26 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        bump_generation(&mut tx).await?;
+        if removed == 0 {
+            return Ok(None);
+        }
+        let generation = bump_generation(&mut tx).await?;
         tx.commit().await?;
         self.count_writes(2);
-        Ok(removed > 0)
+        Ok(Some(generation))
     }
 
-    pub async fn set_plan(&self, workspace_id: &str, plan: Plan) -> StoreResult<()> {
+    /// Returns the change generation.
+    pub async fn set_plan(&self, workspace_id: &str, plan: Plan) -> StoreResult<i64> {
         self.update_workspace("plan", plan.as_str(), workspace_id).await
     }
 
-    pub async fn set_billing(&self, workspace_id: &str, status: BillingStatus) -> StoreResult<()> {
+    /// Returns the change generation.
+    pub async fn set_billing(&self, workspace_id: &str, status: BillingStatus) -> StoreResult<i64> {
         self.update_workspace("billing_status", status.as_str(), workspace_id).await
     }
 
-    async fn update_workspace(&self, column: &'static str, value: &str, workspace_id: &str) -> StoreResult<()> {
+    async fn update_workspace(&self, column: &'static str, value: &str, workspace_id: &str) -> StoreResult<i64> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let changed = sqlx::query(&format!("UPDATE workspaces SET {column} = ? WHERE id = ?"))
             .bind(value)
@@ -231,14 +237,9 @@ impl Store {
         if changed == 0 {
             return Err(StoreError::NotFound(format!("No workspace has the id {workspace_id}.")));
         }
-        bump_generation(&mut tx).await?;
+        let generation = bump_generation(&mut tx).await?;
         tx.commit().await?;
         self.count_writes(2);
-        Ok(())
+        Ok(generation)
     }
-}
-
-async fn bump_generation(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>) -> StoreResult<()> {
-    sqlx::query("UPDATE meta SET value = value + 1 WHERE name = 'admin_generation'").execute(&mut **tx).await?;
-    Ok(())
 }

@@ -1,11 +1,17 @@
-//! API keys: creation under the per-workspace limit, listing, changes, revocation, and the
-//! lookup by hash that authenticates a request.
+//! API keys: creation under the per-workspace limit and the one-live-key-per-name rule,
+//! listing, changes, revocation, and the lookup by hash that authenticates a request.
+//!
+//! Names are compared trimmed and ignoring case, in Rust rather than SQL (SQLite's `lower`
+//! knows only ASCII). The check runs inside the write transaction on the single writer, so two
+//! creations of one name at once cannot both pass it.
 
-use keydeck_core::rules::RateLimit;
+use keydeck_core::rules::{RateLimit, same_name};
 use keydeck_core::wire::{BillingStatus, KeyCard, KeyCreator, KeyStatus, Plan, Role};
 use keydeck_core::{ScopeSet, rules::KeyChanges};
 use sqlx::Row;
 
+use super::processes::bump_generation;
+use super::usage::refusal_of;
 use super::{Store, StoreResult, to_time};
 
 /// A key as stored, with its creator's name and current role in the key's workspace.
@@ -22,12 +28,19 @@ pub struct KeyRow {
     pub creator_name: String,
     pub creator_role: Option<String>,
     pub last_used_at: Option<i64>,
+    pub last_success_at: Option<i64>,
+    pub last_refusal_at: Option<i64>,
+    pub last_refusal_error: Option<String>,
+    pub last_refusal_status: Option<i64>,
     pub request_count: i64,
     pub expires_at: Option<i64>,
     pub enabled: bool,
     pub rate_limit_enabled: bool,
     pub rate_limit_max: i64,
     pub rate_limit_window: i64,
+    pub replaces: Option<String>,
+    /// The live key whose `replaces` is this key.
+    pub replaced_by: Option<String>,
 }
 
 impl KeyRow {
@@ -54,18 +67,29 @@ impl KeyRow {
                 can_manage_keys: self.creator_role.as_deref().and_then(Role::parse).is_some_and(Role::can_manage_keys),
             },
             last_used_at: self.last_used_at.map(to_time),
+            last_success_at: self.last_success_at.map(to_time),
+            last_refusal: refusal_of(
+                self.last_refusal_at,
+                self.last_refusal_error.as_deref(),
+                self.last_refusal_status,
+            )
+            .map(|r| r.wire()),
             request_count: u64::try_from(self.request_count).unwrap_or(0),
             expires_at,
             enabled: self.enabled,
             status: KeyStatus::at(self.enabled, expires_at, to_time(now_ms)),
             rate_limit: self.rate_limit(),
+            replaces: self.replaces.clone(),
+            replaced_by: self.replaced_by.clone(),
         }
     }
 }
 
 const KEY_COLUMNS: &str = "k.id, k.workspace_id, k.name, k.prefix, k.hint, k.scopes, k.created_at, k.created_by,
-    u.name AS creator_name, m.role AS creator_role, k.last_used_at, k.request_count, k.expires_at, k.enabled,
-    k.rate_limit_enabled, k.rate_limit_max, k.rate_limit_window
+    u.name AS creator_name, m.role AS creator_role, k.last_used_at, k.last_success_at, k.last_refusal_at,
+    k.last_refusal_error, k.last_refusal_status, k.request_count, k.expires_at, k.enabled,
+    k.rate_limit_enabled, k.rate_limit_max, k.rate_limit_window, k.replaces,
+    (SELECT r.id FROM api_keys r WHERE r.replaces = k.id AND r.revoked_at IS NULL LIMIT 1) AS replaced_by
     FROM api_keys k JOIN users u ON u.id = k.created_by
     LEFT JOIN memberships m ON m.workspace_id = k.workspace_id AND m.user_id = k.created_by";
 
@@ -100,6 +124,8 @@ pub struct NewKeyRow {
     pub created_by: String,
     pub expires_at: Option<i64>,
     pub rate_limit: RateLimit,
+    /// The live key this one replaces (a rotation's replacement).
+    pub replaces: Option<String>,
 }
 
 /// A sealed response of `POST /keys`, stored with the key it made.
@@ -112,14 +138,79 @@ pub struct IdempotencyRecord {
     pub created_at: i64,
 }
 
+/// A live key that stands in the way of a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveKey {
+    pub id: String,
+    pub name: String,
+    pub hint: String,
+    pub created_at: i64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum KeyInsertError {
     #[error("the workspace has reached its key limit")]
     LimitReached,
     #[error("the workspace is read-only")]
     ReadOnly,
+    #[error("another live key has this name")]
+    NameTaken(LiveKey),
+    #[error("the key to replace is not a live key of this workspace")]
+    NoSuchKeyToReplace,
+    #[error("the key to replace has a live replacement already")]
+    AlreadyReplaced(LiveKey),
+    #[error("a replacement takes the name of the key it replaces")]
+    NotTheReplacedName(String),
     #[error(transparent)]
     Store(#[from] super::StoreError),
+}
+
+/// Why a change to a key was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyChangeRefusal {
+    #[error("no such key")]
+    NotFound,
+    #[error(transparent)]
+    Rename(RenameRefusal),
+    #[error(transparent)]
+    Store(#[from] super::StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenameRefusal {
+    #[error("another live key has this name")]
+    NameTaken(LiveKey),
+    /// The key and its replacement are both live: the rotation must end first.
+    #[error("the key is being rotated")]
+    InRotation,
+}
+
+impl From<sqlx::Error> for KeyChangeRefusal {
+    fn from(e: sqlx::Error) -> Self {
+        KeyChangeRefusal::Store(e.into())
+    }
+}
+
+/// A live key of the workspace, with the key it replaces.
+struct LiveRow {
+    key: LiveKey,
+    replaces: Option<String>,
+}
+
+async fn live_keys(tx: &mut sqlx::SqliteConnection, workspace_id: &str) -> Result<Vec<LiveRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, name, hint, created_at, replaces FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL",
+    )
+    .bind(workspace_id)
+    .fetch_all(tx)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| LiveRow {
+            key: LiveKey { id: r.get("id"), name: r.get("name"), hint: r.get("hint"), created_at: r.get("created_at") },
+            replaces: r.get("replaces"),
+        })
+        .collect())
 }
 
 impl From<sqlx::Error> for KeyInsertError {
@@ -129,14 +220,17 @@ impl From<sqlx::Error> for KeyInsertError {
 }
 
 impl Store {
-    /// Stores a key if the workspace is active and below `limit` live keys, together with its
-    /// idempotency record, in one transaction on the single writer connection.
+    /// Stores a key if the workspace is active and below `limit` live keys, and its name is
+    /// free (or, for a replacement, is the name of the live key it replaces, which has no other
+    /// live replacement), together with its idempotency record, in one transaction on the
+    /// single writer connection. A replacement with no name given (`key.name` empty) takes the
+    /// replaced key's; the name stored is returned.
     pub async fn insert_key(
         &self,
         key: &NewKeyRow,
         limit: u32,
         idem: Option<&IdempotencyRecord>,
-    ) -> Result<(), KeyInsertError> {
+    ) -> Result<String, KeyInsertError> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let billing: Option<String> = sqlx::query_scalar("SELECT billing_status FROM workspaces WHERE id = ?")
             .bind(&key.workspace_id)
@@ -145,15 +239,34 @@ impl Store {
         if billing.as_deref().and_then(BillingStatus::parse) != Some(BillingStatus::Active) {
             return Err(KeyInsertError::ReadOnly);
         }
+        let live = live_keys(&mut tx, &key.workspace_id).await?;
+        let name = match &key.replaces {
+            Some(old_id) => {
+                let old = live.iter().find(|k| k.key.id == *old_id).ok_or(KeyInsertError::NoSuchKeyToReplace)?;
+                if !key.name.is_empty() && !same_name(&key.name, &old.key.name) {
+                    return Err(KeyInsertError::NotTheReplacedName(old.key.name.clone()));
+                }
+                if let Some(other) = live.iter().find(|k| k.replaces.as_deref() == Some(old_id)) {
+                    return Err(KeyInsertError::AlreadyReplaced(other.key.clone()));
+                }
+                old.key.name.clone()
+            }
+            None => {
+                if let Some(taken) = live.iter().find(|k| same_name(&k.key.name, &key.name)) {
+                    return Err(KeyInsertError::NameTaken(taken.key.clone()));
+                }
+                key.name.clone()
+            }
+        };
         let inserted = sqlx::query(
             "INSERT INTO api_keys (id, workspace_id, name, secret_hash, prefix, hint, scopes, created_at, created_by,
-                expires_at, rate_limit_enabled, rate_limit_max, rate_limit_window)
-             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+                expires_at, rate_limit_enabled, rate_limit_max, rate_limit_window, replaces)
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
              WHERE (SELECT COUNT(*) FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL) < ?",
         )
         .bind(&key.id)
         .bind(&key.workspace_id)
-        .bind(&key.name)
+        .bind(&name)
         .bind(&key.secret_hash[..])
         .bind(&key.prefix)
         .bind(&key.hint)
@@ -164,6 +277,7 @@ impl Store {
         .bind(key.rate_limit.enabled)
         .bind(key.rate_limit.max_requests)
         .bind(key.rate_limit.window_seconds)
+        .bind(&key.replaces)
         .bind(&key.workspace_id)
         .bind(limit)
         .execute(&mut *tx)
@@ -185,7 +299,7 @@ impl Store {
             self.count_writes(1);
         }
         tx.commit().await?;
-        Ok(())
+        Ok(name)
     }
 
     /// Stores keys as they are, without the key limit: for the demo seed and benchmarks.
@@ -261,8 +375,29 @@ impl Store {
         .await?)
     }
 
-    /// Applies `changes` to a live key. Returns false when there is no such key.
-    pub async fn update_key(&self, workspace_id: &str, key_id: &str, changes: &KeyChanges) -> StoreResult<bool> {
+    /// Applies `changes` to a live key: a new name must be free and the key not mid-rotation
+    /// (it and its replacement both live). Returns the change generation.
+    pub async fn update_key(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        changes: &KeyChanges,
+    ) -> Result<i64, KeyChangeRefusal> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(name) = &changes.name {
+            let live = live_keys(&mut tx, workspace_id).await?;
+            let this = live.iter().find(|k| k.key.id == key_id).ok_or(KeyChangeRefusal::NotFound)?;
+            if *name != this.key.name {
+                let replaced_live = this.replaces.as_ref().is_some_and(|old| live.iter().any(|k| k.key.id == *old));
+                let has_replacement = live.iter().any(|k| k.replaces.as_deref() == Some(key_id));
+                if replaced_live || has_replacement {
+                    return Err(KeyChangeRefusal::Rename(RenameRefusal::InRotation));
+                }
+            }
+            if let Some(taken) = live.iter().find(|k| k.key.id != key_id && same_name(&k.key.name, name)) {
+                return Err(KeyChangeRefusal::Rename(RenameRefusal::NameTaken(taken.key.clone())));
+            }
+        }
         let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new("UPDATE api_keys SET id = id");
         if let Some(name) = &changes.name {
             builder.push(", name = ").push_bind(name.clone());
@@ -281,23 +416,35 @@ impl Store {
         builder.push(" WHERE workspace_id = ").push_bind(workspace_id.to_owned());
         builder.push(" AND id = ").push_bind(key_id.to_owned());
         builder.push(" AND revoked_at IS NULL");
-        let changed = builder.build().execute(&self.writer).await?.rows_affected();
-        self.count_writes(1);
-        Ok(changed > 0)
+        let changed = builder.build().execute(&mut *tx).await?.rows_affected();
+        if changed == 0 {
+            return Err(KeyChangeRefusal::NotFound);
+        }
+        let generation = bump_generation(&mut tx).await?;
+        tx.commit().await?;
+        self.count_writes(2);
+        Ok(generation)
     }
 
-    /// Revokes a live key for good. Returns false when there is no such key.
-    pub async fn revoke_key(&self, workspace_id: &str, key_id: &str, now: i64) -> StoreResult<bool> {
+    /// Revokes a live key for good. Returns the change generation, or `None` when there is no
+    /// such key.
+    pub async fn revoke_key(&self, workspace_id: &str, key_id: &str, now: i64) -> StoreResult<Option<i64>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let changed =
             sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE workspace_id = ? AND id = ? AND revoked_at IS NULL")
                 .bind(now)
                 .bind(workspace_id)
                 .bind(key_id)
-                .execute(&self.writer)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected();
-        self.count_writes(1);
-        Ok(changed > 0)
+        if changed == 0 {
+            return Ok(None);
+        }
+        let generation = bump_generation(&mut tx).await?;
+        tx.commit().await?;
+        self.count_writes(2);
+        Ok(Some(generation))
     }
 
     /// The key with this SHA-256, revoked or not, with what authentication needs.

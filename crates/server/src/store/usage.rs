@@ -1,12 +1,13 @@
-//! Key usage: request counts, last use, daily totals and recent requests, written in batches
-//! by the usage flusher rather than once per request.
+//! Key usage: request counts, last use, last success and last refusal, daily totals and recent
+//! requests, written in batches by the usage flusher rather than once per request.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use axum::http::Method;
 use chrono::NaiveDate;
-use keydeck_core::wire::{KeyRequestLog, UsageDay};
+use keydeck_core::ErrorCode;
+use keydeck_core::wire::{KeyRefusal, KeyRequestLog, UsageDay};
 use sqlx::Row;
 
 use super::{Store, StoreResult, to_time};
@@ -26,8 +27,30 @@ pub struct RequestRecord {
     /// every request. Shared: a key calling the same path again shares one copy.
     pub path: Arc<str>,
     pub status: u16,
+    /// The API's error code of a refused request's answer; `None` for a success.
+    pub error: Option<ErrorCode>,
     /// `None` when the peer address is not known.
     pub ip: Option<std::net::IpAddr>,
+}
+
+/// A refused request, as a key's usage keeps the latest one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    pub at: i64,
+    pub error: ErrorCode,
+    pub status: u16,
+}
+
+impl Refusal {
+    pub fn wire(&self) -> KeyRefusal {
+        KeyRefusal { at: to_time(self.at), error: self.error, status: self.status }
+    }
+}
+
+/// A refusal as stored in a key's row (three columns, all set or all null).
+pub fn refusal_of(at: Option<i64>, error: Option<&str>, status: Option<i64>) -> Option<Refusal> {
+    let error = serde_json::from_value(serde_json::Value::String(error?.to_owned())).ok()?;
+    Some(Refusal { at: at?, error, status: u16::try_from(status?).ok()? })
 }
 
 /// A request's method in one byte: the standard methods (the only ones a key-authenticated
@@ -118,10 +141,42 @@ impl RequestRecord {
 pub struct PendingUsage {
     pub count: u64,
     pub last_used_at: i64,
+    /// The last request answered with a 2xx.
+    pub last_success_at: Option<i64>,
+    /// The latest request answered with anything else.
+    pub last_refusal: Option<Refusal>,
     /// Requests per day (days since the epoch).
     pub days: BTreeMap<i64, u64>,
     /// Oldest first; at most [`RECENT_REQUESTS_KEPT`].
     pub recent: VecDeque<RequestRecord>,
+}
+
+impl PendingUsage {
+    /// Notes when a request was made and how it was answered (not its count or its day).
+    pub fn note_outcome(&mut self, request: &RequestRecord) {
+        self.last_used_at = self.last_used_at.max(request.at);
+        if (200..300).contains(&request.status) {
+            self.last_success_at = self.last_success_at.max(Some(request.at));
+        } else if self.last_refusal.is_none_or(|r| r.at <= request.at) {
+            let error = request.error.unwrap_or(ErrorCode::InternalError);
+            self.last_refusal = Some(Refusal { at: request.at, error, status: request.status });
+        }
+    }
+
+    /// Adds usage that was taken for a write that failed back under newer usage.
+    pub fn merge(&mut self, newer: PendingUsage) {
+        self.count += newer.count;
+        self.last_used_at = self.last_used_at.max(newer.last_used_at);
+        self.last_success_at = self.last_success_at.max(newer.last_success_at);
+        if let Some(r) = newer.last_refusal
+            && self.last_refusal.is_none_or(|mine| mine.at <= r.at)
+        {
+            self.last_refusal = Some(r);
+        }
+        for (day, n) in newer.days {
+            *self.days.entry(day).or_default() += n;
+        }
+    }
 }
 
 /// Keys per statement of a flush, well inside SQLite's limit of bound variables.
@@ -139,15 +194,28 @@ impl Store {
         let mut statements = 0;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         for chunk in batch.chunks(FLUSH_CHUNK) {
-            let mut counts = sqlx::QueryBuilder::<sqlx::Sqlite>::new("WITH v (id, n, last) AS (");
+            let mut counts = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "WITH v (id, n, last, success, refused_at, refused_error, refused_status) AS (",
+            );
             counts.push_values(chunk, |mut row, (id, usage)| {
+                let refusal = usage.last_refusal;
                 row.push_bind(id.clone())
                     .push_bind(i64::try_from(usage.count).unwrap_or(i64::MAX))
-                    .push_bind(usage.last_used_at);
+                    .push_bind(usage.last_used_at)
+                    .push_bind(usage.last_success_at)
+                    .push_bind(refusal.map(|r| r.at))
+                    .push_bind(refusal.map(|r| r.error.as_str()))
+                    .push_bind(refusal.map(|r| r.status));
             });
+            // Each time moves only forward; a refusal's three columns move together.
             counts.push(
                 ") UPDATE api_keys SET request_count = request_count + v.n, \
-                 last_used_at = MAX(COALESCE(api_keys.last_used_at, 0), v.last) FROM v WHERE api_keys.id = v.id",
+                 last_used_at = MAX(COALESCE(api_keys.last_used_at, 0), v.last), \
+                 last_success_at = MAX(COALESCE(api_keys.last_success_at, v.success), COALESCE(v.success, api_keys.last_success_at)), \
+                 last_refusal_error = CASE WHEN v.refused_at >= COALESCE(api_keys.last_refusal_at, 0) THEN v.refused_error ELSE api_keys.last_refusal_error END, \
+                 last_refusal_status = CASE WHEN v.refused_at >= COALESCE(api_keys.last_refusal_at, 0) THEN v.refused_status ELSE api_keys.last_refusal_status END, \
+                 last_refusal_at = CASE WHEN v.refused_at >= COALESCE(api_keys.last_refusal_at, 0) THEN v.refused_at ELSE api_keys.last_refusal_at END \
+                 FROM v WHERE api_keys.id = v.id",
             );
             counts.build().execute(&mut *tx).await?;
             statements += 1;
@@ -256,7 +324,9 @@ pub fn day_to_date(day: i64) -> NaiveDate {
 mod tests {
     use axum::http::Method;
 
-    use super::{RequestMethod, RequestRecord};
+    use keydeck_core::ErrorCode;
+
+    use super::{PendingUsage, Refusal, RequestMethod, RequestRecord, refusal_of};
 
     #[test]
     fn a_recorded_path_is_cut_to_200_characters_not_bytes() {
@@ -289,5 +359,35 @@ mod tests {
         assert_eq!(std::mem::size_of::<RequestMethod>(), 1);
         // 200 per key in memory: 48 bytes each rather than the 72 a full `Method` made.
         assert!(std::mem::size_of::<RequestRecord>() <= 48, "{}", std::mem::size_of::<RequestRecord>());
+    }
+
+    fn answered(at: i64, status: u16, error: Option<ErrorCode>) -> RequestRecord {
+        RequestRecord { at, method: RequestMethod::Get, path: "/api/v1/me".into(), status, error, ip: None }
+    }
+
+    #[test]
+    fn only_a_2xx_answer_counts_as_success_and_the_latest_refusal_is_kept() {
+        let mut usage = PendingUsage::default();
+        usage.note_outcome(&answered(10, 403, Some(ErrorCode::WorkspaceMismatch)));
+        assert_eq!((usage.last_used_at, usage.last_success_at), (10, None), "a refusal is use, not success");
+        usage.note_outcome(&answered(20, 200, None));
+        usage.note_outcome(&answered(15, 429, Some(ErrorCode::RateLimitExceeded)));
+        assert_eq!((usage.last_used_at, usage.last_success_at), (20, Some(20)));
+        assert_eq!(
+            usage.last_refusal,
+            Some(Refusal { at: 15, error: ErrorCode::RateLimitExceeded, status: 429 }),
+            "the latest by time, whatever order they were noted in"
+        );
+        usage.note_outcome(&answered(12, 401, Some(ErrorCode::KeyDisabled)));
+        assert_eq!(usage.last_refusal.unwrap().error, ErrorCode::RateLimitExceeded);
+        // A failed write's usage merged back keeps the newest of each.
+        let mut older = PendingUsage::default();
+        older.note_outcome(&answered(30, 401, Some(ErrorCode::KeyDisabled)));
+        older.count = 1;
+        older.merge(usage);
+        assert_eq!((older.last_used_at, older.last_success_at), (30, Some(20)));
+        assert_eq!(older.last_refusal.unwrap().error, ErrorCode::KeyDisabled);
+        assert_eq!(refusal_of(Some(5), Some("key_disabled"), Some(401)).unwrap().error, ErrorCode::KeyDisabled);
+        assert_eq!(refusal_of(Some(5), None, Some(401)), None);
     }
 }

@@ -8,5 +8,6 @@ mod keys;
 mod openapi;
 mod robustness;
 mod sessions;
+mod signals;
 mod support;
 mod using_keys;

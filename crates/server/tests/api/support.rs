@@ -81,6 +81,15 @@ impl TestServer {
         }
     }
 
+    /// Stops the server and starts it again on the same database (on another port).
+    pub async fn restart(&mut self) {
+        let mut config = ServerConfig::new(&self.db, "127.0.0.1:0".parse().unwrap());
+        config.flush_interval = Duration::from_millis(200);
+        let fresh = keydeck_server::start(config, self.clock.clone()).await.unwrap();
+        self.url = fresh.url();
+        std::mem::replace(&mut self.server, fresh).stop().await;
+    }
+
     /// Remembers a value that must never appear in the log.
     pub fn watch(&self, secret: &str) {
         self.secrets.lock().unwrap().push(secret.to_owned());
@@ -256,5 +265,56 @@ impl World {
 
     pub fn keys_path(&self) -> String {
         format!("/api/v1/workspaces/{}/keys", self.ws)
+    }
+}
+
+/// A `keydeck-server serve` process of its own (the real binary), on a database that other
+/// processes may share. Killed when dropped.
+pub struct ServerProcess {
+    pub url: String,
+    pub child: tokio::process::Child,
+}
+
+impl ServerProcess {
+    /// Starts `keydeck-server serve --db db` on a free port and waits until it answers.
+    pub async fn spawn(db: &std::path::Path) -> ServerProcess {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_keydeck-server"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(db)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+        let url = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(url) = line.strip_prefix("Keydeck workspace server on ") {
+                    return url.trim().to_owned();
+                }
+            }
+            panic!("keydeck-server exited before it listened");
+        })
+        .await
+        .expect("keydeck-server did not start within 30 s");
+        // Keep reading its output, so it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        ServerProcess { url, child }
+    }
+
+    /// `GET /me` with a key, against this process.
+    pub async fn me(&self, http: &reqwest::Client, key: &str, ws: &str) -> (StatusCode, Value) {
+        let response =
+            http.get(format!("{}/api/v1/me", self.url)).bearer_auth(key).header("X-Workspace-Id", ws).send().await;
+        json_of(response.unwrap()).await
+    }
+
+    /// The most memory the process has held at once (VmHWM), in KiB.
+    pub fn peak_memory_kib(&self) -> u64 {
+        let pid = self.child.id().unwrap();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 }

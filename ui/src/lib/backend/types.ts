@@ -1,7 +1,7 @@
 // Generated from crates/core by `make bindings`: do not edit by hand.
 /* eslint-disable */
 
-export type ErrorCode = "missing_workspace_id" | "bad_request" | "missing_api_key" | "invalid_api_key" | "key_revoked" | "key_expired" | "key_disabled" | "key_owner_removed" | "invalid_credentials" | "invalid_session" | "workspace_mismatch" | "insufficient_scope" | "plan_required" | "workspace_read_only" | "forbidden" | "not_found" | "method_not_allowed" | "key_limit_reached" | "idempotency_conflict" | "validation_failed" | "expiration_immutable" | "rate_limit_exceeded" | "too_many_attempts" | "internal_error";
+export type ErrorCode = "missing_workspace_id" | "bad_request" | "missing_api_key" | "invalid_api_key" | "key_revoked" | "key_expired" | "key_disabled" | "key_owner_removed" | "invalid_credentials" | "invalid_session" | "workspace_mismatch" | "insufficient_scope" | "plan_required" | "workspace_read_only" | "forbidden" | "not_found" | "method_not_allowed" | "key_limit_reached" | "idempotency_conflict" | "name_taken" | "validation_failed" | "expiration_immutable" | "rate_limit_exceeded" | "too_many_attempts" | "internal_error";
 
 export type Scope = "time_entries:read" | "time_entries:write" | "employees:read" | "reports:read" | "projects:read" | "projects:write";
 
@@ -61,13 +61,31 @@ prefix: string,
  */
 hint: string, scopes: Array<Scope>, createdAt: string, createdBy: KeyCreator, 
 /**
- * `null` when the key was never used.
+ * The last request made with the key, whatever its answer; `null` when never used.
  */
-lastUsedAt: string | null, requestCount: number, 
+lastUsedAt: string | null, 
+/**
+ * The last request answered with a 2xx: the proof that whatever sends the key works.
+ * `null` when no request has succeeded yet.
+ */
+lastSuccessAt: string | null, 
+/**
+ * The latest request that was refused (any answer other than a 2xx), so a client can
+ * say why an integration's calls fail; `null` when none was.
+ */
+lastRefusal: KeyRefusal | null, requestCount: number, 
 /**
  * `null` when the key never expires.
  */
-expiresAt: string | null, enabled: boolean, status: KeyStatus, rateLimit: RateLimit, };
+expiresAt: string | null, enabled: boolean, status: KeyStatus, rateLimit: RateLimit, 
+/**
+ * The key this one replaces, when it was made by a rotation (`replaces` at creation).
+ */
+replaces: string | null, 
+/**
+ * The live key made to replace this one, while there is one.
+ */
+replacedBy: string | null, };
 
 export type KeyCreator = { id: string, name: string, 
 /**
@@ -75,6 +93,12 @@ export type KeyCreator = { id: string, name: string,
  * the key then stops working (`key_owner_removed`).
  */
 canManageKeys: boolean, };
+
+export type KeyRefusal = { at: string, 
+/**
+ * The API's error code of the answer.
+ */
+error: ErrorCode, status: number, };
 
 export type UsageDay = { date: string, count: number, };
 
@@ -110,7 +134,21 @@ export type SessionView = { account: AccountSummary, workspaces: Array<Workspace
  */
 docsUrl: string, };
 
+export type RefusalAdvice = { at: string, error: ErrorCode, status: number, 
+/**
+ * What went wrong, as the end of a sentence: "sent another workspace's ID with it".
+ */
+cause: string, 
+/**
+ * What to do, as a sentence.
+ */
+fix: string, };
+
 export type KeyCardView = { card: KeyCard, 
+/**
+ * The key's latest request was refused (nothing succeeded since), and what to fix.
+ */
+refusal?: RefusalAdvice, 
 /**
  * This computer's keychain holds a secret at the key's address.
  */
@@ -219,25 +257,34 @@ export type ConfirmedBy = "watching" | "test" | "override";
 
 export type Confirmation = { by: ConfirmedBy, at: string, };
 
-export type Rotation = { 
+export type Rotation = { id: string, reason: RotationReason, accountId: string, workspaceId: string, oldKey: KeyRef, scopes: Array<Scope>, expiresInDays: ExpiresInDays | null, rateLimit: RateLimit, newKey: KeyRef | null, stage: Stage, 
 /**
- * Local id; also names the journal file.
+ * The step (1 to 4) the wizard shows.
  */
-id: string, reason: RotationReason, accountId: string, workspaceId: string, oldKey: KeyRef, 
+step: number, 
 /**
- * What the replacement is made with: the old key's permissions and limits.
+ * Whether the rotation may still be called off.
  */
-scopes: Array<Scope>, expiresInDays: ExpiresInDays | null, rateLimit: RateLimit, newKey: KeyRef | null, stage: Stage, startedAt: string, createdAt: string | null, updateStartedAt: string | null, confirmation: Confirmation | null, finishedAt: string | null, 
-/**
- * The old secret was moved to the key's "previous" keychain address at step 1.
- */
-previousInKeychain: boolean, };
+canCancel: boolean, startedAt: string, createdAt: string | null, updateStartedAt: string | null, confirmation: Confirmation | null, finishedAt: string | null, previousInKeychain: boolean, };
 
-export type Verification = { newLastUsedAt: string | null, 
+export type Verification = { 
 /**
- * The new key was used after step 2 began.
+ * The new key's last request answered with a 2xx.
  */
-newUsedSinceUpdate: boolean, oldLastUsedAt: string | null, 
+newLastSuccessAt: string | null, 
+/**
+ * A request with the new key succeeded after step 2 began.
+ */
+newSucceededSinceUpdate: boolean, 
+/**
+ * The new key's latest request since step 2 began was refused, and what to do about it:
+ * step 3 does not pass while this is set.
+ */
+newRefusal: RefusalAdvice | null, 
+/**
+ * The old key's last request, of any outcome.
+ */
+oldLastUsedAt: string | null, 
 /**
  * The old key was used (or tried) after step 2 began: step 4 warns.
  */

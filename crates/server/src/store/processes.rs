@@ -1,0 +1,88 @@
+//! The change generation and the server processes that share this database.
+//!
+//! Every change that a cached key depends on (a key edited, disabled or revoked, a member
+//! removed, a plan or billing status set) bumps one counter in the same transaction. Each
+//! server process polls the counter, forgets its cached keys when it moves, and records the
+//! generation it has applied. A change's answer (the API's, or an admin command's) waits until
+//! every other process that is alive has applied it, so "revoked" is true on every process by
+//! the time anyone is told.
+
+use std::time::Duration;
+
+use super::{Store, StoreResult};
+
+/// A process that has not said it is alive for this long is taken to be gone (it heartbeats
+/// every second).
+pub const ALIVE_MS: i64 = 3_000;
+
+/// Bumps the change generation inside a transaction; returns the new value.
+pub(super) async fn bump_generation(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar("UPDATE meta SET value = value + 1 WHERE name = 'admin_generation' RETURNING value")
+        .fetch_one(&mut **tx)
+        .await?)
+}
+
+impl Store {
+    /// The change generation.
+    pub async fn generation(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE name = 'admin_generation'").fetch_one(&self.reader).await?)
+    }
+
+    /// Says this process is alive and has applied changes up to `seen_generation`.
+    pub async fn heartbeat(&self, process_id: &str, now: i64, seen_generation: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO server_processes (id, heartbeat_at, seen_generation) VALUES (?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,
+                 seen_generation = MAX(seen_generation, excluded.seen_generation)",
+        )
+        .bind(process_id)
+        .bind(now)
+        .bind(seen_generation)
+        .execute(&self.writer)
+        .await?;
+        self.count_writes(1);
+        Ok(())
+    }
+
+    /// This process stops: nobody need wait for it any more.
+    pub async fn unregister_process(&self, process_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM server_processes WHERE id = ?").bind(process_id).execute(&self.writer).await?;
+        self.count_writes(1);
+        Ok(())
+    }
+
+    /// How many live processes, other than `except`, have not applied `generation` yet.
+    async fn processes_behind(&self, generation: i64, except: Option<&str>, now: i64) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM server_processes
+             WHERE seen_generation < ? AND heartbeat_at > ? AND id IS NOT ?",
+        )
+        .bind(generation)
+        .bind(now - ALIVE_MS)
+        .bind(except)
+        .fetch_one(&self.reader)
+        .await?)
+    }
+
+    /// Waits until every live process other than `except` has applied `generation`, for at
+    /// most `timeout`. Returns false when one had not by then (it is alive but stuck; it will
+    /// apply the change when it next polls).
+    pub async fn wait_until_seen(
+        &self,
+        generation: i64,
+        except: Option<&str>,
+        timeout: Duration,
+        now: impl Fn() -> i64,
+    ) -> StoreResult<bool> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.processes_behind(generation, except, now()).await? == 0 {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}

@@ -85,7 +85,48 @@ impl utoipa::Modify for Security {
 
 /// The OpenAPI document, generated from the handlers' annotations.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes_for_docs().split_for_parts().1
+    let mut openapi = routes_for_docs().split_for_parts().1;
+    document_the_key_check(&mut openapi);
+    openapi
+}
+
+/// What the key check answers before any handler of the time-tracking API (tag `API`) runs,
+/// added to each of those operations: written once here rather than on every handler, so that
+/// no operation can leave one out.
+fn document_the_key_check(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let answers = [
+        ("400", "`missing_workspace_id`, or `bad_request`: a header that is not text, or a body that is not JSON"),
+        (
+            "401",
+            "`missing_api_key`, `invalid_api_key`, `key_revoked`, `key_expired`, `key_disabled`, `key_owner_removed`",
+        ),
+        ("403", "`workspace_mismatch`, `plan_required`"),
+        ("429", "`rate_limit_exceeded`, with `retryAfter` and a `Retry-After` header"),
+    ];
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete, &mut item.head];
+        for operation in operations.into_iter().flatten() {
+            if !operation.tags.as_ref().is_some_and(|tags| tags.iter().any(|t| t == "API")) {
+                continue;
+            }
+            for (status, description) in answers {
+                let responses = &mut operation.responses.responses;
+                match responses.get_mut(status) {
+                    Some(RefOr::T(own)) if !own.description.contains(description) => {
+                        own.description = format!("{}; {description}", own.description);
+                    }
+                    Some(_) => {}
+                    None => {
+                        let error = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+                        let response =
+                            ResponseBuilder::new().description(description).content("application/json", error).build();
+                        responses.insert(status.to_owned(), RefOr::T(response));
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn routes_for_docs() -> OpenApiRouter<AppState> {
@@ -105,12 +146,13 @@ pub fn app(
 {
     let keyed = resources::router().route_layer(RequireKey::new(state.clone()));
     // Full paths rather than a nested router: nesting costs every request a prefix strip.
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(sessions::router())
         .merge(workspaces::router())
         .merge(keys::router())
         .merge(keyed)
         .split_for_parts();
+    document_the_key_check(&mut openapi);
     let document = Arc::new(serde_json::to_string_pretty(&openapi).unwrap_or_default());
     let page = Arc::new(docs::render(&openapi));
     let router = api

@@ -48,10 +48,6 @@ fn read_only() -> ApiError {
             ("X-RateLimit-Limit" = u32, description = "Requests allowed per window"),
             ("X-RateLimit-Remaining" = u32, description = "Requests left in this window"),
             ("X-RateLimit-Reset" = i64, description = "Unix seconds when the window resets"))),
-        (status = 400, description = "`missing_workspace_id`", body = ErrorBody),
-        (status = 401, description = "`missing_api_key`, `invalid_api_key`, `key_revoked`, `key_expired`, `key_disabled`, `key_owner_removed`", body = ErrorBody),
-        (status = 403, description = "`workspace_mismatch`, `plan_required`", body = ErrorBody),
-        (status = 429, description = "`rate_limit_exceeded`, with `retryAfter` and a `Retry-After` header", body = ErrorBody),
     ))]
 async fn me(ctx: KeyContext) -> Response {
     // `GET` is answered by the key check itself (`auth::RequireKey`); this answers `HEAD`, and
@@ -87,7 +83,11 @@ fn unknown_params(query: &HashMap<String, String>, known: &[&str]) -> ApiResult<
            ("to" = Option<String>, Query, description = "Entries starting before this date or time"),
            ("employeeId" = Option<String>, Query, description = "Only this employee's entries"),
            ("limit" = Option<u32>, Query, description = "1 to 500, default 100")),
-    responses((status = 200, body = TimeEntryList), (status = 403, description = "`insufficient_scope` (needs `time_entries:read`)", body = ErrorBody)))]
+    responses(
+        (status = 200, body = TimeEntryList),
+        (status = 403, description = "`insufficient_scope` (needs `time_entries:read`)", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: a parameter out of range, or one the API does not know", body = ErrorBody),
+    ))]
 async fn list_time_entries(
     State(state): State<AppState>,
     ctx: KeyContext,

@@ -46,3 +46,34 @@ async fn the_server_publishes_the_document_and_a_readable_reference() {
     }
     assert!(html.contains("X-Workspace-Id") && html.contains("KeyCard"));
 }
+
+#[test]
+fn every_operation_documents_the_statuses_its_checks_can_answer() {
+    let document = serde_json::to_value(keydeck_server::openapi()).unwrap();
+    let mut missing = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let statuses: Vec<&str> = operation["responses"].as_object().unwrap().keys().map(String::as_str).collect();
+            let tags = operation["tags"].to_string();
+            let mut expected = Vec::new();
+            if tags.contains("\"API\"") {
+                // The key check: workspace header, key, workspace and plan, rate limit.
+                expected.extend(["400", "401", "403", "429"]);
+            } else if operation.get("security").is_some() {
+                expected.push("401");
+            }
+            if operation.get("requestBody").is_some() {
+                expected.extend(["400", "422"]);
+            }
+            if path.contains("{ws}") {
+                expected.extend(["403", "404"]);
+            }
+            for status in expected {
+                if !statuses.contains(&status) {
+                    missing.push(format!("{method} {path}: {status}"));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "undocumented statuses: {missing:#?}");
+}

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import type { Stage } from "$lib/backend";
 import { DAY, ago, ahead, rotation, view } from "../test/fixtures";
 import {
   isDue,
@@ -9,23 +8,9 @@ import {
   replacementExpiry,
   secretToolCommand,
   stepLabels,
-  stepOf,
 } from "./rotation";
 
 describe("rotation wording", () => {
-  it("puts each stage in the step the back end names", () => {
-    const stages: [Stage, number][] = [
-      ["creating", 1],
-      ["created", 1],
-      ["updating", 2],
-      ["confirming", 3],
-      ["confirmed", 4],
-      ["revoking", 4],
-      ["done", 4],
-    ];
-    for (const [stage, step] of stages) expect(stepOf(stage), stage).toBe(step);
-  });
-
   it("names the steps of a leaked key's replacement differently", () => {
     expect(stepLabels("scheduled")[3]).toBe("Revoke the old key");
     expect(stepLabels("incident")).toEqual([

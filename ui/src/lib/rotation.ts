@@ -1,34 +1,11 @@
-// The words and small facts of a rotation, shared by the wizard and the keys screen: which of
-// the four steps a stage belongs to, the steps' names for a planned rotation and for a leaked
+// The words and small facts of a rotation, shared by the wizard and the keys screen (the step
+// a rotation is at comes from the back end, with the rotation): the steps' names for a planned rotation and for a leaked
 // key, which keys are due, the expiry a replacement gets, and the key's keychain addresses.
 // Pure functions, so the screens word a rotation the same way and tests can pin them.
-import type {
-  ExpiresInDays,
-  KeyCard,
-  KeyCardView,
-  RateLimit,
-  Rotation,
-  RotationReason,
-  Stage,
-} from "$lib/backend";
+import type { ExpiresInDays, KeyCard, KeyCardView, RateLimit, Rotation, RotationReason } from "$lib/backend";
 import { plural } from "$lib/format";
 
 export type StepNumber = 1 | 2 | 3 | 4;
-
-/** The step the wizard shows for a stage (the back end's `Rotation::step`). */
-export function stepOf(stage: Stage): StepNumber {
-  switch (stage) {
-    case "creating":
-    case "created":
-      return 1;
-    case "updating":
-      return 2;
-    case "confirming":
-      return 3;
-    default:
-      return 4;
-  }
-}
 
 /** The four steps' short names, in plain words. */
 export function stepLabels(reason: RotationReason): [string, string, string, string] {

@@ -34,6 +34,7 @@ export function ahead(ms: number): string {
 export { MINUTE, DAY };
 
 export function card(overrides: Partial<KeyCard> = {}): KeyCard {
+  const lastUsedAt = overrides.lastUsedAt === undefined ? ago(2 * MINUTE) : overrides.lastUsedAt;
   return {
     id: "key_zapier",
     name: "Zapier",
@@ -42,12 +43,17 @@ export function card(overrides: Partial<KeyCard> = {}): KeyCard {
     scopes: ["time_entries:read", "time_entries:write"],
     createdAt: ago(20 * DAY),
     createdBy: { id: "u1", name: "Ana Silva", canManageKeys: true },
-    lastUsedAt: ago(2 * MINUTE),
+    lastUsedAt,
+    // Used and successful, unless a test says otherwise.
+    lastSuccessAt: lastUsedAt,
+    lastRefusal: null,
     requestCount: 1204,
     expiresAt: ahead(160 * DAY),
     enabled: true,
     status: "active",
     rateLimit: { enabled: true, maxRequests: 100, windowSeconds: 60 },
+    replaces: null,
+    replacedBy: null,
     ...overrides,
   };
 }
@@ -245,6 +251,8 @@ export function rotation(stage: Rotation["stage"] = "created", overrides: Partia
     rateLimit: { enabled: true, maxRequests: 100, windowSeconds: 60 },
     newKey: created ? { id: "k_rot", name: "Legacy BI", prefix: "kdk_NeWk", hint: "N3wK" } : null,
     stage,
+    step: { creating: 1, created: 1, updating: 2, confirming: 3, confirmed: 4, revoking: 4, done: 4 }[stage],
+    canCancel: !["revoking", "done"].includes(stage),
     startedAt: ago(10 * MINUTE),
     createdAt: created ? ago(9 * MINUTE) : null,
     updateStartedAt: updating ? ago(5 * MINUTE) : null,
@@ -273,8 +281,9 @@ export function legacyKey(overrides: Partial<KeyCard> = {}, viewOverrides: Parti
 
 export function verification(overrides: Partial<Verification> = {}): Verification {
   return {
-    newLastUsedAt: null,
-    newUsedSinceUpdate: false,
+    newLastSuccessAt: null,
+    newSucceededSinceUpdate: false,
+    newRefusal: null,
     oldLastUsedAt: ago(10 * MINUTE),
     oldUsedSinceUpdate: false,
     oldSilentSeconds: 600,

@@ -56,8 +56,12 @@ export const backend = {
   startup: () => call<Startup>("startup"),
   /** Starts the in-app demo workspace and signs in to it. */
   openDemo: () => call<SessionView>("open_demo"),
-  signIn: (serverUrl: string, email: string, password: string) =>
-    call<SessionView>("sign_in", { serverUrl, email, password }),
+  /**
+   * Signs in. Plain `http://` to another computer fails with `unencrypted` unless
+   * `allowUnencrypted`, which the form sets only once the person has agreed.
+   */
+  signIn: (serverUrl: string, email: string, password: string, allowUnencrypted = false) =>
+    call<SessionView>("sign_in", { serverUrl, email, password, allowUnencrypted }),
   /** Signs out of one account; answers what the start screen needs next. */
   signOut: (accountId: string) => call<Startup>("sign_out", { accountId }),
   switchWorkspace: (accountId: string, workspaceId: string) =>

@@ -114,7 +114,7 @@ export type MeWorkspace = { id: string, name: string, };
 
 export type MeKey = { id: string, name: string, hint: string, scopes: Array<Scope>, expiresAt: string | null, };
 
-export type AppErrorCode = "signed_out" | "unreachable" | "no_keychain" | "no_clipboard" | "validation" | "plan_required" | "forbidden" | "key_limit_reached" | "read_only" | "not_found" | "other";
+export type AppErrorCode = "signed_out" | "unreachable" | "unencrypted" | "no_keychain" | "no_clipboard" | "validation" | "plan_required" | "forbidden" | "key_limit_reached" | "read_only" | "not_found" | "other";
 
 export type AppError = { code: AppErrorCode, message: string, fields?: Array<FieldError>, };
 

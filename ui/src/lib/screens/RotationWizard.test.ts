@@ -268,29 +268,56 @@ describe("rotation step 3", () => {
     await atStep("3");
 
     const check = await screen.findByTestId("rotation-check");
-    await vi.waitFor(() => expect(check).toHaveTextContent("Waiting for the new key to be used."));
+    await vi.waitFor(() =>
+      expect(check).toHaveTextContent("Waiting for a request with the new key to succeed."),
+    );
     expect(check).toHaveAttribute("data-passed", "false");
-    expect(check).toHaveTextContent("hasn't been used since step 2 began");
+    expect(check).toHaveTextContent("No request with the new key (…N3wK) has succeeded since step 2 began");
     expect(check).toHaveTextContent("The old key (…7hQe) has been quiet for 20 s of 1 min.");
     expect(within(check).getByRole("progressbar")).toHaveAttribute("value", "20");
-    expect(within(check).getByRole("status")).toHaveTextContent("Waiting for the new key to be used.");
+    expect(within(check).getAllByRole("status")[0]).toHaveTextContent(
+      "Waiting for a request with the new key to succeed.",
+    );
+
+    // The integration has the new key but sends another workspace's ID: refused, and said so.
+    api.checkRotation.mockResolvedValue(
+      rotationCheck(rotation("confirming"), {
+        oldSilentSeconds: 90,
+        newRefusal: {
+          at: ago(6_000),
+          error: "workspace_mismatch",
+          status: 403,
+          cause: "sent another workspace's ID with it",
+          fix: "Paste ws_harbor into the Workspace ID field, then try again.",
+        },
+      }),
+    );
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(check).toHaveAttribute("data-passed", "false");
+    expect(check).toHaveTextContent("The new key's requests are refused. Fix what is said below.");
+    const refused = within(check).getByTestId("rotation-new-refused");
+    expect(refused).toHaveTextContent(
+      /The integration tried the new key at .* but sent another workspace's ID with it\./,
+    );
+    expect(refused).toHaveTextContent("Paste ws_harbor into the Workspace ID field, then try again.");
 
     api.checkRotation.mockResolvedValue(
       rotationCheck(rotation("confirming"), {
-        newLastUsedAt: ago(8_000),
-        newUsedSinceUpdate: true,
+        newLastSuccessAt: ago(8_000),
+        newSucceededSinceUpdate: true,
         oldSilentSeconds: 40,
       }),
     );
     await vi.advanceTimersByTimeAsync(2000);
-    expect(check).toHaveTextContent("The new key is in use. Waiting for the old key to stay quiet.");
-    expect(check).toHaveTextContent("The new key (…N3wK) was used 10 seconds ago.");
+    expect(check).toHaveTextContent("The new key works. Waiting for the old key to stay quiet.");
+    expect(check).toHaveTextContent("A request with the new key (…N3wK) succeeded 10 seconds ago.");
+    expect(within(check).queryByTestId("rotation-new-refused")).toBeNull();
 
     const confirmed = rotation("confirmed");
     api.checkRotation.mockResolvedValue(
       rotationCheck(confirmed, {
-        newLastUsedAt: ago(2000),
-        newUsedSinceUpdate: true,
+        newLastSuccessAt: ago(2000),
+        newSucceededSinceUpdate: true,
         oldSilentSeconds: 62,
         passed: true,
       }),

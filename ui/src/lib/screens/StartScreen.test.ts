@@ -1,4 +1,4 @@
-import { fireEvent, screen } from "@testing-library/svelte";
+import { fireEvent, screen, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import { BackendError, backend, type SessionView } from "$lib/backend";
@@ -62,7 +62,42 @@ describe("the start screen", () => {
     const server = screen.getByTestId("signin-server");
     expect(server).toHaveAttribute("aria-invalid", "true");
     expect(server).toHaveAccessibleDescription("Nothing answered at https://keys.example.org.");
-    expect(api.signIn).toHaveBeenCalledWith("https://keys.example.org", "ana@example.com", "secret words");
+    expect(api.signIn).toHaveBeenCalledWith(
+      "https://keys.example.org",
+      "ana@example.com",
+      "secret words",
+      false,
+    );
+  });
+
+  it("asks before signing in over plain http:// to another computer, and goes on only when told to", async () => {
+    api.signIn.mockRejectedValueOnce(
+      new BackendError({
+        code: "unencrypted",
+        message:
+          "http://keys.example.org is not encrypted (http://, not https://): your password would cross the network.",
+      }),
+    );
+    renderWithApp(StartScreen, {}, signedOutState());
+    await fillSignIn("http://keys.example.org", "ana@example.com", "secret words");
+    const warning = await screen.findByTestId("signin-unencrypted");
+    expect(warning).toHaveTextContent("This address is not encrypted");
+    expect(warning).toHaveTextContent("your password would cross the network");
+    expect(api.signIn).toHaveBeenCalledTimes(1);
+    expect(api.signIn).toHaveBeenLastCalledWith(
+      "http://keys.example.org",
+      "ana@example.com",
+      "secret words",
+      false,
+    );
+    await userEvent.click(within(warning).getByRole("button", { name: "Sign in anyway" }));
+    expect(api.signIn).toHaveBeenCalledTimes(2);
+    expect(api.signIn).toHaveBeenLastCalledWith(
+      "http://keys.example.org",
+      "ana@example.com",
+      "secret words",
+      true,
+    );
   });
 
   it("shows a wrong password above the button, keeping what was typed", async () => {

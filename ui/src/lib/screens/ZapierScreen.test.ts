@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { BackendError, backend } from "$lib/backend";
 import type { MockedBackend } from "../../test/backend-mock";
-import { appState, generated, renderWithApp, report, startup, view } from "../../test/fixtures";
+import { ago, appState, generated, renderWithApp, report, startup, view } from "../../test/fixtures";
 import ZapierScreen from "./ZapierScreen.svelte";
 
 vi.mock("$lib/backend", async (original) =>
@@ -68,7 +68,7 @@ describe("connect Zapier", () => {
     expect(screen.queryByTestId("zapier-help")).not.toBeInTheDocument();
   });
 
-  it("says “Zapier is connected” once the key is first used, and stops watching", async () => {
+  it("says “Zapier is connected” once a request with the key succeeds, and stops watching", async () => {
     vi.useFakeTimers();
     await createKey();
     await vi.advanceTimersByTimeAsync(2000);
@@ -80,7 +80,9 @@ describe("connect Zapier", () => {
     await vi.advanceTimersByTimeAsync(2000);
 
     expect(screen.getByTestId("zapier-connected")).toHaveTextContent("Zapier is connected");
-    expect(screen.getByTestId("zapier-connected")).toHaveTextContent("Zapier used the key 5 seconds ago");
+    expect(screen.getByTestId("zapier-connected")).toHaveTextContent(
+      "Zapier's request with the key succeeded 5 seconds ago",
+    );
     expect(screen.queryByTestId("zapier-waiting")).not.toBeInTheDocument();
     // The secret leaves the window once it has done its job.
     expect(document.body.textContent).not.toContain(SECRET);
@@ -88,6 +90,47 @@ describe("connect Zapier", () => {
     const calls = api.keyCard.mock.calls.length;
     await vi.advanceTimersByTimeAsync(10_000);
     expect(api.keyCard.mock.calls.length).toBe(calls);
+  });
+
+  it("never says connected while Zapier's requests are refused, and says what to fix in Zapier", async () => {
+    vi.useFakeTimers();
+    await createKey();
+    const triedAt = new Date(Date.now() - 4000).toISOString();
+    // Zapier sent the key with another workspace's ID: used, refused, never a success.
+    api.keyCard.mockResolvedValue(
+      view(
+        {
+          id: "k_zap",
+          name: "Zapier",
+          lastUsedAt: triedAt,
+          lastSuccessAt: null,
+          lastRefusal: { at: triedAt, error: "workspace_mismatch", status: 403 },
+          requestCount: 1,
+        },
+        {
+          refusal: {
+            at: triedAt,
+            error: "workspace_mismatch",
+            status: 403,
+            cause: "sent another workspace's ID with it",
+            fix: "Paste ws_harbor into the Workspace ID field, then try again.",
+          },
+        },
+      ),
+    );
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(screen.queryByTestId("zapier-connected")).not.toBeInTheDocument();
+    expect(screen.getByTestId("zapier-waiting")).toBeInTheDocument();
+    const refused = screen.getByTestId("zapier-refused");
+    expect(refused).toHaveTextContent(/Zapier tried the key at .* but sent another workspace's ID with it\./);
+    expect(refused).toHaveTextContent("Paste ws_harbor into the Workspace ID field, then try again.");
+    // Keydeck keeps watching: fixed in Zapier, the next success connects.
+    api.keyCard.mockResolvedValue(
+      view({ id: "k_zap", name: "Zapier", lastUsedAt: ago(1000), requestCount: 2 }),
+    );
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(screen.getByTestId("zapier-connected")).toHaveTextContent("Zapier is connected");
+    expect(screen.queryByTestId("zapier-refused")).not.toBeInTheDocument();
   });
 
   it("offers help after 3 minutes without a request, tests the key as pasted in Zapier, and keeps waiting", async () => {

@@ -14,7 +14,7 @@ import {
 } from "$lib/backend";
 import type { AppState } from "$lib/app.svelte";
 import { formatSeconds } from "$lib/format";
-import { stepLabels, stepOf, type StepNumber } from "$lib/rotation";
+import { stepLabels, type StepNumber } from "$lib/rotation";
 
 export interface RotationRunProps {
   /** The keys to rotate, one after the other. */
@@ -61,12 +61,10 @@ export class RotationRun {
   readonly step = $derived.by((): StepNumber | "done" => {
     if (this.finished) return "done";
     if (!this.rotation) return 1;
-    return this.rotation.stage === "done" ? "done" : stepOf(this.rotation.stage);
+    return this.rotation.stage === "done" ? "done" : (this.rotation.step as StepNumber);
   });
   readonly name = $derived(this.rotation?.oldKey.name ?? this.oldCard?.card.name ?? "");
-  readonly canCancel = $derived(
-    this.rotation !== null && ["creating", "created", "updating", "confirming"].includes(this.rotation.stage),
-  );
+  readonly canCancel = $derived(this.rotation?.canCancel ?? false);
 
   constructor(app: AppState, props: () => RotationRunProps) {
     this.#app = app;

@@ -1,7 +1,8 @@
 # Keydeck's one task runner. CI runs `make test` (through .ci/run).
 #   make run       build and start the desktop app on the demo workspace
-#   make test      lint, then every test: Rust unit and integration tests, web view tests, and
-#                  the end-to-end tests in a real window with a real keychain and clipboard
+#   make test      lint, then every test: Rust unit and integration tests, web view tests, the
+#                  server against its OpenAPI document (schemathesis), and the end-to-end tests
+#                  in a real window with a real keychain and clipboard
 #   make bench     the benchmarks, printing each ratio with its target
 #   make lint      rustfmt, clippy, prettier, eslint, svelte-check: warnings are errors
 #   make server    start only the workspace server with demo data on 127.0.0.1:8080
@@ -12,7 +13,7 @@ CARGO ?= cargo
 DEMO_DB ?= $(HOME)/.local/share/keydeck/demo-server.db
 UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/package.json
 
-.PHONY: deps ui run server test test-unit e2e lint bench bench-server bench-app openapi bindings
+.PHONY: deps ui run server test test-unit api-check e2e lint bench bench-server bench-app openapi bindings
 
 deps:
 	@./scripts/install-deps.sh
@@ -51,7 +52,13 @@ e2e: ui
 	$(CARGO) test --workspace --locked --exclude keydeck-e2e --no-run
 	./scripts/with-desktop.sh $(CARGO) test -p keydeck-e2e --locked -- --test-threads=1
 
-test: lint test-unit e2e
+# The server against its own OpenAPI document (schemathesis from PyPI, in a virtual
+# environment under ~/.cache/keydeck), with a session token and with an API key.
+api-check: deps
+	$(CARGO) build -p keydeck-server --locked
+	./scripts/api-conformance.sh "$${CARGO_TARGET_DIR:-target}/debug/keydeck-server"
+
+test: lint test-unit api-check e2e
 
 # The server's figures, then the app's: `tauri build` makes the release binary and the .deb
 # whose size is one of them.

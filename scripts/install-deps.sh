@@ -10,6 +10,8 @@ packages=(
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
   # testing the real window, keychain and clipboard headless
   xvfb xauth dbus dbus-x11 gnome-keyring libsecret-tools webkit2gtk-driver xclip
+  # ...and which window has the focus (a second launch brings the first window forward)
+  xdotool x11-utils
 )
 
 missing=()

@@ -1,7 +1,8 @@
 //! The end-to-end harness: starts tauri-driver (which starts WebKitWebDriver and the real
 //! Keydeck binary in the Xvfb display), connects a WebDriver client, and offers the few
 //! helpers the scenarios need: waiting for elements, reading the keychain with `secret-tool`
-//! and the clipboard with `xclip`, and saving screenshots as test artifacts.
+//! and the clipboard with `xclip`, checking what the window shows with axe-core, and saving
+//! screenshots as test artifacts.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -117,14 +118,31 @@ impl App {
     }
 
     /// The first element matching `css`, waiting up to `secs` seconds for it.
+    /// When it does not come, the error says what the window showed instead.
     pub async fn find(&self, css: &str, secs: u64) -> Result<Element> {
-        self.client
+        let found = self
+            .client
             .wait()
             .at_most(Duration::from_secs(secs))
             .every(Duration::from_millis(100))
             .for_element(Locator::Css(css))
-            .await
-            .with_context(|| format!("no element {css} within {secs} s"))
+            .await;
+        match found {
+            Ok(element) => Ok(element),
+            Err(e) => {
+                let shown = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    self.client.execute("return document.body.innerText.slice(0, 3000);", vec![]),
+                )
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+                Err(anyhow::Error::new(e)
+                    .context(format!("no element {css} within {secs} s; the window shows:\n{shown}")))
+            }
+        }
     }
 
     /// Clicks the first element matching `css`. When something covers it (the sticky top bar
@@ -164,6 +182,45 @@ impl App {
         }
     }
 
+    /// Runs axe-core (npm, injected through WebDriver, which the page's CSP does not stop) on
+    /// what the window shows now, and fails on any serious or critical violation, naming the
+    /// rule and the elements.
+    pub async fn accessible(&self, screen: &str) -> Result<()> {
+        let loaded = self.client.execute("return typeof window.axe !== 'undefined';", vec![]).await?;
+        if loaded != serde_json::Value::Bool(true) {
+            let axe = std::fs::read_to_string(root().join("node_modules/axe-core/axe.min.js"))
+                .context("axe-core is missing: npm ci installs it")?;
+            self.client.execute(&axe, vec![]).await?;
+        }
+        let found = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] })
+                   .then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help,
+                     nodes: v.nodes.map(n => n.target.join(' ')) }))))
+                   .catch(e => done([{ id: 'axe-error', impact: 'critical', help: String(e), nodes: [] }]));",
+                vec![],
+            )
+            .await?;
+        let serious: Vec<String> = found
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+            .map(|v| format!("{} ({}): {} at {}", v["id"], v["impact"], v["help"], v["nodes"]))
+            .collect();
+        if !serious.is_empty() {
+            bail!("{screen}: {} serious or critical accessibility violations:\n{}", serious.len(), serious.join("\n"));
+        }
+        Ok(())
+    }
+
+    /// The data directory this app runs on (its XDG_DATA_HOME).
+    pub fn data_home(&self) -> &Path {
+        &self.data_home
+    }
+
     /// Saves a screenshot of the window as `artifacts/screens/<name>.png`.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
         tokio::time::sleep(Duration::from_millis(400)).await;
@@ -187,13 +244,8 @@ impl App {
     /// Kills the app process with SIGKILL (no chance to save anything), ends the driver, and
     /// answers the data directory, kept for [`App::launch_with`].
     pub async fn kill(mut self) -> Result<PathBuf> {
-        let binary = std::fs::canonicalize(app_binary())?;
-        let pids: Vec<String> = std::fs::read_dir("/proc")?
-            .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()))
-            .filter(|e| std::fs::read_link(e.path().join("exe")).is_ok_and(|exe| exe == binary))
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
+        let binary = app_binary();
+        let pids = processes_of(&binary)?;
         if pids.is_empty() {
             bail!("no running {} to kill", binary.display());
         }
@@ -258,4 +310,38 @@ pub fn clipboard() -> Result<String> {
 
 pub fn clipboard_targets() -> Result<String> {
     output("xclip", &["-o", "-selection", "clipboard", "-t", "TARGETS"])
+}
+
+/// The process ids running `binary`.
+pub fn processes_of(binary: &Path) -> Result<Vec<String>> {
+    let binary = std::fs::canonicalize(binary)?;
+    let mut pids: Vec<String> = std::fs::read_dir("/proc")?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()))
+        .filter(|e| std::fs::read_link(e.path().join("exe")).is_ok_and(|exe| exe == binary))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    pids.sort();
+    Ok(pids)
+}
+
+/// The X window whose name is `name`, once it is mapped (with `xdotool`).
+pub async fn window_named(name: &str, secs: u64) -> Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let found = output("xdotool", &["search", "--onlyvisible", "--name", &format!("^{name}$")])?;
+        if let Some(id) = found.lines().next().filter(|l| !l.trim().is_empty()) {
+            return Ok(id.trim().to_owned());
+        }
+        if Instant::now() > deadline {
+            bail!("no window named {name} within {secs} s");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The name of the top-level window that has the keyboard focus (with `xdotool`).
+pub fn focused_window_name() -> Result<String> {
+    let focused = output("xdotool", &["getwindowfocus"])?;
+    Ok(output("xdotool", &["getwindowname", focused.trim()])?.trim().to_owned())
 }

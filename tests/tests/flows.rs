@@ -1,6 +1,8 @@
 //! End to end, in the real window, on the demo workspace: guided rotation (by itself, with the
-//! old key still in use, and across SIGKILLs), incident response and "Connect Zapier". The
-//! keychain is read with `secret-tool`; stand-in integrations call the real server over HTTP.
+//! old key still in use, with the new key refused, and across SIGKILLs), incident response,
+//! "Connect Zapier" (refused, then connected; run twice), and axe-core on every screen of these
+//! flows. The keychain is read with `secret-tool`; stand-in integrations call the real server
+//! over HTTP.
 
 use std::time::Duration;
 
@@ -81,6 +83,11 @@ async fn rotation_incident_and_zapier_on_the_demo() -> Result<()> {
         let app = App::launch(4464, Some(FAST)).await?;
         app.click("[data-testid=open-demo]").await?;
         app.find(&card(INTEGRATION), 90).await.context("the demo integration's card")?;
+        app.accessible("the keys screen").await?;
+        app.click("[data-testid=test-open]").await?;
+        app.find("[data-testid=test-dialog]", 10).await?;
+        app.accessible("the test dialog").await?;
+        app.click("[data-testid=test-dialog] button[aria-label=Close]").await?;
         let (ws, api) = demo_api(&app).await?;
         let address = format!("{ws}/{INTEGRATION}");
         let previous = format!("{address} (previous)");
@@ -88,7 +95,12 @@ async fn rotation_incident_and_zapier_on_the_demo() -> Result<()> {
 
         // 1. A full rotation of the key the demo integration reads from the keychain: step 3
         // completes by itself once the integration has moved to the new key and the old fell quiet.
+        app.click(&card(INTEGRATION)).await?;
+        app.find("[data-testid=rotate-open]", 20).await?;
+        app.accessible("a key's page").await?;
+        app.click("[data-testid=key-back]").await?;
         let new = rotate_step_one(&app, INTEGRATION).await?;
+        app.accessible("rotation step 1").await?;
         app.screenshot("rotation-1-created").await?;
         ensure!(keychain_secret(&address)? == new, "the key's address holds the new secret");
         ensure!(keychain_secret(&previous)? == old, "the old secret waits at the previous address");
@@ -96,11 +108,14 @@ async fn rotation_incident_and_zapier_on_the_demo() -> Result<()> {
         app.find(&wizard_at("2"), 20).await?;
         let shown = app.find("[data-testid=rotation-previous-account]", 5).await?.text().await?;
         ensure!(shown.contains(&previous), "step 2 names the previous address: {shown}");
+        app.accessible("rotation step 2").await?;
         app.screenshot("rotation-2-update").await?;
         app.click("[data-testid=rotation-updated]").await?;
         app.find(&wizard_at("3"), 20).await?;
+        app.accessible("rotation step 3").await?;
         app.screenshot("rotation-3-confirm").await?;
         app.find(&wizard_at("4"), 90).await.context("step 3 passes by itself")?;
+        app.accessible("rotation step 4").await?;
         ensure!(
             count(&app, "[data-testid=rotation-old-used-warning]").await? == 0,
             "no warning: the old key fell quiet"
@@ -120,6 +135,7 @@ async fn rotation_incident_and_zapier_on_the_demo() -> Result<()> {
         app.find("[data-testid=generate-open]", 20).await?;
         app.click("[data-testid=generate-open]").await?;
         app.type_into("[data-testid=generate-name]", name).await?;
+        app.accessible("the generate dialog").await?;
         app.click("[data-testid=generate-submit]").await?;
         let billing = app.find("[data-testid=revealed-secret]", 30).await?.text().await?.trim().to_owned();
         app.click("[data-testid=reveal-close]").await?;
@@ -153,7 +169,8 @@ async fn rotation_incident_and_zapier_on_the_demo() -> Result<()> {
         revoke_old(&app, name).await?;
         app.click("[data-testid=rotation-close]").await?;
 
-        // 3. Connect Zapier: a stand-in for Zapier calls /me with the key; the flow says connected.
+        // 3. Connect Zapier: a stand-in for Zapier first sends another workspace's ID (refused:
+        // never "connected", and the fix is named), then the right one (connected).
         app.click("[data-testid=zapier-open]").await?;
         app.find("[data-testid=zapier-screen]", 20).await?;
         app.type_into("[data-testid=zapier-name]", "E2E Zapier").await?;
@@ -163,6 +180,16 @@ async fn rotation_incident_and_zapier_on_the_demo() -> Result<()> {
         ensure!(shown.contains(&ws), "the workspace ID to paste into Zapier: {shown}");
         app.find("[data-testid=zapier-waiting]", 20).await?;
         app.screenshot("zapier-waiting").await?;
+        let wrong_id = "ws_AnotherWorkspace0";
+        ensure!(call(&api, &zapier, wrong_id).await? == Some("workspace_mismatch"), "refused by the server");
+        let refused = app.find("[data-testid=zapier-refused]", 20).await.context("the refusal is explained")?;
+        let said = refused.text().await?;
+        ensure!(said.contains("Zapier tried the key at") && said.contains("another workspace's ID"), "{said}");
+        ensure!(said.contains(&format!("Paste {ws} into the Workspace ID field")), "names the fix: {said}");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        ensure!(count(&app, "[data-testid=zapier-connected]").await? == 0, "a refusal is never a connection");
+        app.accessible("Connect Zapier").await?;
+        app.screenshot("zapier-refused").await?;
         ensure!(call(&api, &zapier, &ws).await?.is_none(), "Zapier's test request is accepted");
         let connected = app.find("[data-testid=zapier-connected]", 30).await.context("the flow sees the first use")?;
         ensure!(connected.text().await?.contains("Zapier is connected"));
@@ -178,6 +205,7 @@ async fn rotation_incident_and_zapier_on_the_demo() -> Result<()> {
         app.find("[data-testid=incident-status][data-enabled='false']", 20).await?;
         ensure!(call(&api, &zapier, &ws).await? == Some("key_disabled"), "the next request is refused");
         app.find("[data-testid=incident-requests]", 20).await?;
+        app.accessible("incident response").await?;
         app.screenshot("incident").await?;
         app.close().await
     })
@@ -226,6 +254,122 @@ async fn a_rotation_survives_sigkill_after_step_one_and_after_step_two_begins() 
         app.find(&wizard_at("4"), 90).await.context("step 3 passes by itself after the restarts")?;
         revoke_old(&app, INTEGRATION).await?;
         ensure!(keychain_secret(&address)? == new && keychain_secret(&previous)?.is_empty());
+        app.close().await
+    })
+    .await
+}
+
+#[tokio::test]
+async fn zapier_twice_then_a_refused_rotation_cancelled_touch_only_their_own_key() -> Result<()> {
+    if !real_desktop() {
+        return Ok(());
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    keydeck_e2e::bounded(300, async {
+        let app = App::launch(4484, Some(FAST)).await?;
+        app.click("[data-testid=open-demo]").await?;
+        app.find(&card(INTEGRATION), 90).await?;
+        let (ws, api) = demo_api(&app).await?;
+        let connect = |name: &'static str| {
+            let app = &app;
+            async move {
+                app.click("[data-testid=zapier-open]").await?;
+                app.find("[data-testid=zapier-screen]", 20).await?;
+                app.type_into("[data-testid=zapier-name]", name).await?;
+                app.click("[data-testid=zapier-create]").await
+            }
+        };
+        // Connect Zapier, then again with the same name: the second is refused at the name.
+        connect("Zapier").await?;
+        let first = app.find("[data-testid=revealed-secret]", 30).await?.text().await?.trim().to_owned();
+        app.click("[data-testid=zapier-close]").await?;
+        connect("Zapier").await?;
+        let error = app.find("[data-testid=zapier-screen] .field-error", 20).await?.text().await?;
+        ensure!(error.contains("already called \"Zapier\""), "the name field says why: {error}");
+        ensure!(count(&app, "[data-testid=revealed-secret]").await? == 0, "no second key was made");
+        // Under its own name, the second key is kept apart, at its own keychain entry.
+        app.type_into("[data-testid=zapier-name]", "Zapier 2").await?;
+        app.click("[data-testid=zapier-create]").await?;
+        let second = app.find("[data-testid=revealed-secret]", 30).await?.text().await?.trim().to_owned();
+        app.click("[data-testid=zapier-close]").await?;
+        ensure!(keychain_secret(&format!("{ws}/Zapier"))? == first);
+        ensure!(keychain_secret(&format!("{ws}/Zapier 2"))? == second);
+        ensure!(count(&app, &card("Zapier")).await? == 1 && count(&app, &card("Zapier 2")).await? == 1);
+
+        // Rotate "Zapier". The workspace is full (ten keys): a never-used demo key makes room.
+        app.click(&card("Zapier")).await?;
+        app.click("[data-testid=rotate-open]").await?;
+        app.click("[data-testid=rotation-create]").await?;
+        app.find("[data-testid=rotation-limit]", 20).await?;
+        app.click("[data-testid=delete-unused-key][data-key-name='Payroll export (new)']").await?;
+        app.click("[data-testid=delete-unused-confirm]").await?;
+        app.until(20, "the room is made", || async {
+            Ok(app.find("[data-testid=rotation-limit]", 1).await?.text().await?.contains("There's room now"))
+        })
+        .await?;
+        app.click("[data-testid=rotation-create]").await?;
+        let new = app.find("[data-testid=revealed-secret]", 30).await?.text().await?.trim().to_owned();
+        // Its integration gets the new key but sends another workspace's ID.
+        app.click("[data-testid=rotation-next]").await?;
+        app.click("[data-testid=rotation-updated]").await?;
+        app.find(&wizard_at("3"), 20).await?;
+        ensure!(call(&api, &new, "ws_AnotherWorkspace0").await? == Some("workspace_mismatch"));
+        let refused = app.find("[data-testid=rotation-new-refused]", 20).await.context("step 3 says why")?;
+        ensure!(refused.text().await?.contains(&format!("Paste {ws} into the Workspace ID field")));
+        // Past the 5-second quiet period (the old key is silent), still at step 3.
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        ensure!(count(&app, &wizard_at("3")).await? == 1, "a refused new key does not pass step 3");
+        app.screenshot("rotation-3-refused").await?;
+        // Cancelled: the replacement goes, the old key and its entry come back, "Zapier 2" is untouched.
+        app.click("[data-testid=rotation-cancel]").await?;
+        app.click("[data-testid=rotation-cancel-confirm]").await?;
+        app.find(&card("Zapier"), 30).await?;
+        ensure!(call(&api, &new, &ws).await? == Some("key_revoked"), "the replacement is revoked");
+        ensure!(call(&api, &first, &ws).await?.is_none(), "the old key works as before");
+        ensure!(call(&api, &second, &ws).await?.is_none(), "the other key was never touched");
+        ensure!(keychain_secret(&format!("{ws}/Zapier"))? == first, "the old secret is back at its entry");
+        ensure!(keychain_secret(&format!("{ws}/Zapier 2"))? == second, "the other key's entry is untouched");
+        ensure!(keychain_secret(&format!("{ws}/Zapier (previous)"))?.is_empty());
+        app.close().await
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_second_launch_brings_the_first_window_forward_and_exits() -> Result<()> {
+    if !real_desktop() {
+        return Ok(());
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    keydeck_e2e::bounded(300, async {
+        let app = App::launch(4494, Some(FAST)).await?;
+        app.click("[data-testid=open-demo]").await?;
+        app.find(&card(INTEGRATION), 90).await?;
+        let running = keydeck_e2e::processes_of(&app_binary())?;
+        ensure!(running.len() == 1, "one app: {running:?}");
+        // Something else takes the focus.
+        let mut other =
+            std::process::Command::new("xmessage").args(["-name", "keydeck-e2e-other", "elsewhere"]).spawn()?;
+        let other_window = keydeck_e2e::window_named("keydeck-e2e-other", 10).await?;
+        keydeck_e2e::output("xdotool", &["windowfocus", "--sync", &other_window])?;
+        ensure!(keydeck_e2e::focused_window_name()? != "Keydeck", "the other window has the focus");
+        // Keydeck is started again, on the same data directory: it hands over and exits.
+        let second = tokio::process::Command::new(app_binary())
+            .env("XDG_DATA_HOME", app.data_home())
+            .stdout(std::process::Stdio::null())
+            .status();
+        let status =
+            tokio::time::timeout(Duration::from_secs(30), second).await.context("the second launch exits")??;
+        ensure!(status.success(), "the second launch exits cleanly: {status}");
+        app.until(10, "the first window has the focus", || async {
+            Ok(keydeck_e2e::focused_window_name()? == "Keydeck")
+        })
+        .await?;
+        ensure!(keydeck_e2e::processes_of(&app_binary())? == running, "still the one app, no second demo server");
+        // The first window carries on.
+        app.click(&card(INTEGRATION)).await?;
+        app.find("[data-testid=rotate-open]", 20).await?;
+        let _ = other.kill();
         app.close().await
     })
     .await

@@ -105,7 +105,8 @@ fn document_the_key_check(openapi: &mut utoipa::openapi::OpenApi) {
         ("429", "`rate_limit_exceeded`, with `retryAfter` and a `Retry-After` header"),
     ];
     for item in openapi.paths.paths.values_mut() {
-        let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete, &mut item.head];
+        let operations =
+            [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete, &mut item.head];
         for operation in operations.into_iter().flatten() {
             if !operation.tags.as_ref().is_some_and(|tags| tags.iter().any(|t| t == "API")) {
                 continue;

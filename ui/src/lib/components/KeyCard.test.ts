@@ -27,6 +27,20 @@ describe("a key card", () => {
     expect(card).toHaveTextContent("Never used · 0 requests");
   });
 
+  it("says when the key's latest request was refused, and why, until one succeeds", () => {
+    const refusal = {
+      at: ago(60_000),
+      error: "insufficient_scope" as const,
+      status: 403,
+      cause: "asked for something the key may not do",
+      fix: "Add the permission the request needs to the key on its page.",
+    };
+    const { card } = show(view({ lastSuccessAt: ago(600_000) }, { refusal }));
+    expect(card).toHaveTextContent("Latest request refused: asked for something the key may not do");
+    show(view({ id: "working" }));
+    expect(screen.getAllByTestId("marker-refused")).toHaveLength(1);
+  });
+
   it("words the expiry", () => {
     expect(show(view({ expiresAt: ahead(3 * DAY + 60_000) })).card).toHaveTextContent("Expires in 3 days");
   });

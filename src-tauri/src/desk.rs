@@ -479,8 +479,8 @@ impl Desk {
 
     async fn view(&self, server: &str, workspace_id: &str, card: KeyCard, rotation_days: u32) -> KeyCardView {
         let address = KeychainAddress::for_key(workspace_id, &card.name);
-        let in_keychain =
-            self.keychain_ok() && self.holds_key(server, &address, &card.id, &card.prefix, &card.hint).await;
+        let in_keychain = self.keychain_ok()
+            && self.holds_key(server, workspace_id, &address, (&card.id, &card.prefix, &card.hint)).await;
         card_view(workspace_id, card, in_keychain, rotation_days)
     }
 
@@ -706,7 +706,16 @@ impl Desk {
                 let live = here.client.list_keys(&here.token, &here.workspace.id).await.map_err(from_client)?;
                 let card =
                     live.keys.into_iter().find(|k| k.name == name && matches_card(&secret, k)).ok_or_else(none)?;
-                let _ = self.holds_key(&here.server, &address, &card.id, &card.prefix, &card.hint).await;
+                let key = (card.id.as_str(), card.prefix.as_str(), card.hint.as_str());
+                if !self.holds_key(&here.server, &here.workspace.id, &address, key).await {
+                    return Err(app_error(
+                        AppErrorCode::NotFound,
+                        format!(
+                            "The keychain entry \"{}\" was saved before Keydeck recorded which server each key belongs to, and another of your servers has a workspace with this ID, so Keydeck cannot tell whose key it is and sends it to neither. Paste the key to test it.",
+                            address.account
+                        ),
+                    ));
+                }
                 Ok(secret)
             }
         }

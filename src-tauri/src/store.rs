@@ -43,7 +43,7 @@ impl StoredAccount {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct Remembered {
     pub accounts: Vec<StoredAccount>,
     /// The account shown last, restored at start.
@@ -60,6 +60,7 @@ pub struct KeychainRecord {
 
 /// The records of the keychain entries Keydeck wrote, by keychain account.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct KeychainRecords {
     pub entries: BTreeMap<String, KeychainRecord>,
 }
@@ -85,7 +86,22 @@ impl DataDir {
     }
 
     fn read<T: DeserializeOwned + Default>(&self, name: &str) -> T {
-        std::fs::read(self.0.join(name)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+        self.read_strict(name).unwrap_or_default()
+    }
+
+    /// `name` as stored, the default when there is none, and an error when it cannot be read
+    /// (so that a damaged file is reported, and never overwritten with a blank one).
+    fn read_strict<T: DeserializeOwned + Default>(&self, name: &str) -> std::io::Result<T> {
+        match std::fs::read(self.0.join(name)) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{} could not be read ({e}); Keydeck leaves it as it is", self.0.join(name).display()),
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+            Err(e) => Err(e),
+        }
     }
 
     fn write<T: Serialize>(&self, name: &str, value: &T) -> std::io::Result<()> {
@@ -108,7 +124,7 @@ impl DataDir {
         change: impl FnOnce(&mut T),
     ) -> std::io::Result<T> {
         let _lock = Self::lock_file(&self.0, ".lock")?;
-        let mut value: T = self.read(name);
+        let mut value: T = self.read_strict(name)?;
         change(&mut value);
         self.write(name, &value)?;
         Ok(value)
@@ -163,11 +179,16 @@ impl DataDir {
         )
     }
 
+    /// Removes a finished or cancelled rotation's journal, durably (a crash cannot bring it
+    /// back).
     pub fn remove_rotation(&self, id: &str) -> std::io::Result<()> {
         match std::fs::remove_file(self.rotations_dir().join(format!("{id}.json"))) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
         }
+        #[cfg(unix)]
+        std::fs::File::open(self.rotations_dir())?.sync_all()?;
+        Ok(())
     }
 
     pub fn remembered(&self) -> Remembered {
@@ -189,8 +210,10 @@ impl DataDir {
         self.update("settings.json", |stored: &mut Option<Settings>| *stored = Some(s.clone())).map(drop)
     }
 
-    pub fn keychain_records(&self) -> KeychainRecords {
-        self.read("keychain.json")
+    /// Which server each keychain entry belongs to; an error when the file is damaged (every
+    /// entry's owner is then unknown, so none is read or written until it is mended).
+    pub fn keychain_records(&self) -> std::io::Result<KeychainRecords> {
+        self.read_strict("keychain.json")
     }
 
     pub fn update_keychain_records(&self, change: impl FnOnce(&mut KeychainRecords)) -> std::io::Result<()> {

@@ -694,6 +694,10 @@ fn an_answer_still_being_handled_never_deletes_the_journal() {
     let journal: Rotation = serde_json::from_str(&h.journal_files()[0]).unwrap();
     assert_eq!((journal.stage, journal.creation_attempts), (Stage::Creating, 2), "the journal stays");
     assert_eq!(h.keys_named("Exports").len(), 1);
+    // Cancelling meanwhile cannot learn what the first send made: it is refused, the journal stays.
+    let e = h.invoke::<()>("cancel_rotation", json!({"rotationId": r.id})).unwrap_err();
+    assert!(e.message.contains("not cancelled"), "{}", e.message);
+    assert_eq!(h.journal_files().len(), 1);
     // Once the server is done, resuming finishes step 1 with one replacement.
     drop(busy);
     let resumed: RotationStep = h.invoke("resume_rotation", json!({"rotationId": r.id})).unwrap();

@@ -257,7 +257,7 @@ fn identify(state: &AppState, headers: &HeaderMap, now: i64) -> Result<Identifie
     })?;
     // Only a well-formed key is ever cached, so a cached one needs no format check.
     let tag = state.keys.tag(token);
-    let cached = state.keys.cached(tag);
+    let cached = state.keys.cached(tag, now);
     if cached.is_none() {
         keydeck_core::key::check(token).map_err(|e| invalid_key(&e))?;
     }

@@ -90,7 +90,9 @@ pub struct InFlight(Mutex<HashSet<[u8; 32]>>);
 impl InFlight {
     pub fn begin(&self, lookup: [u8; 32]) -> Option<InFlightGuard<'_>> {
         let inserted = self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(lookup);
-        inserted.then_some(InFlightGuard { set: self, lookup })
+        // Made only when inserted: a guard made and dropped here would take the first
+        // request's mark away, and let the next repeat race it.
+        inserted.then(|| InFlightGuard { set: self, lookup })
     }
 }
 
@@ -125,6 +127,16 @@ mod tests {
         assert_eq!(request_hash(&a), request_hash(&b));
         let c: serde_json::Value = serde_json::from_str(r#"{"a": 2, "b": [1, {"y":2,"x":1}]}"#).unwrap();
         assert_ne!(request_hash(&a), request_hash(&c));
+    }
+
+    #[test]
+    fn a_repeat_turned_away_leaves_the_first_request_marked() {
+        let in_flight = InFlight::default();
+        let first = in_flight.begin([7; 32]).expect("the first request");
+        assert!(in_flight.begin([7; 32]).is_none(), "a repeat is turned away");
+        assert!(in_flight.begin([7; 32]).is_none(), "and so is the next one, while the first runs");
+        drop(first);
+        assert!(in_flight.begin([7; 32]).is_some());
     }
 
     #[test]

@@ -2,16 +2,20 @@
 //! the authentication cache, the rate-limit windows, and usage not yet written.
 //!
 //! The cache is filled on first use of a key (one indexed lookup) and emptied whenever keys,
-//! members or workspaces change: through the API directly, through admin commands of another
-//! process by the watcher (which polls a counter those commands bump). A generation number
-//! keeps a lookup that raced with a change from caching what it read before the change.
+//! members or workspaces change: through the API directly, through admin commands and other
+//! server processes on the database by the watcher (which polls a counter every change bumps).
+//! A generation number keeps a lookup that raced with a change from caching what it read
+//! before the change. The cache answers only while the watcher keeps looking: each successful
+//! look extends a lease of [`CACHE_LEASE_MS`], and a process whose watcher stalls (or whose
+//! database stops answering) reads every key from the database until it looks again, so it
+//! never serves a key revoked elsewhere from a cache it no longer keeps up to date.
 //! Each cached key carries its `/me` answer, already serialized, and a handle on its own
 //! rate-limit and usage state, so a request takes no global lock after the cache read.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
 
 use axum::body::Body;
@@ -30,6 +34,11 @@ use crate::store::{
 
 /// Past this many entries the cache is emptied rather than grown.
 const CACHE_CAPACITY: usize = 100_000;
+
+/// How long after the watcher's last successful look the cache may answer. Shorter than the
+/// time a change waits for other processes (`ServerConfig::propagation_timeout`), so that once
+/// that wait is over, every process either has applied the change or no longer trusts its cache.
+pub const CACHE_LEASE_MS: i64 = 1_000;
 
 /// The rate-limit headers of every key-authenticated answer.
 pub const LIMIT_HEADER: HeaderName = HeaderName::from_static("x-ratelimit-limit");
@@ -222,6 +231,8 @@ pub struct KeyRuntime {
     /// The secret half of every [`CacheTag`], drawn when the server starts.
     tagger: SipHasher13,
     generation: AtomicU64,
+    /// Unix milliseconds until which the cache may answer (see [`CACHE_LEASE_MS`]).
+    trusted_until: AtomicI64,
     /// Every key's state by id; outlives cache clears so counts and windows carry on.
     per_key: Mutex<HashMap<String, Arc<Mutex<PerKey>>>>,
 }
@@ -232,6 +243,7 @@ impl Default for KeyRuntime {
             cache: RwLock::default(),
             tagger: SipHasher13::new_with_keys(rand::random(), rand::random()),
             generation: AtomicU64::default(),
+            trusted_until: AtomicI64::default(),
             per_key: Mutex::default(),
         }
     }
@@ -360,29 +372,42 @@ impl KeyRuntime {
         CacheTag(self.tagger.hash(token.as_bytes()).as_u128())
     }
 
-    /// What the cache knows of the key with this tag: `None` when it has not looked yet,
-    /// `Some(None)` when the key is known not to exist.
-    pub fn cached(&self, tag: CacheTag) -> Option<Option<Arc<CachedKey>>> {
+    /// What the cache knows of the key with this tag at `now_ms`: `None` when it has not
+    /// looked yet (or its lease has run out), `Some(None)` when the key is known not to exist.
+    pub fn cached(&self, tag: CacheTag, now_ms: i64) -> Option<Option<Arc<CachedKey>>> {
+        if now_ms > self.trusted_until.load(Ordering::Acquire) {
+            return None;
+        }
         self.cache.read().unwrap_or_else(|p| p.into_inner()).get(&tag).cloned()
+    }
+
+    /// The watcher looked for changes at `now_ms` and applied what it found: the cache may
+    /// answer for another [`CACHE_LEASE_MS`].
+    pub fn looked_at(&self, now_ms: i64) {
+        self.trusted_until.fetch_max(now_ms + CACHE_LEASE_MS, Ordering::AcqRel);
     }
 
     /// Reads the key whose SHA-256 is `hash` from the database, and caches what it found
     /// under `tag` (the [`KeyRuntime::tag`] of the same key).
+    /// A change that lands while the row is read makes it read again: the caller never gets
+    /// what the database held before a change this process has already applied.
     pub async fn load(&self, store: &Store, hash: &[u8; 32], tag: CacheTag) -> StoreResult<Option<Arc<CachedKey>>> {
-        let generation = self.generation.load(Ordering::Acquire);
-        let found = store.key_for_auth(hash).await?.map(|row| {
-            let state =
-                self.per_key.lock().unwrap_or_else(|p| p.into_inner()).entry(row.id.clone()).or_default().clone();
-            Arc::new(CachedKey::new(row, state))
-        });
-        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-        if self.generation.load(Ordering::Acquire) == generation {
-            if cache.len() >= CACHE_CAPACITY {
-                cache.clear();
+        loop {
+            let generation = self.generation.load(Ordering::Acquire);
+            let found = store.key_for_auth(hash).await?.map(|row| {
+                let state =
+                    self.per_key.lock().unwrap_or_else(|p| p.into_inner()).entry(row.id.clone()).or_default().clone();
+                Arc::new(CachedKey::new(row, state))
+            });
+            let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+            if self.generation.load(Ordering::Acquire) == generation {
+                if cache.len() >= CACHE_CAPACITY {
+                    cache.clear();
+                }
+                cache.insert(tag, found.clone());
+                return Ok(found);
             }
-            cache.insert(tag, found.clone());
         }
-        Ok(found)
     }
 
     /// Forgets every cached key: called after any change to keys, members or workspaces.

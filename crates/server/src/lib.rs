@@ -71,6 +71,7 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<RunningServer, 
         .heartbeat(&state.process_id, state.clock.now_ms(), generation)
         .await
         .map_err(|source| StartError::Database { path: state.config.db_path.display().to_string(), source })?;
+    state.keys.looked_at(state.clock.now_ms());
     let (stop, stopped) = watch::channel(false);
     let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(
         routes::app(state.clone()),
@@ -162,14 +163,19 @@ async fn watcher(state: AppState, mut stopped: watch::Receiver<bool>, mut seen: 
             _ = tick.tick() => {}
             _ = stopped.wait_for(|s| *s) => return,
         }
+        let looked_at = state.clock.now_ms();
         let changed = match state.store.generation().await {
             Ok(generation) if generation != seen => {
                 seen = generation;
                 state.keys.invalidate();
+                state.keys.looked_at(looked_at);
                 tracing::debug!(generation, "a change seen");
                 true
             }
-            Ok(_) => false,
+            Ok(_) => {
+                state.keys.looked_at(looked_at);
+                false
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "could not check for changes");
                 false

@@ -5,9 +5,13 @@
 //! its own that is kept and reused: the memory sign-in can take is those few areas (19 MiB
 //! each), however many sign-ins arrive. A semaphore alone would bound the checks running but
 //! not the memory: each check allocating its own 19 MiB leaves most of it with the allocator of
-//! whichever thread ran it (about 880 MiB after 200 sign-ins on a 2-core machine).
+//! whichever thread ran it (about 880 MiB after 200 sign-ins on a 2-core machine). The turn and
+//! the work area go with the check into its thread, so a client that hangs up mid-check frees
+//! neither early; and at most [`WAITING_PER_TURN`] sign-ins per turn wait, the rest are told to
+//! try again in a moment.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString, rand_core::OsRng};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -18,8 +22,12 @@ pub fn hash(password: &str) -> Result<String, argon2::password_hash::Error> {
     Ok(Argon2::default().hash_password(password.as_bytes(), &salt)?.to_string())
 }
 
+/// Sign-ins that may wait for a check, per turn, before more are turned away.
+pub const WAITING_PER_TURN: usize = 32;
+
 /// A stand-in hash for unknown emails, so an unknown email takes as long as a wrong password
-/// and sign-in does not reveal who has an account. Made on the first unknown email.
+/// and sign-in does not reveal who has an account. Made once ([`PasswordChecks::new`] makes it,
+/// so that the first unknown email takes no longer than the others).
 fn dummy() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| hash("keydeck-dummy-password").unwrap_or_default())
@@ -56,27 +64,51 @@ pub fn verify(password: &str, stored: Option<&str>) -> bool {
 
 /// Sign-in's password checks: at most `turns` at once, each in a kept work area.
 pub struct PasswordChecks {
-    turns: Semaphore,
-    areas: Mutex<Vec<Vec<Block>>>,
+    turns: Arc<Semaphore>,
+    areas: Arc<Mutex<Vec<Vec<Block>>>>,
+    waiting: AtomicUsize,
+    most_waiting: usize,
+}
+
+/// Why a password was not checked.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("too many sign-ins are waiting for a password check")]
+    Busy,
+    #[error("the password check stopped: {0}")]
+    Failed(#[from] tokio::task::JoinError),
 }
 
 impl PasswordChecks {
     pub fn new(turns: usize) -> PasswordChecks {
-        PasswordChecks { turns: Semaphore::new(turns.max(1)), areas: Mutex::default() }
+        let turns = turns.max(1);
+        dummy();
+        PasswordChecks {
+            turns: Arc::new(Semaphore::new(turns)),
+            areas: Arc::default(),
+            waiting: AtomicUsize::new(0),
+            most_waiting: turns * WAITING_PER_TURN,
+        }
     }
 
     /// Waits for a turn, then checks `password` against `stored` off the async runtime.
-    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, tokio::task::JoinError> {
+    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, CheckError> {
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.most_waiting {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(CheckError::Busy);
+        }
         // The semaphore is never closed, so acquiring only waits.
-        let _turn = self.turns.acquire().await.ok();
-        let mut area = self.areas.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default();
-        let (ok, area) = tokio::task::spawn_blocking(move || {
+        let turn = self.turns.clone().acquire_owned().await.ok();
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        let areas = self.areas.clone();
+        Ok(tokio::task::spawn_blocking(move || {
+            let mut area = areas.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default();
             let ok = verify_in(&password, stored.as_deref(), &mut area);
-            (ok, area)
+            areas.lock().unwrap_or_else(|p| p.into_inner()).push(area);
+            drop(turn);
+            ok
         })
-        .await?;
-        self.areas.lock().unwrap_or_else(|p| p.into_inner()).push(area);
-        Ok(ok)
+        .await?)
     }
 
     /// How many work areas exist: never more than the turns.

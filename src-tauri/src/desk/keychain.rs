@@ -8,7 +8,8 @@
 //! itself stays short, readable and as documented, and stable across restarts of the demo
 //! (recorded as `demo`, since its port changes). An entry with no record (written before
 //! Keydeck kept records, or by hand) belongs to the first server that uses it, and is recorded
-//! then.
+//! then, unless another remembered account's server has a workspace of the same id: then the
+//! entry's owner cannot be told, and it is left alone.
 
 use keydeck_core::app::AppErrorCode;
 use keydeck_vault::{KeychainAddress, VaultError, store_verified};
@@ -40,8 +41,20 @@ pub(super) fn others_entry(address: &KeychainAddress, server: &str) -> String {
 }
 
 impl Desk {
-    fn record_of(&self, address: &KeychainAddress) -> Option<KeychainRecord> {
-        self.data.keychain_records().entries.get(&address.account).cloned()
+    fn record_of(&self, address: &KeychainAddress) -> AppResult<Option<KeychainRecord>> {
+        let records = self.data.keychain_records().map_err(|e| app_error(AppErrorCode::Other, e.to_string()))?;
+        Ok(records.entries.get(&address.account).cloned())
+    }
+
+    /// Whether an entry no server has claimed could be another server's: some other
+    /// remembered account's server has a workspace of this id.
+    async fn unclaimed_is_ambiguous(&self, server: &str, workspace_id: &str) -> bool {
+        self.remembered
+            .lock()
+            .await
+            .accounts
+            .iter()
+            .any(|a| a.server() != server && a.last_workspace_id.as_deref() == Some(workspace_id))
     }
 
     fn set_record(&self, address: &KeychainAddress, record: Option<KeychainRecord>) -> AppResult<()> {
@@ -64,7 +77,7 @@ impl Desk {
 
     /// What `address` holds for `server`.
     pub(super) async fn held(&self, server: &str, address: &KeychainAddress) -> AppResult<Held> {
-        let record = self.record_of(address);
+        let record = self.record_of(address)?;
         if let Some(r) = &record
             && r.server != server
         {
@@ -87,24 +100,27 @@ impl Desk {
         }
     }
 
-    /// Whether `address` holds the key with this prefix and hint, for `server`; an unclaimed
-    /// entry that does is recorded as `server`'s key `key_id` (the upgrade from entries made
-    /// before records were kept).
+    /// Whether `address` (of workspace `workspace_id`) holds the key with this prefix and hint,
+    /// for `server`; an unclaimed entry that does is recorded as `server`'s key `key_id` (the
+    /// upgrade from entries made before records were kept), unless its owner cannot be told.
     pub(super) async fn holds_key(
         &self,
         server: &str,
+        workspace_id: &str,
         address: &KeychainAddress,
-        key_id: &str,
-        prefix: &str,
-        hint: &str,
+        key: (&str, &str, &str),
     ) -> bool {
+        let (key_id, prefix, hint) = key;
         match self.held(server, address).await {
             Ok(Held::Mine { secret, recorded }) if is_key(&secret, prefix, hint) => {
-                if !recorded {
-                    let claim = KeychainRecord { server: server.to_owned(), key_id: key_id.to_owned() };
-                    let _ = self.set_record(address, Some(claim));
+                if recorded {
+                    return true;
                 }
-                true
+                if self.unclaimed_is_ambiguous(server, workspace_id).await {
+                    return false;
+                }
+                let claim = KeychainRecord { server: server.to_owned(), key_id: key_id.to_owned() };
+                self.set_record(address, Some(claim)).is_ok()
             }
             _ => false,
         }
@@ -120,7 +136,7 @@ impl Desk {
         address: &KeychainAddress,
         secret: &str,
     ) -> AppResult<Result<(), String>> {
-        if let Some(r) = self.record_of(address)
+        if let Some(r) = self.record_of(address)?
             && r.server != server
         {
             return Ok(Err(others_entry(address, &r.server)));

@@ -46,6 +46,13 @@ fn made_nothing(e: &ClientError) -> bool {
     matches!(e, ClientError::Api { status, body } if (400..500).contains(status) && body.error != ErrorCode::IdempotencyConflict)
 }
 
+/// Whether a refused creation was refused after the server looked its Idempotency-Key up (so
+/// within the replay window an earlier send's key would have been answered instead).
+fn looked_up(e: &ClientError) -> bool {
+    matches!(e, ClientError::Api { body, .. } if matches!(body.error,
+        ErrorCode::ValidationFailed | ErrorCode::NameTaken | ErrorCode::KeyLimitReached | ErrorCode::WorkspaceReadOnly))
+}
+
 fn new_idempotency_key() -> String {
     format!("kd-rot-{}", random_base62(&mut rand::rng(), 32))
 }
@@ -200,7 +207,9 @@ impl Desk {
             self.journal(r)?;
         }
         let stored_is_new = match &r.new_key {
-            Some(new) if keep => self.holds_key(&here.server, &main, &new.id, &new.prefix, &new.hint).await,
+            Some(new) if keep => {
+                self.holds_key(&here.server, &r.workspace_id, &main, (&new.id, &new.prefix, &new.hint)).await
+            }
             _ => false,
         };
         match r.recovery(stored_is_new, Utc::now()) {
@@ -214,11 +223,7 @@ impl Desk {
                 // This rotation made that key (its id is journaled), and its secret was never
                 // stored: nobody can use it. It goes before another is made.
                 let lost = r.new_key.clone().ok_or_else(|| app_error(AppErrorCode::Other, "No replacement."))?;
-                match here.client.revoke_key(&here.token, &here.workspace.id, &lost.id).await {
-                    Ok(()) => {}
-                    Err(e) if is_gone(&e) => {}
-                    Err(e) => return Err(from_client(e)),
-                }
+                self.revoke_if_live(here, &lost.id).await?;
                 tracing::info!(key = %lost.id, "revoked a replacement whose secret was lost in a crash");
                 r.replacement_abandoned(new_idempotency_key()).map_err(wrong_stage)?;
                 self.journal(r)?;
@@ -228,43 +233,7 @@ impl Desk {
                 return Ok(RotationStep { rotation: RotationView::from(&*r), generated: None });
             }
         }
-        r.sending(Utc::now()).map_err(wrong_stage)?;
-        self.journal(r)?;
-        let body = r.replacement_request();
-        let sent = here.client.create_key(&here.token, &here.workspace.id, &body, r.idempotency_key.as_deref()).await;
-        let created = match sent {
-            Ok(created) => created,
-            // The server refused the only creation ever sent: nothing was made. Undo the
-            // journal and the "previous" copy.
-            Err(e) if r.sent_once() && made_nothing(&e) => {
-                self.undo_previous(here, r).await;
-                let _ = self.data.remove_rotation(&r.id);
-                return Err(from_client(e));
-            }
-            // Refused, but an earlier send may have made a key: the journal stays.
-            Err(ClientError::Api { body, .. }) => return Err(self.creation_refused(here, r, &body).await),
-            // No answer: the replacement may exist. The journal stays, and trying again repeats
-            // the creation with the same Idempotency-Key.
-            Err(e) => {
-                return Err(app_error(
-                    AppErrorCode::Unreachable,
-                    format!(
-                        "{e} The replacement may or may not have been made; try again and Keydeck will finish step 1 without making a second key."
-                    ),
-                ));
-            }
-        };
-        if let Some(journaled) = &r.new_key
-            && journaled.id != created.key.id
-        {
-            return Err(app_error(
-                AppErrorCode::Other,
-                format!(
-                    "The server answered with another key (…{}) than the replacement this rotation made (…{}). Nothing was changed; cancel this rotation and start again.",
-                    created.key.hint, journaled.hint
-                ),
-            ));
-        }
+        let created = self.send_creation(here, r).await?;
         let new_key = KeyRef::of(&created.key);
         // Journaled before the keychain write: after a crash here, recovery knows the key by id.
         r.made(new_key.clone()).map_err(wrong_stage)?;
@@ -280,6 +249,93 @@ impl Desk {
         r.created(new_key, Utc::now()).map_err(wrong_stage)?;
         self.journal(r)?;
         Ok(RotationStep { rotation: RotationView::from(&*r), generated: Some(generated) })
+    }
+
+    /// Sends step 1's creation with the journaled Idempotency-Key (journaling each send first),
+    /// and answers the key the server made for it. A repeated send may be answered with a key
+    /// made earlier and revoked since (a rotation cancelled elsewhere): that one is given up
+    /// and the creation sent once more with a fresh Idempotency-Key. On a refusal the journal
+    /// is deleted only when the only send ever made was refused.
+    async fn send_creation(&self, here: &Here, r: &mut Rotation) -> AppResult<keydeck_core::wire::CreatedKey> {
+        for _ in 0..2 {
+            r.sending(Utc::now()).map_err(wrong_stage)?;
+            self.journal(r)?;
+            let body = r.replacement_request();
+            let sent =
+                here.client.create_key(&here.token, &here.workspace.id, &body, r.idempotency_key.as_deref()).await;
+            let created = match sent {
+                Ok(created) => created,
+                // The server refused the only creation ever sent: nothing was made. Undo the
+                // journal and the "previous" copy.
+                Err(e) if r.sent_once() && made_nothing(&e) => {
+                    self.undo_previous(here, r).await;
+                    let _ = self.data.remove_rotation(&r.id);
+                    return Err(from_client(e));
+                }
+                // Refused, but an earlier send may have made a key: the journal stays.
+                Err(ClientError::Api { body, .. }) => return Err(self.creation_refused(here, r, &body).await),
+                // No answer: the replacement may exist. The journal stays, and trying again
+                // repeats the creation with the same Idempotency-Key.
+                Err(e) => {
+                    return Err(app_error(
+                        AppErrorCode::Unreachable,
+                        format!(
+                            "{e} The replacement may or may not have been made; try again and Keydeck will finish step 1 without making a second key."
+                        ),
+                    ));
+                }
+            };
+            if let Some(journaled) = &r.new_key
+                && journaled.id != created.key.id
+            {
+                return Err(app_error(
+                    AppErrorCode::Other,
+                    format!(
+                        "The server answered with another key (…{}) than the replacement this rotation made (…{}). Nothing was changed; cancel this rotation and start again.",
+                        created.key.hint, journaled.hint
+                    ),
+                ));
+            }
+            if r.sent_once() || self.is_live(here, &created.key.id).await? {
+                return Ok(created);
+            }
+            tracing::info!(key = %created.key.id, "the replacement this rotation made was revoked meanwhile");
+            r.replacement_abandoned(new_idempotency_key()).map_err(wrong_stage)?;
+            self.journal(r)?;
+        }
+        Err(app_error(
+            AppErrorCode::Other,
+            "The replacement was revoked as soon as it was made. Nothing else was changed; resume the rotation to try again.",
+        ))
+    }
+
+    /// Whether a key is live in the workspace: its card answers, or the workspace's list (which
+    /// proves the workspace is still reachable) lacks it.
+    async fn is_live(&self, here: &Here, key_id: &str) -> AppResult<bool> {
+        match here.client.key(&here.token, &here.workspace.id, key_id).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_gone(&e) => {
+                let list = here.client.list_keys(&here.token, &here.workspace.id).await.map_err(from_client)?;
+                Ok(list.keys.iter().any(|k| k.id == key_id))
+            }
+            Err(e) => Err(from_client(e)),
+        }
+    }
+
+    /// Revokes a key; one already gone is fine, once the workspace's list confirms it (a
+    /// `not_found` for the workspace itself, say after losing access, is not a revoked key).
+    async fn revoke_if_live(&self, here: &Here, key_id: &str) -> AppResult<()> {
+        match here.client.revoke_key(&here.token, &here.workspace.id, key_id).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_gone(&e) => {
+                if self.is_live(here, key_id).await? {
+                    Err(from_client(e))
+                } else {
+                    Ok(())
+                }
+            }
+            Err(e) => Err(from_client(e)),
+        }
     }
 
     /// A live key other than this rotation's two whose secret the key's address holds (two
@@ -435,11 +491,7 @@ impl Desk {
     }
 
     async fn revoke_old(&self, here: &Here, r: &mut Rotation) -> AppResult<()> {
-        match here.client.revoke_key(&here.token, &here.workspace.id, &r.old_key.id).await {
-            Ok(()) => {}
-            Err(e) if is_gone(&e) => {}
-            Err(e) => return Err(from_client(e)),
-        }
+        self.revoke_if_live(here, &r.old_key.id).await?;
         if self.keychain_ok() {
             let (_, previous) = Self::addresses(r);
             self.forget(&here.server, &previous, &r.old_key.prefix, &r.old_key.hint)
@@ -468,21 +520,34 @@ impl Desk {
                 "The old key is already being revoked, so this rotation can only be finished.",
             ));
         }
-        if r.stage == Stage::Creating && r.new_key.is_none() && r.creation_attempts > 0 {
+        // An unanswered creation, while the server still replays it: learn what it made.
+        // (Past the replay window it cannot be learned: nothing this rotation can prove it made
+        // is left to revoke, and a key made then shows as the old key's replacement.)
+        if r.stage == Stage::Creating
+            && r.new_key.is_none()
+            && r.creation_attempts > 0
+            && r.within_replay_window(Utc::now())
+        {
             let body = r.replacement_request();
             match here.client.create_key(&here.token, &here.workspace.id, &body, r.idempotency_key.as_deref()).await {
-                Ok(created) => r.new_key = Some(KeyRef::of(&created.key)),
-                // Refused: whatever an earlier send made, the server does not say; it is left.
-                Err(ClientError::Api { .. }) => {}
+                Ok(created) => {
+                    r.made(KeyRef::of(&created.key)).map_err(wrong_stage)?;
+                    self.journal(&r)?;
+                }
+                // Refused after the server looked the Idempotency-Key up: it made nothing for it.
+                Err(e @ ClientError::Api { .. }) if made_nothing(&e) && (r.sent_once() || looked_up(&e)) => {}
+                // Any other answer leaves it unknown: the journal stays.
+                Err(ClientError::Api { body, .. }) => {
+                    return Err(app_error(
+                        AppErrorCode::Other,
+                        format!("{} The rotation was not cancelled; try again in a moment.", body.message),
+                    ));
+                }
                 Err(e) => return Err(from_client(e)),
             }
         }
         if let Some(new_key) = &r.new_key {
-            match here.client.revoke_key(&here.token, &here.workspace.id, &new_key.id).await {
-                Ok(()) => {}
-                Err(e) if is_gone(&e) => {}
-                Err(e) => return Err(from_client(e)),
-            }
+            self.revoke_if_live(&here, &new_key.id).await?;
             if self.keychain_ok() && !r.previous_in_keychain {
                 // No old secret to put back: just take the revoked replacement away.
                 let (main, _) = Self::addresses(&r);

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use keydeck_core::key::random_base62;
-use keydeck_core::rules::{KeyChangeError, MAX_KEYS_PER_WORKSPACE, validate_key_changes, validate_new_key};
+use keydeck_core::rules::{KeyChangeError, MAX_KEYS_PER_WORKSPACE, same_name, validate_key_changes, validate_new_key};
 use keydeck_core::wire::{
     CreateKeyRequest, CreatedKey, ErrorBody, KeyCard, KeyList, KeyRequestList, KeyUsage, UpdateKeyRequest,
 };
@@ -116,11 +116,27 @@ async fn create_key(
         return Err(read_only());
     }
     let secret = KeySecret::generate(&mut rand::rng());
-    let mut row = NewKeyRow {
+    // A replacement takes the replaced key's name exactly; the store checks again, in its
+    // transaction, that the key is live, unreplaced and still has that name.
+    let name = match &settings.replaces {
+        Some(old) => {
+            let old = state.store.key(&ws, old).await?.ok_or_else(|| {
+                ApiError::field(
+                    "replaces",
+                    "There is no live key with this id in this workspace to replace: it may have been revoked. Leave out \"replaces\" to make a new key.",
+                )
+            })?;
+            if settings.name.as_deref().is_some_and(|given| !same_name(given, &old.name)) {
+                return Err(not_the_replaced_name(&old.name));
+            }
+            old.name
+        }
+        None => settings.name.unwrap_or_default(),
+    };
+    let row = NewKeyRow {
         id: format!("key_{}", random_base62(&mut rand::rng(), 16)),
         workspace_id: ws.clone(),
-        // A replacement without a name takes the replaced key's, filled in by the store.
-        name: settings.name.unwrap_or_default(),
+        name,
         secret_hash: secret.sha256(),
         prefix: secret.display_prefix().to_owned(),
         hint: secret.hint().to_owned(),
@@ -131,13 +147,6 @@ async fn create_key(
         rate_limit: settings.rate_limit,
         replaces: settings.replaces,
     };
-    if row.name.is_empty()
-        && let Some(old) = &row.replaces
-    {
-        // The response (sealed for replays before the insert) needs the name now; the store
-        // checks again, in its transaction, that the key is live and unreplaced.
-        row.name = state.store.key(&ws, old).await?.map(|k| k.name).unwrap_or_default();
-    }
     let card = created_card(&row, &session, membership.role);
     let response = CreatedKey { key: card, secret: secret.expose().to_owned() };
     let record = match (&idem_key, lookup) {
@@ -149,7 +158,11 @@ async fn create_key(
         }
         _ => None,
     };
-    state.store.insert_key(&row, MAX_KEYS_PER_WORKSPACE, record.as_ref()).await.map_err(|e| match e {
+    let inserted = state.store.insert_key(&row, MAX_KEYS_PER_WORKSPACE, record.as_ref(), now - REPLAY_WINDOW_MS).await;
+    if let Err(KeyInsertError::Replay(made)) = &inserted {
+        return replay(&session, &ws, idem_key.as_deref().unwrap_or_default(), made, &request_hash);
+    }
+    inserted.map_err(|e| match e {
         KeyInsertError::LimitReached => ApiError::new(
             ErrorCode::KeyLimitReached,
             format!("This workspace already has {MAX_KEYS_PER_WORKSPACE} keys, the most it can have. Revoke a key you no longer need, then create this one."),
@@ -173,10 +186,12 @@ async fn create_key(
             "replaces",
             "There is no live key with this id in this workspace to replace: it may have been revoked. Leave out \"replaces\" to make a new key.",
         ),
-        KeyInsertError::NotTheReplacedName(name) => ApiError::field(
-            "name",
-            &format!("A replacement takes the name of the key it replaces, \"{name}\": send that name, or leave the name out."),
+        KeyInsertError::NotTheReplacedName(name) => not_the_replaced_name(&name),
+        KeyInsertError::ReplacementInRotation => ApiError::new(
+            ErrorCode::NameTaken,
+            "This key is itself the replacement in a rotation under way, which shares its name with the key it replaces. Finish that rotation (revoke the old key) first, then rotate this one.",
         ),
+        KeyInsertError::Replay(_) => ApiError::internal("a replay was not answered as one"),
         KeyInsertError::Store(e) => e.into(),
     })?;
     tracing::info!(workspace = %ws, key = %row.id, replaces = ?row.replaces, "key created");
@@ -186,6 +201,15 @@ async fn create_key(
 /// A date as an answer's message shows it: "2026-12-01 09:41 UTC".
 fn day_text(ms: i64) -> String {
     crate::store::to_time(ms).format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn not_the_replaced_name(name: &str) -> ApiError {
+    ApiError::field(
+        "name",
+        &format!(
+            "A replacement takes the name of the key it replaces, \"{name}\": send that name, or leave the name out."
+        ),
+    )
 }
 
 fn read_only() -> ApiError {

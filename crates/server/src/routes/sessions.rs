@@ -34,7 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 400, description = "`bad_request`: a body that is not JSON", body = ErrorBody),
         (status = 401, description = "`invalid_credentials`", body = ErrorBody),
         (status = 422, description = "`validation_failed`: a missing field, or an email longer than 254 characters", body = ErrorBody),
-        (status = 429, description = "`too_many_attempts`", body = ErrorBody),
+        (status = 429, description = "`too_many_attempts`: five failed attempts for this email in 15 minutes, or too many sign-ins waiting for a password check (`retryAfter` says when to try again)", body = ErrorBody),
     ))]
 async fn sign_in(
     State(state): State<AppState>,
@@ -51,19 +51,34 @@ async fn sign_in(
         ));
     }
     let counted = lockout::counted_as(&email);
-    if let Err(seconds) = state.store.reserve_sign_in(&counted, now).await? {
-        return Err(ApiError::retry_after(
-            ErrorCode::TooManyAttempts,
-            format!(
-                "Too many failed sign-ins for {email}. Wait {} minutes and try again, or reset the password.",
-                seconds.div_ceil(60)
-            ),
-            seconds,
-        ));
-    }
+    let attempt = match state.store.reserve_sign_in(&counted, now).await? {
+        Ok(attempt) => attempt,
+        Err(seconds) => {
+            return Err(ApiError::retry_after(
+                ErrorCode::TooManyAttempts,
+                format!(
+                    "Too many failed sign-ins for {email}. Wait {} minutes and try again, or reset the password.",
+                    seconds.div_ceil(60)
+                ),
+                seconds,
+            ));
+        }
+    };
     let found = state.store.user_for_sign_in(&email).await?;
     let stored = found.as_ref().map(|(_, hash)| hash.clone());
-    let verified = state.passwords.verify(request.password, stored).await.map_err(ApiError::internal)?;
+    let verified = match state.passwords.verify(request.password, stored).await {
+        Ok(verified) => verified,
+        Err(crate::password::CheckError::Busy) => {
+            // Not checked, so not a failure.
+            state.store.forget_sign_in_attempt(attempt).await?;
+            return Err(ApiError::retry_after(
+                ErrorCode::TooManyAttempts,
+                "The server is busy checking other sign-ins. Try again in a moment.",
+                1,
+            ));
+        }
+        Err(e) => return Err(ApiError::internal(e)),
+    };
     // A failed attempt stays counted, as it was from the start.
     let Some((user, _)) = found.filter(|_| verified) else {
         return Err(ApiError::new(

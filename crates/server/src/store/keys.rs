@@ -161,6 +161,12 @@ pub enum KeyInsertError {
     AlreadyReplaced(LiveKey),
     #[error("a replacement takes the name of the key it replaces")]
     NotTheReplacedName(String),
+    #[error("the key to replace is itself the replacement in a rotation under way")]
+    ReplacementInRotation,
+    /// Another request with the same `Idempotency-Key` made its key first (on this process
+    /// or another): answer with that one.
+    #[error("already made with this Idempotency-Key")]
+    Replay(IdempotencyRecord),
     #[error(transparent)]
     Store(#[from] super::StoreError),
 }
@@ -189,6 +195,27 @@ impl From<sqlx::Error> for KeyChangeRefusal {
     fn from(e: sqlx::Error) -> Self {
         KeyChangeRefusal::Store(e.into())
     }
+}
+
+async fn idempotency_record(
+    connection: &mut sqlx::SqliteConnection,
+    lookup: &[u8; 32],
+    since: i64,
+) -> Result<Option<IdempotencyRecord>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT lookup, request_hash, nonce, sealed, created_at FROM idempotency WHERE lookup = ? AND created_at > ?",
+    )
+    .bind(&lookup[..])
+    .bind(since)
+    .fetch_optional(connection)
+    .await?;
+    Ok(row.map(|r| IdempotencyRecord {
+        lookup: *lookup,
+        request_hash: r.get::<Vec<u8>, _>("request_hash").try_into().unwrap_or([0; 32]),
+        nonce: r.get("nonce"),
+        sealed: r.get("sealed"),
+        created_at: r.get("created_at"),
+    }))
 }
 
 /// A live key of the workspace, with the key it replaces.
@@ -221,17 +248,23 @@ impl From<sqlx::Error> for KeyInsertError {
 
 impl Store {
     /// Stores a key if the workspace is active and below `limit` live keys, and its name is
-    /// free (or, for a replacement, is the name of the live key it replaces, which has no other
-    /// live replacement), together with its idempotency record, in one transaction on the
-    /// single writer connection. A replacement with no name given (`key.name` empty) takes the
-    /// replaced key's; the name stored is returned.
+    /// free (or, for a replacement, is exactly the name of the live key it replaces, which has
+    /// no other live replacement and is not itself one in a rotation under way), together with
+    /// its idempotency record, in one transaction on the single writer connection. A record
+    /// younger than `replay_since` already made for the same `Idempotency-Key` wins.
     pub async fn insert_key(
         &self,
         key: &NewKeyRow,
         limit: u32,
         idem: Option<&IdempotencyRecord>,
-    ) -> Result<String, KeyInsertError> {
+        replay_since: i64,
+    ) -> Result<(), KeyInsertError> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(idem) = idem
+            && let Some(made) = idempotency_record(&mut tx, &idem.lookup, replay_since).await?
+        {
+            return Err(KeyInsertError::Replay(made));
+        }
         let billing: Option<String> = sqlx::query_scalar("SELECT billing_status FROM workspaces WHERE id = ?")
             .bind(&key.workspace_id)
             .fetch_optional(&mut *tx)
@@ -240,24 +273,25 @@ impl Store {
             return Err(KeyInsertError::ReadOnly);
         }
         let live = live_keys(&mut tx, &key.workspace_id).await?;
-        let name = match &key.replaces {
+        match &key.replaces {
             Some(old_id) => {
                 let old = live.iter().find(|k| k.key.id == *old_id).ok_or(KeyInsertError::NoSuchKeyToReplace)?;
-                if !key.name.is_empty() && !same_name(&key.name, &old.key.name) {
+                if key.name != old.key.name {
                     return Err(KeyInsertError::NotTheReplacedName(old.key.name.clone()));
+                }
+                if old.replaces.as_ref().is_some_and(|its_old| live.iter().any(|k| k.key.id == *its_old)) {
+                    return Err(KeyInsertError::ReplacementInRotation);
                 }
                 if let Some(other) = live.iter().find(|k| k.replaces.as_deref() == Some(old_id)) {
                     return Err(KeyInsertError::AlreadyReplaced(other.key.clone()));
                 }
-                old.key.name.clone()
             }
             None => {
                 if let Some(taken) = live.iter().find(|k| same_name(&k.key.name, &key.name)) {
                     return Err(KeyInsertError::NameTaken(taken.key.clone()));
                 }
-                key.name.clone()
             }
-        };
+        }
         let inserted = sqlx::query(
             "INSERT INTO api_keys (id, workspace_id, name, secret_hash, prefix, hint, scopes, created_at, created_by,
                 expires_at, rate_limit_enabled, rate_limit_max, rate_limit_window, replaces)
@@ -266,7 +300,7 @@ impl Store {
         )
         .bind(&key.id)
         .bind(&key.workspace_id)
-        .bind(&name)
+        .bind(&key.name)
         .bind(&key.secret_hash[..])
         .bind(&key.prefix)
         .bind(&key.hint)
@@ -299,7 +333,7 @@ impl Store {
             self.count_writes(1);
         }
         tx.commit().await?;
-        Ok(name)
+        Ok(())
     }
 
     /// Stores keys as they are, without the key limit: for the demo seed and benchmarks.
@@ -334,18 +368,8 @@ impl Store {
 
     /// A stored idempotent response younger than `since`.
     pub async fn idempotency_record(&self, lookup: &[u8; 32], since: i64) -> StoreResult<Option<IdempotencyRecord>> {
-        let row = sqlx::query("SELECT lookup, request_hash, nonce, sealed, created_at FROM idempotency WHERE lookup = ? AND created_at > ?")
-            .bind(&lookup[..])
-            .bind(since)
-            .fetch_optional(&self.writer)
-            .await?;
-        Ok(row.map(|r| IdempotencyRecord {
-            lookup: *lookup,
-            request_hash: r.get::<Vec<u8>, _>("request_hash").try_into().unwrap_or([0; 32]),
-            nonce: r.get("nonce"),
-            sealed: r.get("sealed"),
-            created_at: r.get("created_at"),
-        }))
+        let mut connection = self.writer.acquire().await?;
+        Ok(idempotency_record(&mut connection, lookup, since).await?)
     }
 
     pub async fn purge_idempotency(&self, before: i64) -> StoreResult<()> {

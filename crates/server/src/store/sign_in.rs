@@ -35,6 +35,13 @@ impl Store {
         Ok(Ok(id))
     }
 
+    /// An attempt whose password was never checked stops counting.
+    pub async fn forget_sign_in_attempt(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sign_in_attempts WHERE id = ?").bind(id).execute(&self.writer).await?;
+        self.count_writes(1);
+        Ok(())
+    }
+
     /// A sign-in succeeded: the email's attempts stop counting.
     pub async fn clear_sign_in(&self, email: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM sign_in_attempts WHERE email = ?").bind(email).execute(&self.writer).await?;

@@ -78,7 +78,8 @@ describe("the start screen", () => {
           "http://keys.example.org is not encrypted (http://, not https://): your password would cross the network.",
       }),
     );
-    renderWithApp(StartScreen, {}, signedOutState());
+    api.signIn.mockResolvedValueOnce(session({ account: account({ serverUrl: "http://keys.example.org" }) }));
+    const { app } = renderWithApp(StartScreen, {}, signedOutState());
     await fillSignIn("http://keys.example.org", "ana@example.com", "secret words");
     const warning = await screen.findByTestId("signin-unencrypted");
     expect(warning).toHaveTextContent("This address is not encrypted");
@@ -98,6 +99,7 @@ describe("the start screen", () => {
       "secret words",
       true,
     );
+    await vi.waitFor(() => expect(app.session?.account.serverUrl).toBe("http://keys.example.org"));
   });
 
   it("shows a wrong password above the button, keeping what was typed", async () => {

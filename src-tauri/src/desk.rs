@@ -506,7 +506,7 @@ impl Desk {
                 "name",
                 &format!(
                     "{} Choose another name to keep this key in the keychain, or make it without the keychain.",
-                    keychain::others_entry(&address, &server).split(". Keydeck").next().unwrap_or_default()
+                    keychain::entry_of_another_server(&address, &server)
                 ),
             ));
         }
@@ -699,7 +699,7 @@ impl Desk {
         match self.held(&here.server, &address).await? {
             Held::Nothing => Err(none()),
             Held::Others { server } => {
-                Err(app_error(AppErrorCode::NotFound, keychain::others_entry(&address, &server)))
+                Err(app_error(AppErrorCode::NotFound, keychain::never_sent(&address, &server)))
             }
             Held::Mine { secret, recorded: true } => Ok(secret),
             Held::Mine { secret, recorded: false } => {

@@ -189,6 +189,9 @@ async fn rotation_incident_and_zapier_on_the_demo() -> Result<()> {
         tokio::time::sleep(Duration::from_secs(3)).await;
         ensure!(count(&app, "[data-testid=zapier-connected]").await? == 0, "a refusal is never a connection");
         app.accessible("Connect Zapier").await?;
+        app.client
+            .execute("arguments[0].scrollIntoView({block: 'center'});", vec![serde_json::to_value(&refused)?])
+            .await?;
         app.screenshot("zapier-refused").await?;
         ensure!(call(&api, &zapier, &ws).await?.is_none(), "Zapier's test request is accepted");
         let connected = app.find("[data-testid=zapier-connected]", 30).await.context("the flow sees the first use")?;

@@ -32,11 +32,27 @@ pub(super) enum Held {
     },
 }
 
+/// That `address` holds another server's key.
+pub(super) fn entry_of_another_server(address: &KeychainAddress, server: &str) -> String {
+    format!(
+        "This computer's keychain already holds a key at \"{}\" / \"{}\" for another workspace server ({server}), whose workspace has the same ID.",
+        address.service, address.account
+    )
+}
+
+/// Why a key from the keychain is not used here: its address holds another server's key.
+pub(super) fn never_sent(address: &KeychainAddress, server: &str) -> String {
+    format!(
+        "{} Keydeck never sends a key to a server other than the one that issued it: paste the key instead.",
+        entry_of_another_server(address, server)
+    )
+}
+
 /// Why a key is not kept in the keychain: its address holds another server's key.
 pub(super) fn others_entry(address: &KeychainAddress, server: &str) -> String {
     format!(
-        "This computer's keychain already holds a key at \"{}\" / \"{}\" for another workspace server ({server}), whose workspace has the same ID. Keydeck leaves that entry as it is, so this key is not in the keychain: copy it from here.",
-        address.service, address.account
+        "{} Keydeck leaves that entry as it is, so this key is not in the keychain: copy it from here.",
+        entry_of_another_server(address, server)
     )
 }
 
@@ -96,7 +112,7 @@ impl Desk {
         match self.held(server, address).await? {
             Held::Nothing => Ok(None),
             Held::Mine { secret, .. } => Ok(Some(secret)),
-            Held::Others { server } => Err(app_error(AppErrorCode::NotFound, others_entry(address, &server))),
+            Held::Others { server } => Err(app_error(AppErrorCode::NotFound, never_sent(address, &server))),
         }
     }
 

@@ -698,9 +698,7 @@ impl Desk {
         };
         match self.held(&here.server, &address).await? {
             Held::Nothing => Err(none()),
-            Held::Others { server } => {
-                Err(app_error(AppErrorCode::NotFound, keychain::never_sent(&address, &server)))
-            }
+            Held::Others { server } => Err(app_error(AppErrorCode::NotFound, keychain::never_sent(&address, &server))),
             Held::Mine { secret, recorded: true } => Ok(secret),
             Held::Mine { secret, recorded: false } => {
                 let live = here.client.list_keys(&here.token, &here.workspace.id).await.map_err(from_client)?;

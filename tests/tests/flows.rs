@@ -297,7 +297,10 @@ async fn zapier_twice_then_a_refused_rotation_cancelled_touch_only_their_own_key
         app.click("[data-testid=zapier-close]").await?;
         ensure!(keychain_secret(&format!("{ws}/Zapier"))? == first);
         ensure!(keychain_secret(&format!("{ws}/Zapier 2"))? == second);
-        ensure!(count(&app, &card("Zapier")).await? == 1 && count(&app, &card("Zapier 2")).await? == 1);
+        app.until(15, "one card of each name", || async {
+            Ok(count(&app, &card("Zapier")).await? == 1 && count(&app, &card("Zapier 2")).await? == 1)
+        })
+        .await?;
 
         // Rotate "Zapier". The workspace is full (ten keys): a never-used demo key makes room.
         app.click(&card("Zapier")).await?;

@@ -72,6 +72,8 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<RunningServer, 
         .await
         .map_err(|source| StartError::Database { path: state.config.db_path.display().to_string(), source })?;
     state.keys.looked_at(state.clock.now_ms());
+    // In the background: starting (the demo's first screen among it) need not wait for a hash.
+    drop(tokio::task::spawn_blocking(password::prepare));
     let (stop, stopped) = watch::channel(false);
     let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(
         routes::app(state.clone()),

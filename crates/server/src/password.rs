@@ -25,9 +25,14 @@ pub fn hash(password: &str) -> Result<String, argon2::password_hash::Error> {
 /// Sign-ins that may wait for a check, per turn, before more are turned away.
 pub const WAITING_PER_TURN: usize = 32;
 
+/// Makes the stand-in hash of [`dummy`] now, so that the first unknown email takes no longer
+/// than the others. Blocking (one argon2id hash): the server runs it off its start path.
+pub fn prepare() {
+    dummy();
+}
+
 /// A stand-in hash for unknown emails, so an unknown email takes as long as a wrong password
-/// and sign-in does not reveal who has an account. Made once ([`PasswordChecks::new`] makes it,
-/// so that the first unknown email takes no longer than the others).
+/// and sign-in does not reveal who has an account. Made once.
 fn dummy() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| hash("keydeck-dummy-password").unwrap_or_default())
@@ -82,7 +87,6 @@ pub enum CheckError {
 impl PasswordChecks {
     pub fn new(turns: usize) -> PasswordChecks {
         let turns = turns.max(1);
-        dummy();
         PasswordChecks {
             turns: Arc::new(Semaphore::new(turns)),
             areas: Arc::default(),

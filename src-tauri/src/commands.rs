@@ -9,7 +9,7 @@ use keydeck_core::rotation::{RotationReason, RotationView};
 use keydeck_core::wire::UpdateKeyRequest;
 use tauri::State;
 
-use crate::desk::Desk;
+use keydeck_desk::Desk;
 
 type Result<T> = std::result::Result<T, AppError>;
 

@@ -2,19 +2,11 @@
 //! the runtime so tests drive the same commands through `tauri::test`.
 
 pub mod commands;
-pub mod demo;
-pub mod desk;
-pub mod error;
-pub mod store;
-
-use std::sync::Arc;
 
 use keydeck_core::app::AppErrorCode;
-use keydeck_vault::{OsKeychain, SecretClipboard, SystemClipboard};
+use keydeck_desk::Desk;
+use keydeck_desk::error::{AppResult, app_error};
 use tauri::{Manager, Runtime};
-
-use crate::desk::Desk;
-use crate::error::{AppResult, app_error};
 
 /// Registers the app's state and commands on a builder.
 pub fn app<R: Runtime>(builder: tauri::Builder<R>, desk: Desk) -> tauri::Builder<R> {
@@ -52,14 +44,6 @@ fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync
     ]
 }
 
-/// The desk of the real app: the OS keychain (probed once) and the system clipboard.
-pub fn real_desk(data_dir: std::path::PathBuf) -> Desk {
-    let keychain = OsKeychain;
-    let keychain_problem = keychain.probe().err().map(|e| e.to_string());
-    let clipboard = SystemClipboard::open().map(|c| Arc::new(c) as Arc<dyn SecretClipboard>);
-    Desk::new(store::DataDir::new(data_dir), Arc::new(keychain), keychain_problem, clipboard)
-}
-
 pub fn run() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -77,7 +61,7 @@ pub fn run() {
     let builder = builder.setup(|app| {
         let data_dir = app.path().app_data_dir()?;
         let demo_on_start = std::env::args().any(|a| a == "--demo");
-        app.manage(real_desk(data_dir).with_demo_on_start(demo_on_start));
+        app.manage(Desk::open(data_dir).with_demo_on_start(demo_on_start));
         // The bench's blank page is the same binary doing nothing but show the page.
         if std::env::var("KEYDECK_BENCH").as_deref() != Ok("blank") {
             let handle = app.handle().clone();

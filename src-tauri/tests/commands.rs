@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use keydeck_app::desk::Desk;
-use keydeck_app::store::DataDir;
 use keydeck_core::app::{
     AppError, AppErrorCode, GenerateResult, KeyCardView, KeysView, RotationCheck, RotationStep, RotationTested,
     SessionView, Startup, TestReport, Verdict,
 };
 use keydeck_core::rotation::{ConfirmedBy, Rotation, RotationView, Stage};
 use keydeck_core::wire::Plan;
+use keydeck_desk::Desk;
+use keydeck_desk::store::DataDir;
 use keydeck_server::{Clock, ServerConfig, admin};
 use keydeck_vault::testing::{MemoryClipboard, MemoryKeychain};
 use keydeck_vault::{KeychainAddress, SecretClipboard, SecretStore};
@@ -495,7 +495,7 @@ fn the_demo_opens_without_an_account_and_its_integration_sets_itself_up() {
     let first: KeysView = h.invoke("list_keys", json!({})).unwrap();
     assert!(first.keys.len() >= 7, "the demo's keys: {}", first.keys.len());
     // The simulated integration makes its key in the background, into the keychain, and uses it.
-    let name = keydeck_app::demo::INTEGRATION_KEY_NAME;
+    let name = keydeck_desk::demo::INTEGRATION_KEY_NAME;
     let mut used = None;
     for _ in 0..60 {
         let keys: KeysView = h.invoke("list_keys", json!({})).unwrap();

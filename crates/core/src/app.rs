@@ -194,6 +194,10 @@ ipc! {
         pub detail: String,
         /// What to do about it; empty when all is well.
         pub action: String,
+        /// Where the test stopped, when it did not connect.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub failure: Option<TestFailure>,
         /// The API's error code, when the server refused the key.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
@@ -274,6 +278,18 @@ ipc! {
         #[ts(optional)]
         pub keys: Option<KeysView>,
     }
+}
+
+/// Where a key test that did not connect stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum TestFailure {
+    /// The offline checks found the key's text wrong: nothing was sent.
+    Malformed,
+    /// The workspace server did not answer: the key itself was not checked.
+    Unreachable,
+    /// The server answered and refused the key (`code` says why).
+    Refused,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]

@@ -4,7 +4,7 @@
 //! ([`attempt_refused`]), for the screens that wait for an integration to work.
 
 use crate::ErrorCode;
-use crate::app::{Budget, RefusalAdvice, TestReport, Verdict};
+use crate::app::{Budget, RefusalAdvice, TestFailure, TestReport, Verdict};
 use crate::key::KeyFormatError;
 use crate::wire::KeyRefusal;
 
@@ -72,9 +72,10 @@ pub fn attempt_refused(refusal: &KeyRefusal, workspace_id: &str) -> RefusalAdvic
     RefusalAdvice { at: refusal.at, error: refusal.error, status: refusal.status, cause: cause.to_owned(), fix }
 }
 
-fn report(title: &str, detail: String, action: &str) -> TestReport {
+fn report(failure: TestFailure, title: &str, detail: String, action: &str) -> TestReport {
     TestReport {
         verdict: Verdict::Problem,
+        failure: Some(failure),
         title: title.to_owned(),
         detail,
         action: action.to_owned(),
@@ -103,12 +104,13 @@ pub fn format_problem(e: &KeyFormatError) -> TestReport {
         KeyFormatError::TooLong { .. } => ("Something extra was pasted", "Copy just the key: it has 42 characters."),
         KeyFormatError::BadChecksum => ("The key was mistyped", "Copy the key again instead of typing it."),
     };
-    report(title, e.to_string(), action)
+    report(TestFailure::Malformed, title, e.to_string(), action)
 }
 
 /// The server could not be reached.
 pub fn unreachable(detail: String) -> TestReport {
     report(
+        TestFailure::Unreachable,
         "The workspace server did not answer",
         detail,
         "Check your connection and the server address, then test again. The key itself was not checked.",
@@ -141,7 +143,7 @@ pub fn refused(code: ErrorCode, message: &str, retry_after: Option<u64>, budget:
         (ErrorCode::RateLimitExceeded, Some(s)) => format!("{message} Try again in {s} seconds."),
         _ => message.to_owned(),
     };
-    TestReport { code: Some(code), budget, ..report(title, detail, action) }
+    TestReport { code: Some(code), budget, ..report(TestFailure::Refused, title, detail, action) }
 }
 
 /// The key works.
@@ -158,6 +160,7 @@ pub fn connected(key_name: &str, workspace_name: &str, budget: Option<Budget>) -
         title: "Connected".to_owned(),
         detail,
         action: String::new(),
+        failure: None,
         code: None,
         budget,
         key_name: Some(key_name.to_owned()),

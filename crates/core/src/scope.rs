@@ -46,6 +46,30 @@ impl Scope {
         Scope::ALL.into_iter().find(|scope| scope.as_str() == s)
     }
 
+    /// The scope's name as screens and `kdk` show it: "Read time entries".
+    pub fn label(self) -> &'static str {
+        match self {
+            Scope::TimeEntriesRead => "Read time entries",
+            Scope::TimeEntriesWrite => "Create time entries",
+            Scope::EmployeesRead => "Read people",
+            Scope::ReportsRead => "Read reports",
+            Scope::ProjectsRead => "Read projects",
+            Scope::ProjectsWrite => "Create projects",
+        }
+    }
+
+    /// What the scope lets a key do, in a sentence.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Scope::TimeEntriesRead => "See time entries and who is clocked in.",
+            Scope::TimeEntriesWrite => "Add new time entries.",
+            Scope::EmployeesRead => "See employee names and profiles.",
+            Scope::ReportsRead => "See summary reports.",
+            Scope::ProjectsRead => "See projects.",
+            Scope::ProjectsWrite => "Add new projects.",
+        }
+    }
+
     /// A short phrase for people: "read time entries".
     pub fn describe(self) -> &'static str {
         match self {

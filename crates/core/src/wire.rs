@@ -335,6 +335,16 @@ wire_enum! {
 impl Plan {
     pub const ALL: [Plan; 4] = [Plan::Free, Plan::SoloPro, Plan::Team, Plan::Business];
 
+    /// The plan's name as people see it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Plan::Free => "Free",
+            Plan::SoloPro => "Solo Pro",
+            Plan::Team => "Team",
+            Plan::Business => "Business",
+        }
+    }
+
     pub fn has_api_access(self) -> bool {
         matches!(self, Plan::Team | Plan::Business)
     }
@@ -367,6 +377,15 @@ impl BillingStatus {
 }
 
 impl Role {
+    /// The role's name as people see it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Owner => "Owner",
+            Role::Admin => "Admin",
+            Role::Member => "Member",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Owner => "owner",
@@ -397,6 +416,15 @@ impl ErrorBody {
 }
 
 impl KeyStatus {
+    /// The status as a card shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "Active",
+            KeyStatus::Disabled => "Disabled",
+            KeyStatus::Expired => "Expired",
+        }
+    }
+
     /// A key's status at `now`: disabled wins over expired, because re-enabling is the action
     /// an admin can take.
     pub fn at(enabled: bool, expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> KeyStatus {

@@ -215,6 +215,10 @@ export type TestReport = { verdict: Verdict, title: string, detail: string,
  */
 action: string, 
 /**
+ * Where the test stopped, when it did not connect.
+ */
+failure?: TestFailure, 
+/**
  * The API's error code, when the server refused the key.
  */
 code?: ErrorCode, budget?: Budget, keyName?: string, workspaceName?: string, };

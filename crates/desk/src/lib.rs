@@ -1,7 +1,9 @@
-//! The app's logic, without Tauri: accounts and sessions, the key list (with the last one kept
-//! for when the server is unreachable), generating a key into the keychain and clipboard,
-//! testing a key, and the demo workspace. Commands in `commands.rs` are one-line adapters over
-//! this, so it is tested with a real server and stand-in keychain and clipboard.
+//! What the Keydeck window and the `kdk` command line both do, without Tauri: accounts and
+//! sessions, the key list (with the last one kept for when the server is unreachable),
+//! generating a key into the keychain and clipboard, testing a key, and the demo workspace.
+//! The window's commands (`src-tauri/src/commands.rs`) and `kdk`'s are thin adapters over
+//! `Desk`, so both share the accounts file, the session tokens and key entries in the
+//! keychain, and the rotation journals in one data directory.
 //!
 //! Which server each keychain entry belongs to is kept by `keychain`; rotations by `rotation`.
 
@@ -21,8 +23,11 @@ use keydeck_core::{ParsedKey, Settings, diagnosis};
 use keydeck_vault::{KeychainAddress, SecretClipboard, SecretStore, VaultError, clear_if_holds};
 use tokio::sync::Mutex;
 
+pub mod demo;
+pub mod error;
 mod keychain;
 mod rotation;
+pub mod store;
 
 use crate::demo::Demo;
 use crate::error::{AppResult, app_error, field_error, from_client, from_vault};
@@ -91,7 +96,27 @@ fn is_key(secret: &str, prefix: &str, hint: &str) -> bool {
     secret.len() == keydeck_core::key::KEY_LEN && secret.starts_with(prefix) && secret.ends_with(hint)
 }
 
+/// The app's identifier: its data directory's name, as Tauri names it from `tauri.conf.json`.
+pub const APP_IDENTIFIER: &str = "dev.keydeck.app";
+
+/// The data directory that the window and `kdk` share: the platform's data folder (on Linux
+/// `$XDG_DATA_HOME`, else `~/.local/share`) joined with the app's identifier, as Tauri's
+/// `app_data_dir` resolves it.
+pub fn default_data_dir() -> AppResult<std::path::PathBuf> {
+    dirs::data_dir().map(|d| d.join(APP_IDENTIFIER)).ok_or_else(|| {
+        app_error(AppErrorCode::Other, "This computer has no home folder to keep Keydeck's accounts in. Set HOME.")
+    })
+}
+
 impl Desk {
+    /// The desk over this computer's real keychain (probed once) and system clipboard.
+    pub fn open(data_dir: std::path::PathBuf) -> Desk {
+        let keychain = keydeck_vault::OsKeychain;
+        let keychain_problem = keychain.probe().err().map(|e| e.to_string());
+        let clipboard = keydeck_vault::SystemClipboard::open().map(|c| Arc::new(c) as Arc<dyn SecretClipboard>);
+        Desk::new(DataDir::new(data_dir), Arc::new(keychain), keychain_problem, clipboard)
+    }
+
     pub fn new(
         data: DataDir,
         keychain: Arc<dyn SecretStore>,
@@ -749,6 +774,140 @@ impl Desk {
         if let Some(demo) = self.demo.lock().await.take() {
             demo.stop().await;
         }
+    }
+}
+
+/// Where the current account stands on this computer, read from the data directory alone.
+#[derive(Debug, Clone)]
+pub struct Local {
+    pub account: AccountSummary,
+    /// The server that issues its keys, as keychain records name it (`demo` for the demo).
+    pub server: String,
+    /// The workspace used last, if any.
+    pub workspace_id: Option<String>,
+}
+
+/// A secret read from this computer's keychain, and where it was.
+#[derive(Debug, Clone)]
+pub struct StoredSecret {
+    pub secret: String,
+    pub address: KeychainAddress,
+}
+
+impl Desk {
+    /// The account used last and its workspace, from the accounts file: no server is asked,
+    /// nothing is restored (for `kdk get`, `env` and `run`).
+    pub async fn local(&self) -> AppResult<Local> {
+        let remembered = self.data.remembered();
+        let account = remembered
+            .current
+            .as_deref()
+            .and_then(|id| remembered.accounts.iter().find(|a| a.id() == id))
+            .ok_or_else(|| app_error(AppErrorCode::SignedOut, "Nobody is signed in on this computer."))?;
+        Ok(Local {
+            account: summary(account),
+            server: account.server(),
+            workspace_id: account.last_workspace_id.clone(),
+        })
+    }
+
+    /// The secret this computer's keychain holds for the key `name` of `workspace_id`, when the
+    /// entry is `server`'s (recorded so, or claimed by no server): no server is asked.
+    pub async fn stored_secret(&self, server: &str, workspace_id: &str, name: &str) -> AppResult<StoredSecret> {
+        let address = KeychainAddress::for_key(workspace_id, name);
+        match self.held(server, &address).await? {
+            Held::Mine { secret, .. } => Ok(StoredSecret { secret, address }),
+            Held::Others { server } => Err(app_error(AppErrorCode::NotFound, keychain::never_sent(&address, &server))),
+            Held::Nothing => Err(app_error(
+                AppErrorCode::NotFound,
+                format!(
+                    "This computer's keychain holds no key named \"{name}\" for workspace {workspace_id} (looked at \"{}\" / \"{}\").",
+                    address.service, address.account
+                ),
+            )),
+        }
+    }
+
+    /// Restores the account used last (starting the demo for the demo account), as the window
+    /// does at start.
+    pub async fn resume(&self) -> AppResult<SessionView> {
+        let last = self.remembered.lock().await.current.clone();
+        match last {
+            Some(id) if id == DEMO_ACCOUNT_ID => self.open_demo().await,
+            Some(id) => self.restore(&id).await,
+            None => Err(app_error(AppErrorCode::SignedOut, "Nobody is signed in on this computer.")),
+        }
+    }
+
+    /// The workspace of `session` with this ID or name (names ignore case).
+    pub fn workspace_in(session: &SessionView, wanted: &str) -> AppResult<WorkspaceSummary> {
+        let wanted = wanted.trim();
+        session
+            .workspaces
+            .iter()
+            .find(|w| w.id == wanted)
+            .or_else(|| session.workspaces.iter().find(|w| w.name.to_lowercase() == wanted.to_lowercase()))
+            .cloned()
+            .ok_or_else(|| {
+                let names: Vec<String> = session.workspaces.iter().map(|w| format!("{} ({})", w.name, w.id)).collect();
+                app_error(
+                    AppErrorCode::NotFound,
+                    format!(
+                        "{} has no workspace \"{wanted}\". Its workspaces: {}.",
+                        session.account.email,
+                        names.join(", ")
+                    ),
+                )
+            })
+    }
+
+    /// Acts on another workspace of the signed-in account, in this process only: the window
+    /// and the next `kdk` keep the workspace chosen last (for `kdk --workspace` and the
+    /// project file).
+    pub async fn visit_workspace(&self, session: &SessionView, wanted: &str) -> AppResult<SessionView> {
+        let workspace = Self::workspace_in(session, wanted)?;
+        let mut current = self.current.lock().await;
+        let Some(c) = current.as_mut() else {
+            return Err(app_error(AppErrorCode::SignedOut, "Nobody is signed in on this computer."));
+        };
+        c.workspace = workspace.clone();
+        Ok(SessionView { workspace_id: workspace.id, ..session.clone() })
+    }
+
+    /// Whether the keychain holds the session token this process signed in with, so that the
+    /// next start (or the next `kdk`) is signed in too.
+    pub async fn session_is_kept(&self, account_id: &str) -> bool {
+        let Ok((_, token, account)) = self.session(account_id).await else { return false };
+        let (keychain, address) =
+            (self.keychain.clone(), KeychainAddress::for_session(&account.server_url, &account.email));
+        matches!(spawn_blocking(move || keychain.load(&address)).await, Ok(Ok(Some(kept))) if kept == token)
+    }
+
+    /// The settings in use.
+    pub async fn settings(&self) -> Settings {
+        self.settings.lock().await.clone()
+    }
+
+    /// The unfinished rotations of the current workspace begun on this computer (in the window
+    /// or on the command line).
+    pub async fn rotations(&self) -> AppResult<Vec<keydeck_core::rotation::RotationView>> {
+        let here = self.here().await?;
+        Ok(self.rotation_views(&here.workspace.id))
+    }
+
+    /// The live key of the current workspace called `name` (names compare as the server's
+    /// rule does: ignoring case and surrounding spaces).
+    pub async fn key_named(&self, name: &str) -> AppResult<KeyCardView> {
+        let keys = self.list_keys().await?;
+        if keys.stale {
+            return Err(app_error(
+                AppErrorCode::Unreachable,
+                keys.stale_reason.unwrap_or_else(|| "The workspace server did not answer.".to_owned()),
+            ));
+        }
+        keys.keys.into_iter().find(|k| keydeck_core::rules::same_name(&k.card.name, name)).ok_or_else(|| {
+            app_error(AppErrorCode::NotFound, format!("This workspace has no live key named \"{}\".", name.trim()))
+        })
     }
 }
 

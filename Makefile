@@ -1,5 +1,7 @@
 # Keydeck's one task runner. CI runs `make test` (through .ci/run).
+#   make           build the desktop app (keydeck) and the command line (kdk)
 #   make run       build and start the desktop app on the demo workspace
+#   make deb       the release .deb: the app, kdk, kdk's man page and shell completions
 #   make test      lint, then every test: Rust unit and integration tests, web view tests, the
 #                  server against its OpenAPI document (schemathesis), and the end-to-end tests
 #                  in a real window with a real keychain and clipboard
@@ -13,7 +15,10 @@ CARGO ?= cargo
 DEMO_DB ?= $(HOME)/.local/share/keydeck/demo-server.db
 UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/package.json
 
-.PHONY: deps ui run server test test-unit api-check e2e lint bench bench-server bench-app openapi bindings
+.PHONY: build deb deps ui run server test test-unit api-check e2e lint bench bench-server bench-app openapi bindings
+
+build: ui
+	$(CARGO) build -p keydeck-app -p keydeck-cli --locked
 
 deps:
 	@./scripts/install-deps.sh
@@ -72,8 +77,11 @@ bench: ui
 bench-server: deps
 	$(CARGO) bench -p keydeck-server --bench server --locked
 
-bench-app: ui
+deb: ui
+	./scripts/stage-cli.sh
 	npx tauri build --bundles deb
+
+bench-app: deb
 	./scripts/with-desktop.sh $(CARGO) bench -p keydeck-e2e --bench app --locked
 
 openapi: deps

@@ -34,6 +34,15 @@ pub fn app_binary() -> PathBuf {
     target.join("debug").join("keydeck")
 }
 
+/// The command line under test: `KDK` or the debug build beside the app's.
+pub fn kdk_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("KDK") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    target.join("debug").join("kdk")
+}
+
 /// Where screenshots go: `artifacts/screens` under the repository.
 pub fn artifacts() -> PathBuf {
     let dir = root().join("artifacts").join("screens");

@@ -1,14 +1,14 @@
 //! End to end, in the real window, on the demo workspace: guided rotation (by itself, with the
 //! old key still in use, with the new key refused, and across SIGKILLs), incident response,
-//! "Connect Zapier" (refused, then connected; run twice), and axe-core on every screen of these
-//! flows. The keychain is read with `secret-tool`; stand-in integrations call the real server
+//! "Connect Zapier" (refused, then connected; run twice), a rotation begun with `kdk` and
+//! killed that the window carries on, and axe-core on every screen of these flows. The keychain is read with `secret-tool`; stand-in integrations call the real server
 //! over HTTP.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use keydeck_client::{Client, ClientError};
-use keydeck_e2e::{App, app_binary, keychain_secret, real_desktop};
+use keydeck_e2e::{App, app_binary, kdk_binary, keychain_secret, real_desktop};
 
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -257,6 +257,78 @@ async fn a_rotation_survives_sigkill_after_step_one_and_after_step_two_begins() 
         app.find(&wizard_at("4"), 90).await.context("step 3 passes by itself after the restarts")?;
         revoke_old(&app, INTEGRATION).await?;
         ensure!(keychain_secret(&address)? == new && keychain_secret(&previous)?.is_empty());
+        app.close().await
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_rotation_begun_with_kdk_and_killed_with_sigkill_is_finished_in_the_window() -> Result<()> {
+    if !real_desktop() {
+        return Ok(());
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    keydeck_e2e::bounded(300, async {
+        let port = 4484;
+        let data = std::env::temp_dir().join(format!("keydeck-e2e-kdk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data);
+        std::fs::create_dir_all(data.join("dev.keydeck.app"))?;
+        std::fs::write(data.join("dev.keydeck.app").join("settings.json"), FAST)?;
+        let kdk = |args: &[&str]| {
+            let mut c = tokio::process::Command::new(kdk_binary());
+            c.args(args).env("XDG_DATA_HOME", &data).current_dir(&data).kill_on_drop(true);
+            c
+        };
+        let login = kdk(&["login", "--demo"]).output().await?;
+        ensure!(login.status.success(), "kdk login --demo: {}", String::from_utf8_lossy(&login.stderr));
+        let me: serde_json::Value = serde_json::from_slice(&kdk(&["whoami", "--json"]).output().await?.stdout)?;
+        let address = format!("{}/{INTEGRATION}", me["workspaceId"].as_str().context("no workspace")?);
+        let previous = format!("{address} (previous)");
+        let old = kdk(&["get", INTEGRATION]).output().await?;
+        let old = String::from_utf8(old.stdout)?.trim().to_owned();
+        ensure!(old.starts_with("kdk_"), "the demo integration's key is in the keychain: {old:?}");
+
+        // kdk makes the replacement and waits at step 3; it is killed as soon as step 1 is done.
+        let mut rotate =
+            kdk(&["rotate", INTEGRATION, "--wait", "--timeout", "300"]).stderr(std::process::Stdio::piped()).spawn()?;
+        let mut lines =
+            tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(rotate.stderr.take().context("stderr")?));
+        loop {
+            let line = lines.next_line().await?.context("kdk rotate ended before step 1 was done")?;
+            if line.starts_with("Step 1 of 4") {
+                break;
+            }
+        }
+        rotate.start_kill()?;
+        let status = rotate.wait().await?;
+        ensure!(!status.success(), "kdk was killed");
+        let new = keychain_secret(&address)?;
+        ensure!(new.starts_with("kdk_") && new != old, "the key's address holds the replacement");
+        ensure!(keychain_secret(&previous)? == old, "the old key waits at the previous address");
+        let journals: serde_json::Value =
+            serde_json::from_slice(&kdk(&["rotations", "--json"]).output().await?.stdout)?;
+        ensure!(journals.as_array().map(Vec::len) == Some(1), "one rotation journaled: {journals}");
+
+        // The window, on the same data directory, offers the rotation and carries it to the end.
+        let app = App::launch_with(port, None, Some(&data), &app_binary()).await?;
+        app.find(&card(INTEGRATION), 90).await?;
+        ensure!(count(&app, &card(INTEGRATION)).await? == 2, "exactly one replacement beside the old key");
+        app.click("[data-testid=rotation-resume-banner] [data-testid=rotation-resume]").await?;
+        // kdk may have journaled step 2 (or step 3) before it died: the window resumes there.
+        let wizard = app.find("[data-testid=rotation-wizard]", 30).await?;
+        let step = wizard.attr("data-step").await?.unwrap_or_default();
+        app.screenshot("rotation-from-kdk-resumed").await?;
+        if step == "1" {
+            app.click("[data-testid=rotation-next]").await?;
+            app.find(&wizard_at("2"), 20).await?;
+        }
+        if step != "3" {
+            app.click("[data-testid=rotation-updated]").await?;
+        }
+        app.find(&wizard_at("4"), 90).await.context("step 3 passes by itself in the window")?;
+        revoke_old(&app, INTEGRATION).await?;
+        ensure!(keychain_secret(&address)? == new, "the replacement stays at the key's address");
+        ensure!(keychain_secret(&previous)?.is_empty(), "the old key's entry is gone");
         app.close().await
     })
     .await

@@ -9,7 +9,7 @@ use crate::purpose::Purpose;
 use crate::rotation::{RotationView, Verification};
 use crate::rules::{ExpiresInDays, RateLimit};
 use crate::scope::Scope;
-use crate::wire::{FieldError, KeyCard, KeyRequestLog, UsageDay, WorkspaceSummary};
+use crate::wire::{FieldError, KeyCard, KeyRequestLog, KeyStatus, Plan, Role, UsageDay, WorkspaceSummary};
 
 macro_rules! ipc {
     ($($item:item)*) => {$(
@@ -104,7 +104,16 @@ ipc! {
         pub rotation_due: bool,
         /// Expires within 7 days.
         pub expires_soon: bool,
+        /// Due for a rotation: past the policy or expiring soon, and not expired.
+        pub due: bool,
+        /// The expiry a rotation's replacement gets (the nearest preset at least as long as
+        /// this key was given); none for a key that never expires.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub replacement_expires_in_days: Option<ExpiresInDays>,
         pub keychain_account: String,
+        /// Where a rotation of this key keeps the old secret until step 4.
+        pub previous_keychain_account: String,
     }
 
     pub struct KeysView {
@@ -128,6 +137,67 @@ ipc! {
         pub description: String,
         pub scopes: Vec<Scope>,
         pub expires_in_days: Option<ExpiresInDays>,
+        pub rate_limit: RateLimit,
+    }
+
+    /// The words and rules the screens show, from the code that owns them, so that no screen
+    /// keeps a copy that could drift. It depends on nothing at run time: `make bindings` writes
+    /// it to `ui/src/lib/backend/vocabulary.json` beside the types, and a test fails when that
+    /// file is stale.
+    pub struct Vocabulary {
+        /// The purpose presets of the generate form, Zapier's among them.
+        pub presets: Vec<PresetView>,
+        /// Every scope, in the API's order.
+        pub scopes: Vec<ScopeView>,
+        pub statuses: Vec<StatusView>,
+        pub plans: Vec<PlanView>,
+        pub roles: Vec<RoleView>,
+        /// The expiries a key may be given, in days (or never).
+        pub expiry_presets: Vec<ExpiresInDays>,
+        pub default_rate_limit: RateLimit,
+        pub default_settings: Settings,
+        pub limits: Limits,
+        /// The keychain service of API keys.
+        pub keychain_service: String,
+    }
+
+    pub struct ScopeView {
+        pub scope: Scope,
+        pub label: String,
+        pub description: String,
+    }
+
+    pub struct StatusView {
+        pub status: KeyStatus,
+        pub label: String,
+    }
+
+    pub struct PlanView {
+        pub plan: Plan,
+        pub label: String,
+        pub has_api_access: bool,
+    }
+
+    pub struct RoleView {
+        pub role: Role,
+        pub label: String,
+        pub can_manage_keys: bool,
+    }
+
+    /// The bounds that forms check before the server or the settings do.
+    pub struct Limits {
+        pub name_chars: Bounds,
+        pub keys_per_workspace: u32,
+        pub rate_limit_max_requests: Bounds,
+        pub rate_limit_window_seconds: Bounds,
+        pub clipboard_clear_seconds: Bounds,
+        pub rotation_days: Bounds,
+        pub quiet_seconds: Bounds,
+    }
+
+    pub struct Bounds {
+        pub min: u32,
+        pub max: u32,
     }
 
     pub struct GenerateRequest {
@@ -373,8 +443,63 @@ impl PresetView {
                     description: description.to_owned(),
                     scopes: p.scopes().to_vec(),
                     expires_in_days: p.expires_in_days(),
+                    rate_limit: RateLimit::default(),
                 }
             })
             .collect()
+    }
+}
+
+fn bounds(range: std::ops::RangeInclusive<u32>) -> Bounds {
+    Bounds { min: *range.start(), max: *range.end() }
+}
+
+impl Vocabulary {
+    pub fn new() -> Vocabulary {
+        use crate::rules;
+        let name_chars =
+            u32::try_from(rules::NAME_MIN_CHARS).unwrap_or(3)..=u32::try_from(rules::NAME_MAX_CHARS).unwrap_or(100);
+        Vocabulary {
+            presets: PresetView::all(),
+            scopes: Scope::ALL
+                .into_iter()
+                .map(|scope| ScopeView {
+                    scope,
+                    label: scope.label().to_owned(),
+                    description: scope.explanation().to_owned(),
+                })
+                .collect(),
+            statuses: [KeyStatus::Active, KeyStatus::Disabled, KeyStatus::Expired]
+                .into_iter()
+                .map(|status| StatusView { status, label: status.label().to_owned() })
+                .collect(),
+            plans: Plan::ALL
+                .into_iter()
+                .map(|plan| PlanView { plan, label: plan.label().to_owned(), has_api_access: plan.has_api_access() })
+                .collect(),
+            roles: [Role::Owner, Role::Admin, Role::Member]
+                .into_iter()
+                .map(|role| RoleView { role, label: role.label().to_owned(), can_manage_keys: role.can_manage_keys() })
+                .collect(),
+            expiry_presets: rules::EXPIRATION_PRESETS.into_iter().filter_map(ExpiresInDays::new).collect(),
+            default_rate_limit: RateLimit::default(),
+            default_settings: Settings::default(),
+            limits: Limits {
+                name_chars: bounds(name_chars),
+                keys_per_workspace: rules::MAX_KEYS_PER_WORKSPACE,
+                rate_limit_max_requests: bounds(rules::RATE_LIMIT_MAX_REQUESTS),
+                rate_limit_window_seconds: bounds(rules::RATE_LIMIT_WINDOW_SECONDS),
+                clipboard_clear_seconds: bounds(Settings::CLIPBOARD_SECONDS),
+                rotation_days: bounds(Settings::ROTATION_DAYS),
+                quiet_seconds: bounds(Settings::QUIET_SECONDS),
+            },
+            keychain_service: rules::KEYCHAIN_SERVICE.to_owned(),
+        }
+    }
+}
+
+impl Default for Vocabulary {
+    fn default() -> Self {
+        Vocabulary::new()
     }
 }

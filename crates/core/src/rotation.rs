@@ -444,6 +444,12 @@ pub struct RotationView {
     pub step: u8,
     /// Whether the rotation may still be called off.
     pub can_cancel: bool,
+    /// A creation or revocation was cut short: resuming finishes it first.
+    pub interrupted: bool,
+    /// The key's keychain account (the replacement's once step 1 is done).
+    pub keychain_account: String,
+    /// Where the old key's secret waits until step 4.
+    pub previous_keychain_account: String,
     pub started_at: DateTime<Utc>,
     pub created_at: Option<DateTime<Utc>>,
     pub update_started_at: Option<DateTime<Utc>>,
@@ -467,6 +473,9 @@ impl From<&Rotation> for RotationView {
             stage: r.stage,
             step: r.step(),
             can_cancel: r.can_cancel(),
+            interrupted: matches!(r.stage, Stage::Creating | Stage::Revoking),
+            keychain_account: crate::rules::keychain_account(&r.workspace_id, &r.old_key.name),
+            previous_keychain_account: crate::rules::previous_keychain_account(&r.workspace_id, &r.old_key.name),
             started_at: r.started_at,
             created_at: r.created_at,
             update_started_at: r.update_started_at,

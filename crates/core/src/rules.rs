@@ -70,6 +70,22 @@ impl Default for RateLimit {
 /// one (`<name> (previous)`): no key may have a name of that form.
 pub const PREVIOUS_SUFFIX: &str = " (previous)";
 
+/// The keychain service under which Keydeck keeps API keys (documented for developers).
+pub const KEYCHAIN_SERVICE: &str = "keydeck";
+/// The keychain service under which Keydeck keeps session tokens.
+pub const SESSION_KEYCHAIN_SERVICE: &str = "keydeck-session";
+
+/// The keychain account of a workspace's key: `<workspace id>/<key name>`, stable across
+/// rotations.
+pub fn keychain_account(workspace_id: &str, key_name: &str) -> String {
+    format!("{workspace_id}/{key_name}")
+}
+
+/// Where a rotation keeps the old key's secret until the old key is revoked.
+pub fn previous_keychain_account(workspace_id: &str, key_name: &str) -> String {
+    format!("{}{PREVIOUS_SUFFIX}", keychain_account(workspace_id, key_name))
+}
+
 /// Two names are the same name when they match trimmed and ignoring case: a workspace has at
 /// most one live key of each.
 pub fn same_name(a: &str, b: &str) -> bool {

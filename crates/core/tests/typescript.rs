@@ -52,11 +52,19 @@ fn generate() -> String {
         KeyDetail,
         TestKeyInput,
         TestReport,
+        TestFailure,
         Verdict,
         Budget,
         Settings,
         Theme,
         Startup,
+        Vocabulary,
+        ScopeView,
+        StatusView,
+        PlanView,
+        RoleView,
+        Limits,
+        Bounds,
         UpdateKeyRequest,
         // rotation
         RotationReason,
@@ -85,4 +93,16 @@ fn the_typescript_types_match_the_rust_ones() {
     }
     let committed = std::fs::read_to_string(TARGET).unwrap_or_default();
     assert!(committed == current, "ui/src/lib/backend/types.ts is stale: run `make bindings` and commit it.");
+}
+
+const VOCABULARY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../ui/src/lib/backend/vocabulary.json");
+
+#[test]
+fn the_web_views_vocabulary_is_cores() {
+    let current = serde_json::to_string_pretty(&Vocabulary::new()).unwrap() + "\n";
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(VOCABULARY, &current).unwrap();
+    }
+    let committed = std::fs::read_to_string(VOCABULARY).unwrap_or_default();
+    assert!(committed == current, "ui/src/lib/backend/vocabulary.json is stale: run `make bindings` and commit it.");
 }

@@ -921,12 +921,17 @@ fn card_view(workspace_id: &str, card: KeyCard, in_keychain: bool, rotation_days
         .as_ref()
         .filter(|r| card.last_success_at.is_none_or(|ok| r.at > ok))
         .map(|r| diagnosis::attempt_refused(r, workspace_id));
+    let rotation_due = live && now - card.created_at > chrono::Duration::days(i64::from(rotation_days));
+    let expires_soon = card.expires_at.is_some_and(|e| e > now && e - now <= chrono::Duration::days(7));
     KeyCardView {
         refusal,
-        rotation_due: live && now - card.created_at > chrono::Duration::days(i64::from(rotation_days)),
-        expires_soon: card.expires_at.is_some_and(|e| e > now && e - now <= chrono::Duration::days(7)),
+        rotation_due,
+        expires_soon,
+        due: live && (rotation_due || expires_soon),
+        replacement_expires_in_days: keydeck_core::rotation::Template::of(&card).expires_in_days,
         in_keychain,
-        keychain_account: KeychainAddress::for_key(workspace_id, &card.name).account,
+        keychain_account: keydeck_core::rules::keychain_account(workspace_id, &card.name),
+        previous_keychain_account: keydeck_core::rules::previous_keychain_account(workspace_id, &card.name),
         card,
     }
 }
@@ -960,5 +965,58 @@ async fn test_secret(client: &Client, workspace_id: &str, key: &str) -> TestRepo
         Ok(me) => diagnosis::connected(&me.key.name, &me.workspace.name, budget),
         Err(ClientError::Api { body, .. }) => diagnosis::refused(body.error, &body.message, body.retry_after, budget),
         Err(e) => diagnosis::unreachable(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+    use keydeck_core::RateLimit;
+    use keydeck_core::scope::Scope;
+    use keydeck_core::wire::KeyCreator;
+
+    use super::*;
+
+    fn card(age_days: i64, expires_in_days: Option<i64>, status: KeyStatus) -> KeyCard {
+        let now = Utc::now();
+        KeyCard {
+            id: "k1".to_owned(),
+            name: "Payroll sync".to_owned(),
+            prefix: "kdk_AbCd".to_owned(),
+            hint: "wxYZ".to_owned(),
+            scopes: vec![Scope::TimeEntriesRead],
+            created_at: now - Duration::days(age_days),
+            created_by: KeyCreator { id: "u".to_owned(), name: "Ann".to_owned(), can_manage_keys: true },
+            last_used_at: None,
+            last_success_at: None,
+            last_refusal: None,
+            request_count: 0,
+            expires_at: expires_in_days.map(|d| now + Duration::days(d)),
+            enabled: status != KeyStatus::Disabled,
+            status,
+            rate_limit: RateLimit::default(),
+            replaces: None,
+            replaced_by: None,
+        }
+    }
+
+    #[test]
+    fn a_card_is_due_past_the_policy_or_expiring_soon_unless_expired() {
+        let view = |c: KeyCard| card_view("ws_1", c, false, 90);
+        assert!(view(card(91, None, KeyStatus::Active)).due, "past the 90-day policy");
+        assert!(view(card(10, Some(3), KeyStatus::Active)).due, "expires within 7 days");
+        assert!(!view(card(10, Some(30), KeyStatus::Active)).due);
+        let expired = view(card(200, Some(-1), KeyStatus::Expired));
+        assert!(!expired.due && !expired.rotation_due && !expired.expires_soon);
+    }
+
+    #[test]
+    fn a_card_carries_its_keychain_addresses_and_its_replacements_expiry() {
+        let v = card_view("ws_1", card(10, Some(80), KeyStatus::Active), true, 90);
+        assert_eq!(v.keychain_account, KeychainAddress::for_key("ws_1", "Payroll sync").account);
+        assert_eq!(v.previous_keychain_account, KeychainAddress::previous_for_key("ws_1", "Payroll sync").account);
+        // Given 90 days (10 gone, 80 left): the replacement gets 90.
+        assert_eq!(v.replacement_expires_in_days.map(|d| d.days()), Some(90));
+        assert_eq!(card_view("ws_1", card(10, None, KeyStatus::Active), true, 90).replacement_expires_in_days, None);
     }
 }

@@ -12,9 +12,9 @@
 use std::sync::Mutex;
 
 /// The keychain service under which Keydeck stores API keys.
-pub const KEY_SERVICE: &str = "keydeck";
+pub const KEY_SERVICE: &str = keydeck_core::rules::KEYCHAIN_SERVICE;
 /// The keychain service under which Keydeck stores session tokens.
-pub const SESSION_SERVICE: &str = "keydeck-session";
+pub const SESSION_SERVICE: &str = keydeck_core::rules::SESSION_KEYCHAIN_SERVICE;
 
 /// Where one secret lives in the keychain.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -27,12 +27,18 @@ impl KeychainAddress {
     /// The stable address of a workspace's key with this name. It survives rotation: the
     /// replacement's secret is written to the same address.
     pub fn for_key(workspace_id: &str, key_name: &str) -> Self {
-        KeychainAddress { service: KEY_SERVICE.to_owned(), account: format!("{workspace_id}/{key_name}") }
+        KeychainAddress {
+            service: KEY_SERVICE.to_owned(),
+            account: keydeck_core::rules::keychain_account(workspace_id, key_name),
+        }
     }
 
     /// Where the old secret waits during a rotation, until the old key is revoked.
     pub fn previous_for_key(workspace_id: &str, key_name: &str) -> Self {
-        KeychainAddress { service: KEY_SERVICE.to_owned(), account: format!("{workspace_id}/{key_name} (previous)") }
+        KeychainAddress {
+            service: KEY_SERVICE.to_owned(),
+            account: keydeck_core::rules::previous_keychain_account(workspace_id, key_name),
+        }
     }
 
     /// Where the session token of an account (server and email) lives.

@@ -3,6 +3,7 @@
 // and handed to screens through Svelte context (tests hand in their own). It never holds a
 // secret: a new key lives only inside the dialog that reveals it.
 import { getContext, setContext } from "svelte";
+import { vocabulary } from "$lib/vocabulary";
 import {
   backend,
   type AccountSummary,
@@ -38,12 +39,8 @@ export interface SignInPrompt {
   message: string;
 }
 
-export const DEFAULT_SETTINGS: Settings = {
-  clipboardClearSeconds: 30,
-  rotationDays: 90,
-  quietSeconds: 60,
-  theme: "system",
-};
+/** The settings before the back end has answered: core's defaults. */
+export const DEFAULT_SETTINGS: Settings = vocabulary.defaultSettings;
 
 export interface AppInit {
   startup?: Startup | null;
@@ -83,7 +80,7 @@ export class AppState {
   }
 
   get presets(): PresetView[] {
-    return this.startup?.presets ?? [];
+    return this.startup?.presets ?? vocabulary.presets;
   }
 
   get accounts(): AccountSummary[] {

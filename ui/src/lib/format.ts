@@ -2,20 +2,10 @@
 // functions of their inputs (the current time is passed in), so every screen words a fact the
 // same way and tests can pin the clock.
 import type { ExpiresInDays, KeyCard, KeyStatus, Plan, Role, Scope } from "$lib/backend";
+import { vocabulary } from "$lib/vocabulary";
 
-/** Every scope, in the order the API lists them, with the words people see. */
-export const SCOPES: readonly { scope: Scope; label: string; description: string }[] = [
-  {
-    scope: "time_entries:read",
-    label: "Read time entries",
-    description: "See time entries and who is clocked in.",
-  },
-  { scope: "time_entries:write", label: "Create time entries", description: "Add new time entries." },
-  { scope: "employees:read", label: "Read people", description: "See employee names and profiles." },
-  { scope: "reports:read", label: "Read reports", description: "See summary reports." },
-  { scope: "projects:read", label: "Read projects", description: "See projects." },
-  { scope: "projects:write", label: "Create projects", description: "Add new projects." },
-];
+/** Every scope, in the order the API lists them, with the words people see (from core). */
+export const SCOPES: readonly { scope: Scope; label: string; description: string }[] = vocabulary.scopes;
 
 export function scopeLabel(scope: Scope): string {
   return SCOPES.find((s) => s.scope === scope)?.label ?? scope;
@@ -26,37 +16,37 @@ export function sortScopes(scopes: readonly Scope[]): Scope[] {
   return SCOPES.map((s) => s.scope).filter((s) => scopes.includes(s));
 }
 
+/** The expiries a key may be given, and "Never". */
 export const EXPIRY_CHOICES: readonly { value: ExpiresInDays | null; label: string }[] = [
-  { value: 7, label: "In 7 days" },
-  { value: 30, label: "In 30 days" },
-  { value: 90, label: "In 90 days" },
-  { value: 180, label: "In 180 days" },
-  { value: 365, label: "In 1 year" },
+  ...vocabulary.expiryPresets.map((days) => ({
+    value: days,
+    label: days === 365 ? "In 1 year" : `In ${days} days`,
+  })),
   { value: null, label: "Never" },
 ];
 
-export const STATUS_LABELS: Record<KeyStatus, string> = {
-  active: "Active",
-  disabled: "Disabled",
-  expired: "Expired",
-};
+export const STATUS_LABELS = Object.fromEntries(
+  vocabulary.statuses.map((s) => [s.status, s.label]),
+) as Record<KeyStatus, string>;
 
-export const PLAN_LABELS: Record<Plan, string> = {
-  free: "Free",
-  solo_pro: "Solo Pro",
-  team: "Team",
-  business: "Business",
-};
+export const PLAN_LABELS = Object.fromEntries(vocabulary.plans.map((p) => [p.plan, p.label])) as Record<
+  Plan,
+  string
+>;
 
-export const ROLE_LABELS: Record<Role, string> = { owner: "Owner", admin: "Admin", member: "Member" };
+export const ROLE_LABELS = Object.fromEntries(vocabulary.roles.map((r) => [r.role, r.label])) as Record<
+  Role,
+  string
+>;
 
-/** Only Team and Business include API access. */
+/** Whether a plan includes API access (core's rule). */
 export function planHasApi(plan: Plan): boolean {
-  return plan === "team" || plan === "business";
+  return vocabulary.plans.some((p) => p.plan === plan && p.hasApiAccess);
 }
 
+/** Whether a role may manage keys (core's rule). */
 export function canManageKeys(role: Role): boolean {
-  return role === "owner" || role === "admin";
+  return vocabulary.roles.some((r) => r.role === role && r.canManageKeys);
 }
 
 /** The part of a key people may see: "kdk_…abcd". */

@@ -2,6 +2,7 @@
 // to the moment a fixture is made, so "2 minutes ago" stays true whenever the tests run.
 import { render } from "@testing-library/svelte";
 import type { Component } from "svelte";
+import { vocabulary } from "$lib/vocabulary";
 import type {
   AccountSummary,
   GenerateResult,
@@ -68,7 +69,9 @@ export function view(
     inKeychain: false,
     rotationDue: false,
     expiresSoon: false,
+    due: Boolean(overrides.rotationDue || overrides.expiresSoon) && c.status !== "expired",
     keychainAccount: `ws_harbor/${c.name}`,
+    previousKeychainAccount: `ws_harbor/${c.name} (previous)`,
     ...overrides,
   };
 }
@@ -127,36 +130,8 @@ export function session(overrides: Partial<SessionView> = {}): SessionView {
   };
 }
 
-export const PRESETS: PresetView[] = [
-  {
-    purpose: "zapier",
-    label: "Zapier",
-    description: "Reads and creates time entries; reads people and projects.",
-    scopes: ["time_entries:read", "time_entries:write", "employees:read", "projects:read"],
-    expiresInDays: 180,
-  },
-  {
-    purpose: "reporting_dashboard",
-    label: "Reporting dashboard",
-    description: "Reads reports, projects and people. Cannot change anything.",
-    scopes: ["reports:read", "projects:read", "employees:read"],
-    expiresInDays: 90,
-  },
-  {
-    purpose: "data_export",
-    label: "Data export",
-    description: "Reads everything once; expires after a week.",
-    scopes: ["time_entries:read", "employees:read", "projects:read", "reports:read"],
-    expiresInDays: 7,
-  },
-  {
-    purpose: "custom",
-    label: "Custom",
-    description: "Choose the permissions yourself.",
-    scopes: ["time_entries:read"],
-    expiresInDays: 90,
-  },
-];
+/** The presets as core makes them. */
+export const PRESETS: PresetView[] = vocabulary.presets;
 
 export function startup(overrides: Partial<Startup> = {}): Startup {
   return {
@@ -253,6 +228,9 @@ export function rotation(stage: Rotation["stage"] = "created", overrides: Partia
     stage,
     step: { creating: 1, created: 1, updating: 2, confirming: 3, confirmed: 4, revoking: 4, done: 4 }[stage],
     canCancel: !["revoking", "done"].includes(stage),
+    interrupted: stage === "creating" || stage === "revoking",
+    keychainAccount: `ws_harbor/${overrides.oldKey?.name ?? "Legacy BI"}`,
+    previousKeychainAccount: `ws_harbor/${overrides.oldKey?.name ?? "Legacy BI"} (previous)`,
     startedAt: ago(10 * MINUTE),
     createdAt: created ? ago(9 * MINUTE) : null,
     updateStartedAt: updating ? ago(5 * MINUTE) : null,
@@ -275,7 +253,8 @@ export function legacyKey(overrides: Partial<KeyCard> = {}, viewOverrides: Parti
       expiresAt: ahead(60 * DAY),
       ...overrides,
     },
-    { inKeychain: true, rotationDue: true, ...viewOverrides },
+    // Given 180 days, so its replacement gets 180 (the back end works this out).
+    { inKeychain: true, rotationDue: true, replacementExpiresInDays: 180, ...viewOverrides },
   );
 }
 

@@ -160,7 +160,20 @@ rotationDue: boolean,
 /**
  * Expires within 7 days.
  */
-expiresSoon: boolean, keychainAccount: string, };
+expiresSoon: boolean, 
+/**
+ * Due for a rotation: past the policy or expiring soon, and not expired.
+ */
+due: boolean, 
+/**
+ * The expiry a rotation's replacement gets (the nearest preset at least as long as
+ * this key was given); none for a key that never expires.
+ */
+replacementExpiresInDays?: ExpiresInDays, keychainAccount: string, 
+/**
+ * Where a rotation of this key keeps the old secret until step 4.
+ */
+previousKeychainAccount: string, };
 
 export type KeysView = { keys: Array<KeyCardView>, limit: number, fetchedAt: string, 
 /**
@@ -173,7 +186,7 @@ stale: boolean, staleReason?: string,
  */
 rotations: Array<Rotation>, };
 
-export type PresetView = { purpose: Purpose, label: string, description: string, scopes: Array<Scope>, expiresInDays: ExpiresInDays | null, };
+export type PresetView = { purpose: Purpose, label: string, description: string, scopes: Array<Scope>, expiresInDays: ExpiresInDays | null, rateLimit: RateLimit, };
 
 export type GenerateRequest = { name: string, purpose: Purpose, scopes: Array<Scope>, expiresInDays: ExpiresInDays | null, rateLimit: RateLimit, 
 /**
@@ -223,6 +236,8 @@ failure?: TestFailure,
  */
 code?: ErrorCode, budget?: Budget, keyName?: string, workspaceName?: string, };
 
+export type TestFailure = "malformed" | "unreachable" | "refused";
+
 export type Verdict = "connected" | "problem";
 
 export type Budget = { limit: number, remaining: number, resetInSeconds: number, };
@@ -249,6 +264,36 @@ export type Startup = { accounts: Array<AccountSummary>, session?: SessionView, 
  */
 keys?: KeysView, };
 
+export type Vocabulary = { 
+/**
+ * The purpose presets of the generate form, Zapier's among them.
+ */
+presets: Array<PresetView>, 
+/**
+ * Every scope, in the API's order.
+ */
+scopes: Array<ScopeView>, statuses: Array<StatusView>, plans: Array<PlanView>, roles: Array<RoleView>, 
+/**
+ * The expiries a key may be given, in days (or never).
+ */
+expiryPresets: Array<ExpiresInDays>, defaultRateLimit: RateLimit, defaultSettings: Settings, limits: Limits, 
+/**
+ * The keychain service of API keys.
+ */
+keychainService: string, };
+
+export type ScopeView = { scope: Scope, label: string, description: string, };
+
+export type StatusView = { status: KeyStatus, label: string, };
+
+export type PlanView = { plan: Plan, label: string, hasApiAccess: boolean, };
+
+export type RoleView = { role: Role, label: string, canManageKeys: boolean, };
+
+export type Limits = { nameChars: Bounds, keysPerWorkspace: number, rateLimitMaxRequests: Bounds, rateLimitWindowSeconds: Bounds, clipboardClearSeconds: Bounds, rotationDays: Bounds, quietSeconds: Bounds, };
+
+export type Bounds = { min: number, max: number, };
+
 export type UpdateKeyRequest = { name?: string, scopes?: Array<Scope>, rateLimit?: RateLimit, enabled?: boolean, };
 
 export type RotationReason = "scheduled" | "incident";
@@ -269,7 +314,19 @@ step: number,
 /**
  * Whether the rotation may still be called off.
  */
-canCancel: boolean, startedAt: string, createdAt: string | null, updateStartedAt: string | null, confirmation: Confirmation | null, finishedAt: string | null, previousInKeychain: boolean, };
+canCancel: boolean, 
+/**
+ * A creation or revocation was cut short: resuming finishes it first.
+ */
+interrupted: boolean, 
+/**
+ * The key's keychain account (the replacement's once step 1 is done).
+ */
+keychainAccount: string, 
+/**
+ * Where the old key's secret waits until step 4.
+ */
+previousKeychainAccount: string, startedAt: string, createdAt: string | null, updateStartedAt: string | null, confirmation: Confirmation | null, finishedAt: string | null, previousInKeychain: boolean, };
 
 export type Verification = { 
 /**

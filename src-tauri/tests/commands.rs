@@ -918,3 +918,14 @@ fn the_data_directory_and_everything_in_it_are_private() {
         assert_eq!(mode, want, "{} is {mode:o}", path.display());
     }
 }
+
+/// `kdk` finds the window's data directory by the identifier `keydeck_desk` names; Tauri names
+/// it from `tauri.conf.json`. The two must agree, or kdk and the window see different accounts.
+#[test]
+fn the_command_line_and_the_window_share_one_data_directory() {
+    let conf: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tauri.conf.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(conf["identifier"], keydeck_desk::APP_IDENTIFIER);
+}

@@ -164,6 +164,8 @@ fn timed(command: &mut Command) -> Result<Duration> {
 /// `kdk get` and `kdk run -- true` against `secret-tool lookup` of the same keychain entry,
 /// alternating, on a key made in the demo workspace. Returns the three medians in ms.
 fn cli_medians(data_home: &Path) -> Result<(f64, f64, f64)> {
+    // The generate scenario's app removed its data directory when it closed.
+    std::fs::create_dir_all(data_home)?;
     let kdk = target_dir().join("release").join("kdk");
     let kdk = |args: &[&str]| {
         let mut c = Command::new(&kdk);

@@ -25,7 +25,7 @@ Exit codes:
   1   the server or the keychain refused, or something else went wrong (the message says what)
   2   the command line was wrong
   3   nobody is signed in, or the session ended: run `kdk login`
-  4   the workspace server did not answer
+  4   the workspace server did not answer (or, for `kdk login`, its address is wrong)
   5   no such key, workspace, rotation or keychain entry
   6   no keychain (or no clipboard for --copy) on this computer
   7   `kdk rotate --wait` gave up after --timeout
@@ -34,7 +34,9 @@ Exit codes:
  12   `kdk test`: the workspace is cut off (its plan has no API access, or it is read-only)
  13   `kdk test`: the key belongs to another workspace
  14   `kdk test`: the key is over its rate limit
- 15   `kdk test`: the server refused the key for another reason";
+ 15   `kdk test`: the server refused the key for another reason
+`kdk run` exits with the program's own code: 126 when it cannot be started, 127 when it is not
+found, 128 + N when signal N ended it.";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

@@ -154,7 +154,7 @@ impl Kdk {
                 Some(e) => e,
                 None => read_line("Email: ")?,
             };
-            let password = if args.password_stdin {
+            let password = if args.password_stdin && !std::io::stdin().is_terminal() {
                 read_line("")?
             } else if std::io::stdin().is_terminal() {
                 rpassword::prompt_password("Password: ").map_err(io_failure)?
@@ -165,6 +165,11 @@ impl Kdk {
                 ));
             };
             match self.desk.sign_in(&server, &email, &password, args.allow_unencrypted).await {
+                // The window shows these at its address field; here the address is the problem.
+                Err(e) if e.fields.iter().flatten().any(|f| f.field == "serverUrl") => {
+                    let why = e.fields.iter().flatten().map(|f| f.message.clone()).collect::<Vec<_>>().join(" ");
+                    return Err(Failure::new(crate::EXIT_UNREACHABLE, format!("{server}: {why}")));
+                }
                 Err(e) if e.code == keydeck_core::app::AppErrorCode::Unencrypted => {
                     return Err(Failure::new(
                         EXIT_FAILED,
@@ -175,6 +180,8 @@ impl Kdk {
             }
         };
         if !session.account.is_demo && !self.desk.session_is_kept(&session.account.id).await {
+            // A session nobody can use again is ended on the server.
+            let _ = self.desk.sign_out(&session.account.id).await;
             return Err(Failure::new(
                 EXIT_NO_KEYCHAIN,
                 "Signed in, but the session could not be kept in this computer's keychain, so the next kdk command will not be signed in. Check that a keychain (Secret Service) is running and unlocked, then sign in again.",
@@ -410,6 +417,10 @@ impl Kdk {
     async fn deliver(&self, made: &GenerateResult, print: bool, copy: bool) -> Result<(), Failure> {
         let kept = made.keychain.as_ref();
         let must_print = print || kept.is_none();
+        // Printed before anything else can fail or wait.
+        if must_print && !self.json {
+            println!("{}", made.secret);
+        }
         let copied = if copy { Some(copy_for_a_while(&made.secret, made.clear_after_seconds).await) } else { None };
         if self.json {
             #[derive(Serialize)]
@@ -440,7 +451,7 @@ impl Kdk {
                     "{}",
                     paint(
                         &format!(
-                            "It is NOT in the keychain: {} It is printed below; save it now, it cannot be shown again.",
+                            "It is NOT in the keychain: {} It is printed on standard output; save it now, it cannot be shown again.",
                             made.keychain_problem.clone().unwrap_or_default()
                         ),
                         Colour::Yellow
@@ -455,9 +466,13 @@ impl Kdk {
                 Some(Err(problem)) => eprintln!("It could not be copied: {problem}"),
                 None => {}
             }
-            if must_print {
-                println!("{}", made.secret);
-            }
+        }
+        if kept.is_none() {
+            // Printed above: the exit code tells a script that nothing else holds it.
+            return Err(Failure::new(
+                EXIT_NO_KEYCHAIN,
+                "The key is made but not in the keychain: it was printed on standard output, the only copy.",
+            ));
         }
         match copied {
             Some(Err(problem)) if kept.is_some() && !print => Err(Failure::new(
@@ -547,7 +562,7 @@ impl Kdk {
         }
         for (var, secret) in secrets {
             match format {
-                EnvFormat::Shell => println!("export {var}='{secret}'"),
+                EnvFormat::Shell => println!("export {var}='{}'", secret.replace('\'', "'\\''")),
                 EnvFormat::Dotenv => println!("{var}={secret}"),
             }
         }
@@ -562,21 +577,27 @@ impl Kdk {
         if !args.no_masking {
             command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
         }
+        // Ctrl-C reaches the program too (it shares the terminal): kdk stays to pass its output
+        // and exit code on. SIGTERM and SIGHUP, sent to kdk alone, are passed to the program.
+        let ignore_interrupts = tokio::spawn(async { while tokio::signal::ctrl_c().await.is_ok() {} });
         let mut child = command.spawn().map_err(|e| {
             let code = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
             Failure::new(code, format!("Could not start {program}: {e}"))
         })?;
-        // Ctrl-C reaches the program (it shares the terminal); kdk stays to pass its output and
-        // exit code on.
-        let ignore_interrupts = tokio::spawn(async { while tokio::signal::ctrl_c().await.is_ok() {} });
+        let forwarding = child.id().map(|pid| tokio::spawn(pass_signals_on(pid)));
         let secrets: Vec<String> = secrets.into_values().collect();
         let out = child.stdout.take().map(|s| tokio::spawn(pass_masked(s, std::io::stdout(), secrets.clone())));
         let err = child.stderr.take().map(|s| tokio::spawn(pass_masked(s, std::io::stderr(), secrets)));
         let status = child.wait().await.map_err(io_failure)?;
-        for task in [out, err].into_iter().flatten() {
-            let _ = task.await;
-        }
         ignore_interrupts.abort();
+        if let Some(f) = forwarding {
+            f.abort();
+        }
+        // What the program wrote before it ended; a process it left running that still holds
+        // its output is not waited for.
+        for task in [out, err].into_iter().flatten() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
+        }
         Ok(exit_code_of(status))
     }
 
@@ -641,7 +662,7 @@ impl Kdk {
                 self.desk.cancel_rotation(id).await?;
                 if !self.json {
                     println!(
-                        "The rotation is cancelled: the replacement is revoked and the old key kept in the keychain."
+                        "The rotation is cancelled: any replacement it made is revoked, and the old key keeps working."
                     );
                 }
                 return Ok(0);
@@ -657,9 +678,15 @@ impl Kdk {
             self.say(&format!("Step 1 of 4: made the replacement (kdk_…{}).", made.key.card.hint));
             if made.keychain.is_some() {
                 self.say(&format!(
-                    "Programs that read \"{}\" from the keychain get the new key from now on; the old one waits at \"{} (previous)\".",
-                    made.key.keychain_account, made.key.keychain_account
+                    "Programs that read \"{}\" from the keychain get the new key from now on.",
+                    made.key.keychain_account
                 ));
+                if step.rotation.previous_in_keychain {
+                    self.say(&format!(
+                        "The old key waits at \"{}\" until step 4.",
+                        step.rotation.previous_keychain_account
+                    ));
+                }
             } else {
                 self.deliver(made, true, false).await?;
             }
@@ -681,9 +708,13 @@ impl Kdk {
                 }
                 Stage::Created => {
                     rotation = self.desk.advance_rotation(&rotation.id, RotationAction::BeginUpdate).await?;
+                    let kept =
+                        self.desk.key_card(&rotation.new_key.as_ref().map(|k| k.id.clone()).unwrap_or_default()).await;
+                    let in_keychain = kept.is_ok_and(|k| k.in_keychain);
                     self.say(&format!(
-                        "Step 2 of 4: update every integration that has the old key (kdk_…{}) pasted in; programs that read the keychain already have the new one.",
-                        rotation.old_key.hint
+                        "Step 2 of 4: update every integration that has the old key (kdk_…{}) pasted in{}.",
+                        rotation.old_key.hint,
+                        if in_keychain { "; programs that read the keychain already have the new one" } else { "" }
                     ));
                 }
                 Stage::Updating if args.wait => {
@@ -709,7 +740,16 @@ impl Kdk {
                     ));
                 }
                 Stage::Confirmed => {
-                    self.say("Step 3 of 4: passed. The new key works and the old key is silent.");
+                    let by = rotation.confirmation.as_ref().map(|c| c.by);
+                    self.say(match by {
+                        Some(keydeck_core::rotation::ConfirmedBy::Watching) => {
+                            "Step 3 of 4: passed. The new key works and the old key is silent."
+                        }
+                        Some(keydeck_core::rotation::ConfirmedBy::Test) => {
+                            "Step 3 of 4: passed by a test of the new key."
+                        }
+                        _ => "Step 3 of 4: passed without proof, as chosen in the window.",
+                    });
                     return self.stop_at(&rotation, "Revoke the old key with --revoke-old");
                 }
                 Stage::Done => {
@@ -727,7 +767,21 @@ impl Kdk {
         let began = std::time::Instant::now();
         let mut progress = Progress::new();
         loop {
-            let check = self.desk.check_rotation(&rotation.id).await?;
+            let check = match self.desk.check_rotation(&rotation.id).await {
+                Ok(check) => check,
+                // The server may come back before time runs out: keep trying.
+                Err(e)
+                    if e.code == keydeck_core::app::AppErrorCode::Unreachable
+                        && began.elapsed() < Duration::from_secs(timeout) =>
+                {
+                    if !self.json {
+                        progress.show(&format!("Step 3 of 4: the server did not answer ({}); trying again", e.message));
+                    }
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             if check.rotation.stage != Stage::Confirming {
                 progress.done();
                 return Ok(check.rotation);
@@ -909,6 +963,8 @@ async fn hold_clipboard(seconds: u32) -> Outcome {
 }
 
 /// Copies a program's output stream to ours, secrets hidden, as it arrives.
+/// When ours is closed (`kdk run -- yes | head`), reading stops, so the program gets a broken
+/// pipe as it would without kdk.
 async fn pass_masked(mut from: impl tokio::io::AsyncRead + Unpin, mut to: impl Write, secrets: Vec<String>) {
     use tokio::io::AsyncReadExt;
     let mut masker = Masker::new(secrets);
@@ -917,13 +973,35 @@ async fn pass_masked(mut from: impl tokio::io::AsyncRead + Unpin, mut to: impl W
         match from.read(&mut buffer).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                let _ = to.write_all(&masker.push(&buffer[..n]));
-                let _ = to.flush();
+                if to.write_all(&masker.push(&buffer[..n])).and_then(|()| to.flush()).is_err() {
+                    return;
+                }
             }
         }
     }
     let _ = to.write_all(&masker.finish());
     let _ = to.flush();
+}
+
+/// Passes SIGTERM and SIGHUP sent to kdk on to the program (with `kill`, as the code forbids
+/// `unsafe`), so that stopping kdk stops what it runs.
+async fn pass_signals_on(pid: u32) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+            return;
+        };
+        loop {
+            let name = tokio::select! {
+                _ = term.recv() => "TERM",
+                _ = hup.recv() => "HUP",
+            };
+            let _ = tokio::process::Command::new("kill").args(["-s", name, &pid.to_string()]).status().await;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = pid;
 }
 
 /// A program's exit code, passed on; a program ended by a signal gives 128 + the signal's

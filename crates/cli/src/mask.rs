@@ -3,7 +3,8 @@
 //!
 //! Output arrives in chunks that may cut a secret in two, so the end of a chunk that could be
 //! the start of a secret is held back until the next chunk (or the end) shows what it is.
-//! Everything else passes at once: a program's prompt or progress line is not delayed.
+//! Everything else passes at once: only a tail that could be the start of a key (`k`, `kdk_`,
+//! ...) waits for the next chunk or the end.
 
 /// What stands in for a hidden key.
 pub const MASK: &str = "<hidden by kdk>";
@@ -46,15 +47,16 @@ impl Masker {
         let mut i = 0;
         'scan: while i < bytes.len() {
             let rest = &bytes[i..];
+            // A longer secret that may still be completing wins over a shorter one that matches.
+            if !end && self.secrets.iter().any(|s| s.len() > rest.len() && s.starts_with(rest)) {
+                break;
+            }
             for secret in &self.secrets {
                 if rest.starts_with(secret) {
                     out.extend_from_slice(MASK.as_bytes());
                     i += secret.len();
                     continue 'scan;
                 }
-            }
-            if !end && self.secrets.iter().any(|s| s.starts_with(rest)) {
-                break;
             }
             out.push(bytes[i]);
             i += 1;
@@ -111,6 +113,14 @@ mod tests {
         let mut m = Masker::new([KEY.to_owned()]);
         assert_eq!(m.push(b"id kdk_li"), b"id ".to_vec());
         assert_eq!(m.push(b"ttle\n"), b"kdk_little\n".to_vec());
+    }
+
+    #[test]
+    fn a_key_that_begins_with_another_is_hidden_whole_even_across_chunks() {
+        let short = KEY[..30].to_owned();
+        let mut m = Masker::new([short, KEY.to_owned()]);
+        let (a, b) = KEY.as_bytes().split_at(30);
+        assert_eq!(through(&mut m, &[a, b]), MASK);
     }
 
     #[test]

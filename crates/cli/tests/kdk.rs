@@ -258,6 +258,11 @@ async fn run_hands_the_program_its_keys_from_the_project_file_and_hides_them_in_
     let out = w.kdk_in(&nested, &["run", "--env", "X=Missing key", "--", "true"], None).await;
     assert_eq!(code(&out), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).contains("X: "));
+    // A program that leaves something running on its output does not keep kdk waiting.
+    let began = std::time::Instant::now();
+    let out = w.kdk_in(&nested, &["run", "--", "sh", "-c", "sleep 20 & echo started"], None).await;
+    assert_eq!((code(&out), String::from_utf8_lossy(&out.stdout).trim()), (Some(0), "started"));
+    assert!(began.elapsed() < Duration::from_secs(15), "kdk waited for the program's background job");
     // A program that cannot be found is said so, with the shell's code.
     let out = w.kdk_in(&nested, &["run", "--", "no-such-program-here"], None).await;
     assert_eq!(code(&out), Some(127));

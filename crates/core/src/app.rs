@@ -159,6 +159,8 @@ ipc! {
         pub limits: Limits,
         /// The keychain service of API keys.
         pub keychain_service: String,
+        /// What every key starts with.
+        pub key_prefix: String,
     }
 
     pub struct ScopeView {
@@ -494,6 +496,7 @@ impl Vocabulary {
                 quiet_seconds: bounds(Settings::QUIET_SECONDS),
             },
             keychain_service: rules::KEYCHAIN_SERVICE.to_owned(),
+            key_prefix: crate::key::KEY_PREFIX.to_owned(),
         }
     }
 }

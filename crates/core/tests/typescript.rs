@@ -85,24 +85,24 @@ fn generate() -> String {
     )
 }
 
+/// Compares a generated file with the committed one (rewriting it under `make bindings`).
+fn matches_committed(path: &str, current: &str) {
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(path, current).unwrap();
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    let name = path.rsplit("/../../").next().unwrap_or(path);
+    assert!(committed == current, "{name} is stale: run `make bindings` and commit it.");
+}
+
 #[test]
 fn the_typescript_types_match_the_rust_ones() {
-    let current = generate();
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(TARGET, &current).unwrap();
-    }
-    let committed = std::fs::read_to_string(TARGET).unwrap_or_default();
-    assert!(committed == current, "ui/src/lib/backend/types.ts is stale: run `make bindings` and commit it.");
+    matches_committed(TARGET, &generate());
 }
 
 const VOCABULARY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../ui/src/lib/backend/vocabulary.json");
 
 #[test]
 fn the_web_views_vocabulary_is_cores() {
-    let current = serde_json::to_string_pretty(&Vocabulary::new()).unwrap() + "\n";
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(VOCABULARY, &current).unwrap();
-    }
-    let committed = std::fs::read_to_string(VOCABULARY).unwrap_or_default();
-    assert!(committed == current, "ui/src/lib/backend/vocabulary.json is stale: run `make bindings` and commit it.");
+    matches_committed(VOCABULARY, &(serde_json::to_string_pretty(&Vocabulary::new()).unwrap() + "\n"));
 }

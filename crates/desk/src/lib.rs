@@ -214,10 +214,10 @@ impl Desk {
             .ok_or_else(|| app_error(AppErrorCode::SignedOut, "Sign in to this account."))?;
         let address = KeychainAddress::for_session(&account.server_url, &account.email);
         let keychain = self.keychain.clone();
+        // A keychain that cannot be read (locked, not running) is not a signed-out account.
         let token = spawn_blocking(move || keychain.load(&address))
             .await?
-            .ok()
-            .flatten()
+            .map_err(from_vault)?
             .ok_or_else(|| app_error(AppErrorCode::SignedOut, "Sign in again to this account."))?;
         let client = Client::new(&account.server_url).map_err(from_client)?;
         let workspace = account.last_workspace_id.clone();

@@ -49,9 +49,9 @@ export function canManageKeys(role: Role): boolean {
   return vocabulary.roles.some((r) => r.role === role && r.canManageKeys);
 }
 
-/** The part of a key people may see: "kdk_…abcd". */
-export function keyHint(card: Pick<KeyCard, "hint">): string {
-  return `kdk_…${card.hint}`;
+/** The part of a key people may see: "kdk_…abcd" (a card, or its hint). */
+export function keyHint(of: Pick<KeyCard, "hint"> | string): string {
+  return `${vocabulary.keyPrefix}…${typeof of === "string" ? of : of.hint}`;
 }
 
 const dateFormat = new Intl.DateTimeFormat("en", { day: "numeric", month: "short", year: "numeric" });

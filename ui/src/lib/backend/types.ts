@@ -280,7 +280,11 @@ expiryPresets: Array<ExpiresInDays>, defaultRateLimit: RateLimit, defaultSetting
 /**
  * The keychain service of API keys.
  */
-keychainService: string, };
+keychainService: string, 
+/**
+ * What every key starts with.
+ */
+keyPrefix: string, };
 
 export type ScopeView = { scope: Scope, label: string, description: string, };
 

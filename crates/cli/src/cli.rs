@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Keydeck on the command line: the same accounts, keychain entries and rotations as the
 /// Keydeck window.
 #[derive(Debug, Parser)]
-#[command(name = "kdk", version, about, long_about = None, after_help = EXIT_CODES)]
+#[command(name = "kdk", version, after_help = EXIT_CODES)]
 pub struct Cli {
     /// Print data as JSON instead of text (for scripts).
     #[arg(long, global = true)]
@@ -27,7 +27,8 @@ Exit codes:
   3   nobody is signed in, or the session ended: run `kdk login`
   4   the workspace server did not answer (or, for `kdk login`, its address is wrong)
   5   no such key, workspace, rotation or keychain entry
-  6   no keychain (or no clipboard for --copy) on this computer
+  6   no keychain (or no clipboard for --copy) on this computer; or a new key the keychain did
+      not keep (it was printed: the only copy)
   7   `kdk rotate --wait` gave up after --timeout
  10   `kdk test`: the key's text is wrong (spaces, cut off, mistyped); nothing was sent
  11   `kdk test`: the key is revoked, expired, disabled, unknown, or its maker left
@@ -217,7 +218,7 @@ pub struct Rotate {
     /// Once step 3 has passed, revoke the old key (step 4).
     #[arg(long)]
     pub revoke_old: bool,
-    /// Cancel the rotation instead: the replacement is revoked and the old key kept.
+    /// Cancel the rotation instead: any replacement it made is revoked; the old key keeps working.
     #[arg(long, requires = "resume", conflicts_with_all = ["wait", "revoke_old"])]
     pub cancel: bool,
 }

@@ -1,0 +1,186 @@
+//! `Desk` as the command line uses it, through the narrow traits the commands use (stand-in
+//! keychain and clipboard), against a real workspace server over HTTP. The window's commands
+//! over the same `Desk` are tested through IPC in `src-tauri/tests/commands.rs`.
+
+use std::sync::Arc;
+
+use keydeck_core::app::{AppErrorCode, GenerateRequest, SessionView};
+use keydeck_core::wire::Plan;
+use keydeck_core::{Purpose, RateLimit};
+use keydeck_desk::Desk;
+use keydeck_desk::store::{DataDir, KeychainRecord};
+use keydeck_server::{Clock, RunningServer, ServerConfig, admin};
+use keydeck_vault::testing::{MemoryClipboard, MemoryKeychain};
+use keydeck_vault::{KeychainAddress, SecretClipboard, SecretStore, VaultError};
+
+const PASSWORD: &str = "correct horse battery";
+
+struct World {
+    server: Option<RunningServer>,
+    url: String,
+    studio: String,
+    other: String,
+    keychain: Arc<MemoryKeychain>,
+    data: tempfile::TempDir,
+    _db: tempfile::TempDir,
+}
+
+impl World {
+    async fn new() -> World {
+        let db = tempfile::tempdir().unwrap();
+        let server = keydeck_server::start(
+            ServerConfig::new(db.path().join("k.db"), ([127, 0, 0, 1], 0).into()),
+            Clock::default(),
+        )
+        .await
+        .unwrap();
+        let (store, clock) = (&server.state.store, Clock::default());
+        admin::create_user(store, &clock, "ana@example.com", PASSWORD, "Ana").await.unwrap();
+        let studio = admin::create_workspace(store, &clock, "Studio", Plan::Team, "ana@example.com").await.unwrap();
+        let other = admin::create_workspace(store, &clock, "Other", Plan::Team, "ana@example.com").await.unwrap();
+        World {
+            url: server.url(),
+            server: Some(server),
+            studio,
+            other,
+            keychain: Arc::default(),
+            data: tempfile::tempdir().unwrap(),
+            _db: db,
+        }
+    }
+
+    /// A desk on this world's data directory, as a new process (another `kdk`) would make it.
+    fn desk_with(&self, keychain: Arc<dyn SecretStore>) -> Desk {
+        let clipboard = Arc::new(MemoryClipboard::default()) as Arc<dyn SecretClipboard>;
+        Desk::new(DataDir::new(self.data.path().to_owned()), keychain, None, Ok(clipboard))
+    }
+
+    fn desk(&self) -> Desk {
+        self.desk_with(self.keychain.clone())
+    }
+
+    async fn signed_in(&self) -> (Desk, SessionView) {
+        let desk = self.desk();
+        let session = desk.sign_in(&self.url, "ana@example.com", PASSWORD, false).await.unwrap();
+        let session = desk.switch_workspace(&session.account.id, &self.studio).await.unwrap();
+        (desk, session)
+    }
+}
+
+fn request(name: &str) -> GenerateRequest {
+    GenerateRequest {
+        name: name.to_owned(),
+        purpose: Purpose::Custom,
+        scopes: Purpose::Custom.scopes().to_vec(),
+        expires_in_days: Purpose::Custom.expires_in_days(),
+        rate_limit: RateLimit::default(),
+        store_in_keychain: true,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_is_read_from_the_keychain_without_the_server_and_never_from_another_servers_entry() {
+    let w = World::new().await;
+    let (desk, _) = w.signed_in().await;
+    let made = desk.generate_key(request("Dashboard")).await.unwrap();
+
+    // Another process, after the server has gone: the account and the key come from disk and
+    // the keychain alone.
+    let mut w = w;
+    w.server.take().unwrap().stop().await;
+    let url = w.url.clone();
+    let later = w.desk();
+    let local = later.local().await.unwrap();
+    assert_eq!((local.server.as_str(), local.workspace_id.as_deref()), (url.as_str(), Some(w.studio.as_str())));
+    let stored = later.stored_secret(&local.server, &w.studio, "Dashboard").await.unwrap();
+    assert_eq!(stored.secret, made.secret);
+    assert_eq!(stored.address, KeychainAddress::for_key(&w.studio, "Dashboard"));
+
+    let missing = later.stored_secret(&local.server, &w.studio, "Nope").await.unwrap_err();
+    assert_eq!(missing.code, AppErrorCode::NotFound);
+    assert!(missing.message.contains(&format!("{}/Nope", w.studio)), "{}", missing.message);
+
+    // An entry recorded as another server's is never read for this one.
+    DataDir::new(w.data.path().to_owned())
+        .update_keychain_records(|r| {
+            r.entries.insert(
+                KeychainAddress::for_key(&w.studio, "Dashboard").account,
+                KeychainRecord { server: "https://staging.example.com".to_owned(), key_id: "k_x".to_owned() },
+            );
+        })
+        .unwrap();
+    let refused = later.stored_secret(&local.server, &w.studio, "Dashboard").await.unwrap_err();
+    assert!(refused.message.contains("https://staging.example.com"), "{}", refused.message);
+    assert!(!refused.message.contains(&made.secret));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workspace_visited_for_one_command_is_not_the_one_remembered() {
+    let w = World::new().await;
+    let (desk, session) = w.signed_in().await;
+    desk.generate_key(request("Only in Studio")).await.unwrap();
+
+    let visiting = desk.visit_workspace(&session, "other").await.unwrap();
+    assert_eq!(visiting.workspace_id, w.other);
+    assert!(desk.list_keys().await.unwrap().keys.is_empty(), "the keys are the visited workspace's");
+    let unknown = desk.visit_workspace(&session, "Nowhere").await.unwrap_err();
+    assert_eq!(unknown.code, AppErrorCode::NotFound);
+    assert!(unknown.message.contains("Studio") && unknown.message.contains("Other"), "{}", unknown.message);
+
+    // The next process resumes on the workspace chosen last.
+    let next = w.desk().resume().await.unwrap();
+    assert_eq!(next.workspace_id, w.studio);
+}
+
+/// A keychain that answers nothing: locked, or its service not running.
+struct Unreadable;
+
+impl SecretStore for Unreadable {
+    fn store(&self, _: &KeychainAddress, _: &str) -> Result<(), VaultError> {
+        Err(VaultError::NoKeychain("the keyring is locked".to_owned()))
+    }
+    fn load(&self, _: &KeychainAddress) -> Result<Option<String>, VaultError> {
+        Err(VaultError::NoKeychain("the keyring is locked".to_owned()))
+    }
+    fn remove(&self, _: &KeychainAddress) -> Result<bool, VaultError> {
+        Err(VaultError::NoKeychain("the keyring is locked".to_owned()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_keychain_that_cannot_be_read_is_reported_as_that_not_as_signed_out() {
+    let w = World::new().await;
+    let (desk, session) = w.signed_in().await;
+    assert!(desk.session_is_kept(&session.account.id).await);
+
+    let locked = w.desk_with(Arc::new(Unreadable));
+    let e = locked.resume().await.unwrap_err();
+    assert_eq!(e.code, AppErrorCode::NoKeychain, "{}", e.message);
+
+    // Signing in where the token cannot be kept: the session works now, and says it is not kept.
+    let forgetful = w.desk_with(Arc::new(Unreadable));
+    let s = forgetful.sign_in(&w.url, "ana@example.com", PASSWORD, false).await.unwrap();
+    assert!(!forgetful.session_is_kept(&s.account.id).await);
+
+    // With no account remembered at all, it is "signed out".
+    let empty = tempfile::tempdir().unwrap();
+    let fresh = Desk::new(
+        DataDir::new(empty.path().to_owned()),
+        w.keychain.clone(),
+        None,
+        Err(VaultError::NoClipboard("none".into())),
+    );
+    assert_eq!(fresh.resume().await.unwrap_err().code, AppErrorCode::SignedOut);
+    assert_eq!(fresh.local().await.unwrap_err().code, AppErrorCode::SignedOut);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_are_found_by_name_as_the_server_compares_names() {
+    let w = World::new().await;
+    let (desk, _) = w.signed_in().await;
+    desk.generate_key(request("Finance sync")).await.unwrap();
+    assert_eq!(desk.key_named("  finance SYNC ").await.unwrap().card.name, "Finance sync");
+    let e = desk.key_named("Payroll").await.unwrap_err();
+    assert_eq!(e.code, AppErrorCode::NotFound);
+    assert!(e.message.contains("Payroll"));
+}

@@ -695,7 +695,14 @@ impl Kdk {
         loop {
             match rotation.stage {
                 Stage::Creating | Stage::Revoking => {
+                    let revoking = rotation.stage == Stage::Revoking;
                     rotation = self.desk.resume_rotation(&rotation.id).await?.rotation;
+                    if revoking && rotation.stage == Stage::Done {
+                        self.say(&format!(
+                            "Step 4 of 4: the old key's revocation (kdk_…{}) is finished. The rotation of \"{}\" is done.",
+                            rotation.old_key.hint, rotation.old_key.name
+                        ));
+                    }
                     if matches!(rotation.stage, Stage::Creating | Stage::Revoking) {
                         return Err(Failure::new(
                             EXIT_FAILED,
@@ -721,14 +728,14 @@ impl Kdk {
                     rotation = self.desk.advance_rotation(&rotation.id, RotationAction::BeginConfirm).await?;
                 }
                 Stage::Updating => {
-                    return self.stop_at(&rotation, "When the integration uses the new key, confirm with --wait");
+                    return self.stop_at(&rotation, "When the integration uses the new key, confirm with", "--wait");
                 }
                 Stage::Confirming if args.wait => rotation = self.watch(&rotation, args.timeout).await?,
                 Stage::Confirming => {
                     let check = self.desk.check_rotation(&rotation.id).await?;
                     if check.rotation.stage == Stage::Confirming {
                         self.say(&step3_line(&check.verification));
-                        return self.stop_at(&check.rotation, "Wait for step 3's proof with --wait");
+                        return self.stop_at(&check.rotation, "Wait for step 3's proof with", "--wait");
                     }
                     rotation = check.rotation;
                 }
@@ -750,7 +757,7 @@ impl Kdk {
                         }
                         _ => "Step 3 of 4: passed without proof, as chosen in the window.",
                     });
-                    return self.stop_at(&rotation, "Revoke the old key with --revoke-old");
+                    return self.stop_at(&rotation, "Revoke the old key with", "--revoke-old");
                 }
                 Stage::Done => {
                     if self.json {
@@ -804,11 +811,11 @@ impl Kdk {
     }
 
     /// Where a rotation is left, and the command that carries it on.
-    fn stop_at(&self, rotation: &RotationView, next: &str) -> Outcome {
+    fn stop_at(&self, rotation: &RotationView, next: &str, flag: &str) -> Outcome {
         if self.json {
             output::json(rotation)?;
         } else {
-            println!("{next}: kdk rotate --resume {}", rotation.id);
+            println!("{next}: kdk rotate --resume {} {flag}", rotation.id);
         }
         Ok(0)
     }

@@ -52,9 +52,11 @@ key=$(curl -sf -X POST "$api/workspaces/$ws/keys" -H "authorization: Bearer $tok
   json 'd["secret"]')
 
 checks=not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance
+# One worker: with two, schemathesis's threads sometimes crash inside CPython 3.11's compiler
+# ("SystemError: AST constructor recursion depth mismatch"), a fault of the tool, not the server.
 run() {
   "$venv/bin/schemathesis" run "$api/openapi.json" --url "$url" --checks "$checks" \
-    --max-examples "${KEYDECK_API_EXAMPLES:-40}" --workers 2 --phases examples,coverage,fuzzing \
+    --max-examples "${KEYDECK_API_EXAMPLES:-40}" --workers 1 --phases examples,coverage,fuzzing \
     --suppress-health-check all --warnings off --no-color "$@"
 }
 

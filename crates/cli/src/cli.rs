@@ -194,7 +194,7 @@ pub struct Run {
 #[derive(Debug, Args)]
 pub struct Test {
     /// A key to test, as text (else read from the keychain with --name, else from standard
-    /// input).
+    /// input, which keeps it out of the shell's history).
     pub key: Option<String>,
     /// Test the key of this name from the keychain.
     #[arg(long, conflicts_with = "key")]

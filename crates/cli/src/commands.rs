@@ -606,7 +606,20 @@ impl Kdk {
     async fn test(&self, args: Test) -> Outcome {
         self.session().await?;
         let input = match (args.key, args.name) {
-            (Some(key), _) => TestKeyInput::Pasted { key },
+            (Some(key), _) => {
+                // Typed on the command line, the key is in the shell's history and visible to
+                // other users in the process list while kdk runs.
+                if std::io::stdin().is_terminal() && !self.json {
+                    eprintln!(
+                        "{}",
+                        paint(
+                            "The key is now in your shell's history. Next time, pipe it in (kdk test < key.txt) or test a keychain entry (kdk test --name NAME).",
+                            Colour::Dim
+                        )
+                    );
+                }
+                TestKeyInput::Pasted { key }
+            }
             (None, Some(key_name)) => TestKeyInput::Keychain { key_name },
             (None, None) if std::io::stdin().is_terminal() => {
                 TestKeyInput::Pasted { key: rpassword::prompt_password("Key to test: ").map_err(io_failure)? }

@@ -68,7 +68,7 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<RunningServer, 
         .map_err(|source| StartError::Database { path: state.config.db_path.display().to_string(), source })?;
     state
         .store
-        .heartbeat(&state.process_id, state.clock.now_ms(), generation)
+        .register_process(&state.process_id, state.clock.now_ms(), generation)
         .await
         .map_err(|source| StartError::Database { path: state.config.db_path.display().to_string(), source })?;
     state.keys.looked_at(state.clock.now_ms());

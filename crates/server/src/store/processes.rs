@@ -15,6 +15,10 @@ use super::{Store, StoreResult};
 /// every second).
 pub const ALIVE_MS: i64 = 3_000;
 
+/// A process silent for this long died without unregistering (killed, or its machine lost):
+/// its row is removed when the next process starts.
+pub const FORGOTTEN_MS: i64 = 3_600_000;
+
 /// Bumps the change generation inside a transaction; returns the new value.
 pub(super) async fn bump_generation(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>) -> StoreResult<i64> {
     Ok(sqlx::query_scalar("UPDATE meta SET value = value + 1 WHERE name = 'admin_generation' RETURNING value")
@@ -42,6 +46,17 @@ impl Store {
         .await?;
         self.count_writes(1);
         Ok(())
+    }
+
+    /// A process starts: it says it is alive, and the rows of processes long gone are removed
+    /// (a killed process cannot remove its own).
+    pub async fn register_process(&self, process_id: &str, now: i64, seen_generation: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM server_processes WHERE heartbeat_at < ?")
+            .bind(now - FORGOTTEN_MS)
+            .execute(&self.writer)
+            .await?;
+        self.count_writes(1);
+        self.heartbeat(process_id, now, seen_generation).await
     }
 
     /// This process stops: nobody need wait for it any more.
@@ -84,5 +99,26 @@ impl Store {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn ids(store: &Store) -> Vec<String> {
+        sqlx::query_scalar("SELECT id FROM server_processes ORDER BY id").fetch_all(&store.reader).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_starting_process_removes_the_rows_of_processes_long_gone_and_only_those() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("k.db")).await.unwrap();
+        let now = 10 * FORGOTTEN_MS;
+        store.heartbeat("killed-yesterday", now - FORGOTTEN_MS - 1, 0).await.unwrap();
+        store.heartbeat("quiet-a-minute", now - 60_000, 0).await.unwrap();
+        store.register_process("new", now, 0).await.unwrap();
+        assert_eq!(ids(&store).await, ["new", "quiet-a-minute"]);
+        store.close().await;
     }
 }

@@ -10,12 +10,10 @@ use std::time::Duration;
 use keydeck_core::Settings;
 use keydeck_core::wire::Plan;
 use keydeck_desk::store::DataDir;
-use keydeck_server::{Clock, RunningServer, ServerConfig, admin};
+use keydeck_server::testing::{OWNER_EMAIL as EMAIL, OWNER_PASSWORD as PASSWORD, StudioServer};
+use keydeck_server::{Clock, RunningServer, admin};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
-
-const PASSWORD: &str = "correct horse battery";
-const EMAIL: &str = "ana@example.com";
 
 fn real_desktop() -> bool {
     let on = std::env::var_os("KEYDECK_REAL_DESKTOP").is_some();
@@ -36,18 +34,8 @@ struct World {
 
 impl World {
     async fn new() -> World {
-        let db = tempfile::tempdir().unwrap();
-        let server = keydeck_server::start(
-            ServerConfig::new(db.path().join("k.db"), ([127, 0, 0, 1], 0).into()),
-            Clock::default(),
-        )
-        .await
-        .unwrap();
-        let (store, clock) = (&server.state.store, Clock::default());
-        admin::create_user(store, &clock, EMAIL, PASSWORD, "Ana").await.unwrap();
-        let ws = admin::create_workspace(store, &clock, "Studio", Plan::Team, EMAIL).await.unwrap();
-        let other_ws = admin::create_workspace(store, &clock, "Other", Plan::Team, EMAIL).await.unwrap();
-        World { server, ws, other_ws, home: tempfile::tempdir().unwrap(), _db: db }
+        let s = StudioServer::start().await;
+        World { server: s.server, ws: s.studio, other_ws: s.other, home: tempfile::tempdir().unwrap(), _db: s.db }
     }
 
     /// The data directory kdk and the window share, under this world's XDG_DATA_HOME.

@@ -5,15 +5,13 @@
 use std::sync::Arc;
 
 use keydeck_core::app::{AppErrorCode, GenerateRequest, SessionView};
-use keydeck_core::wire::Plan;
 use keydeck_core::{Purpose, RateLimit};
 use keydeck_desk::Desk;
 use keydeck_desk::store::{DataDir, KeychainRecord};
-use keydeck_server::{Clock, RunningServer, ServerConfig, admin};
+use keydeck_server::RunningServer;
+use keydeck_server::testing::{OWNER_PASSWORD as PASSWORD, StudioServer};
 use keydeck_vault::testing::{MemoryClipboard, MemoryKeychain};
 use keydeck_vault::{KeychainAddress, SecretClipboard, SecretStore, VaultError};
-
-const PASSWORD: &str = "correct horse battery";
 
 struct World {
     server: Option<RunningServer>,
@@ -27,25 +25,15 @@ struct World {
 
 impl World {
     async fn new() -> World {
-        let db = tempfile::tempdir().unwrap();
-        let server = keydeck_server::start(
-            ServerConfig::new(db.path().join("k.db"), ([127, 0, 0, 1], 0).into()),
-            Clock::default(),
-        )
-        .await
-        .unwrap();
-        let (store, clock) = (&server.state.store, Clock::default());
-        admin::create_user(store, &clock, "ana@example.com", PASSWORD, "Ana").await.unwrap();
-        let studio = admin::create_workspace(store, &clock, "Studio", Plan::Team, "ana@example.com").await.unwrap();
-        let other = admin::create_workspace(store, &clock, "Other", Plan::Team, "ana@example.com").await.unwrap();
+        let s = StudioServer::start().await;
         World {
-            url: server.url(),
-            server: Some(server),
-            studio,
-            other,
+            server: Some(s.server),
+            url: s.url,
+            studio: s.studio,
+            other: s.other,
             keychain: Arc::default(),
             data: tempfile::tempdir().unwrap(),
-            _db: db,
+            _db: s.db,
         }
     }
 

@@ -17,6 +17,8 @@ pub mod password;
 pub mod routes;
 pub mod state;
 pub mod store;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 use std::net::SocketAddr;
 

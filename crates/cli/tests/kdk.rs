@@ -361,3 +361,35 @@ async fn rotate_wait_on_the_demo_finishes_step_3_by_itself_when_the_integration_
     assert_eq!(secret_tool(&ws, &format!("{name} (previous)")), None);
     assert_eq!(w.ok(&["rotations", "--json"]).await.trim(), "[]");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotate_wait_gives_up_without_proof_and_revokes_nothing_then_cancel_puts_the_old_key_back() {
+    if !real_desktop() {
+        return;
+    }
+    let w = World::new().await;
+    w.login().await;
+    w.create("Nightly export", &[]).await;
+    let old = secret_tool(&w.ws, "Nightly export").unwrap();
+
+    // Nothing uses the new key, so step 3 has no proof: kdk gives up, keeping everything.
+    let out = w.kdk(&["rotate", "Nightly export", "--wait", "--timeout", "3", "--revoke-old"]).await;
+    assert_eq!(code(&out), Some(7));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("nothing was revoked") && !stderr.contains("Step 4 of 4"), "{stderr}");
+    let keys: Value = serde_json::from_str(&w.ok(&["keys", "--json"]).await).unwrap();
+    let named: Vec<&Value> =
+        keys["keys"].as_array().unwrap().iter().filter(|k| k["card"]["name"] == "Nightly export").collect();
+    assert_eq!(named.len(), 2, "the old key and its replacement are both live");
+    assert!(named.iter().all(|k| k["card"]["status"] == "active"));
+    assert_eq!(secret_tool(&w.ws, "Nightly export (previous)").as_deref(), Some(old.as_str()));
+    let rotations: Value = serde_json::from_str(&w.ok(&["rotations", "--json"]).await).unwrap();
+    let id = rotations[0]["id"].as_str().expect("the rotation is kept").to_owned();
+
+    w.ok(&["rotate", "--resume", &id, "--cancel"]).await;
+    assert_eq!(secret_tool(&w.ws, "Nightly export").as_deref(), Some(old.as_str()), "the old key is back");
+    assert_eq!(secret_tool(&w.ws, "Nightly export (previous)"), None);
+    let keys: Value = serde_json::from_str(&w.ok(&["keys", "--json"]).await).unwrap();
+    assert_eq!(keys["keys"].as_array().unwrap().iter().filter(|k| k["card"]["name"] == "Nightly export").count(), 1);
+    assert_eq!(w.ok(&["rotations", "--json"]).await.trim(), "[]");
+}

@@ -45,11 +45,14 @@ lint: ui
 	npm run check -w ui
 
 # Rust tests run inside a throwaway desktop (Xvfb, D-Bus, unlocked gnome-keyring), so the
-# keychain and clipboard tests use the real ones; the end-to-end tests then drive the app
+# keychain and clipboard tests use the real ones; the server's API suite then runs a second
+# time on PostgreSQL; the end-to-end tests then drive the app
 # binary those builds produced.
 test-unit: ui
 	npm run test -w ui
 	./scripts/with-desktop.sh $(CARGO) test --workspace --locked --exclude keydeck-e2e
+	@echo "The server's API suite again, on PostgreSQL (a server of the run's own):"
+	./scripts/with-postgres.sh $(CARGO) test -p keydeck-server --locked --test api
 
 # The same build as test-unit's (so nothing is rebuilt), which makes the keydeck and
 # keydeck-server binaries.

@@ -8,6 +8,8 @@ packages=(
   # building: C for bundled SQLite; the Tauri shell's WebKitGTK stack
   build-essential pkg-config file libssl-dev
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
+  # the PostgreSQL engine: its tests start a server of their own from this package
+  postgresql
   # testing the real window, keychain and clipboard headless
   xvfb xauth dbus dbus-x11 gnome-keyring libsecret-tools webkit2gtk-driver xclip
   # ...and which window has the focus (a second launch brings the first window forward)

@@ -54,10 +54,13 @@ pub enum StartError {
 
 /// Opens the database, seeds the demo data if asked (into an empty database only), and serves.
 pub async fn start(config: ServerConfig, clock: Clock) -> Result<RunningServer, StartError> {
-    let store = Store::open(&config.db_path)
-        .await
-        .map_err(|source| StartError::Database { path: config.db_path.display().to_string(), source })?;
-    let demo = if config.demo { demo::seed(&store, &clock).await.map_err(StartError::Demo)? } else { None };
+    let database = |source| StartError::Database { path: config.db.to_string(), source };
+    let store = Store::open(&config.db).await.map_err(database)?;
+    let demo = if config.demo {
+        store.under_startup_lock(demo::seed(&store, &clock)).await.map_err(database)?.map_err(StartError::Demo)?
+    } else {
+        None
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen { addr: config.listen, source })?;
@@ -67,12 +70,12 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<RunningServer, 
         .store
         .generation()
         .await
-        .map_err(|source| StartError::Database { path: state.config.db_path.display().to_string(), source })?;
+        .map_err(|source| StartError::Database { path: state.config.db.to_string(), source })?;
     state
         .store
         .register_process(&state.process_id, state.clock.now_ms(), generation)
         .await
-        .map_err(|source| StartError::Database { path: state.config.db_path.display().to_string(), source })?;
+        .map_err(|source| StartError::Database { path: state.config.db.to_string(), source })?;
     state.keys.looked_at(state.clock.now_ms());
     // In the background: starting (the demo's first screen among it) need not wait for a hash.
     drop(tokio::task::spawn_blocking(password::prepare));

@@ -1,10 +1,10 @@
 //! `keydeck-server`: serve the workspace API, or change users and workspaces with `admin`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use keydeck_server::store::DbLocation;
 use keydeck_server::{Clock, ServerConfig, Store, admin};
 
 #[derive(Parser)]
@@ -22,9 +22,10 @@ struct Cli {
 enum Command {
     /// Serve the API.
     Serve {
-        /// The SQLite database file (created if missing).
-        #[arg(long, default_value = "keydeck.db")]
-        db: PathBuf,
+        /// The database: a SQLite file (created if missing), or a PostgreSQL address
+        /// (postgres://user:password@host/database) that several nodes may share.
+        #[arg(long, env = "KEYDECK_DB", default_value = "keydeck.db")]
+        db: String,
         /// The address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
@@ -39,9 +40,9 @@ enum Command {
     /// Change users, workspaces, members, plans and billing. Each command returns once every
     /// running server on the database has applied the change.
     Admin {
-        /// The SQLite database file.
-        #[arg(long, global = true, default_value = "keydeck.db")]
-        db: PathBuf,
+        /// The database: a SQLite file, or a PostgreSQL address (postgres://…).
+        #[arg(long, global = true, env = "KEYDECK_DB", default_value = "keydeck.db")]
+        db: String,
         #[command(subcommand)]
         action: AdminCommand,
     },
@@ -119,7 +120,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { db, listen, public_url, demo } => {
             keydeck_server::init_logging();
-            let mut config = ServerConfig::new(db, listen);
+            let mut config = ServerConfig::new(DbLocation::parse(&db), listen);
             config.public_url = public_url;
             config.demo = demo;
             let server = keydeck_server::start(config, Clock::default()).await?;
@@ -148,7 +149,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
             loop {
                 let result = async {
-                    let store = Store::open(&db).await?;
+                    let store = Store::open(&DbLocation::parse(&db)).await?;
                     let result = admin_command(&store, &Clock::default(), &action).await;
                     store.close().await;
                     result

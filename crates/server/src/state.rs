@@ -1,6 +1,5 @@
 //! `AppState`: the one state object of the server, cloned into every handler.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use keydeck_core::key::random_base62;
@@ -9,12 +8,13 @@ use crate::clock::Clock;
 use crate::idempotency::InFlight;
 use crate::keys_runtime::KeyRuntime;
 use crate::password::PasswordChecks;
-use crate::store::Store;
+use crate::store::{DbLocation, Store};
 
 /// How the server is set up.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    pub db_path: PathBuf,
+    /// A SQLite file, or a PostgreSQL database that several nodes may share.
+    pub db: DbLocation,
     pub listen: std::net::SocketAddr,
     /// The address integrations use, e.g. `https://keys.example.com`. When unset, the
     /// `Host` of each request is used.
@@ -36,9 +36,9 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    pub fn new(db_path: impl Into<PathBuf>, listen: std::net::SocketAddr) -> Self {
+    pub fn new(db: impl Into<DbLocation>, listen: std::net::SocketAddr) -> Self {
         ServerConfig {
-            db_path: db_path.into(),
+            db: db.into(),
             listen,
             public_url: None,
             demo: false,

@@ -20,7 +20,7 @@ pub struct Membership {
     pub role: Role,
 }
 
-fn workspace_row(row: &sqlx::sqlite::SqliteRow) -> WorkspaceRow {
+fn workspace_row(row: &sqlx::any::AnyRow) -> WorkspaceRow {
     WorkspaceRow {
         id: row.get("id"),
         name: row.get("name"),
@@ -29,11 +29,11 @@ fn workspace_row(row: &sqlx::sqlite::SqliteRow) -> WorkspaceRow {
     }
 }
 
-fn membership(row: &sqlx::sqlite::SqliteRow) -> Membership {
+fn membership(row: &sqlx::any::AnyRow) -> Membership {
     Membership { workspace: workspace_row(row), role: Role::parse(row.get("role")).unwrap_or(Role::Member) }
 }
 
-fn user(row: &sqlx::sqlite::SqliteRow) -> UserInfo {
+fn user(row: &sqlx::any::AnyRow) -> UserInfo {
     UserInfo { id: row.get("id"), email: row.get("email"), name: row.get("name") }
 }
 
@@ -47,7 +47,7 @@ impl Store {
         now: i64,
     ) -> StoreResult<UserInfo> {
         let result =
-            sqlx::query("INSERT INTO users (id, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
+            sqlx::query("INSERT INTO users (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
                 .bind(id)
                 .bind(email)
                 .bind(name)
@@ -67,7 +67,7 @@ impl Store {
 
     /// The user and their password hash, for sign-in.
     pub async fn user_for_sign_in(&self, email: &str) -> StoreResult<Option<(UserInfo, String)>> {
-        let row = sqlx::query("SELECT id, email, name, password_hash FROM users WHERE email = ?")
+        let row = sqlx::query("SELECT id, email, name, password_hash FROM users WHERE lower(email) = lower($1)")
             .bind(email)
             .fetch_optional(&self.reader)
             .await?;
@@ -83,7 +83,7 @@ impl Store {
     }
 
     pub async fn insert_session(&self, token_hash: &[u8], user_id: &str, now: i64, expires_at: i64) -> StoreResult<()> {
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(token_hash)
             .bind(user_id)
             .bind(now)
@@ -98,7 +98,7 @@ impl Store {
     pub async fn session_user(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<UserInfo>> {
         let row = sqlx::query(
             "SELECT u.id, u.email, u.name FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > ?",
+             WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
         )
         .bind(token_hash)
         .bind(now)
@@ -108,7 +108,7 @@ impl Store {
     }
 
     pub async fn revoke_session(&self, token_hash: &[u8], now: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL")
+        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
             .bind(now)
             .bind(token_hash)
             .execute(&self.writer)
@@ -120,7 +120,7 @@ impl Store {
     pub async fn memberships(&self, user_id: &str) -> StoreResult<Vec<Membership>> {
         let rows = sqlx::query(
             "SELECT w.id, w.name, w.plan, w.billing_status, m.role FROM memberships m
-             JOIN workspaces w ON w.id = m.workspace_id WHERE m.user_id = ? ORDER BY w.name, w.id",
+             JOIN workspaces w ON w.id = m.workspace_id WHERE m.user_id = $1 ORDER BY w.name, w.id",
         )
         .bind(user_id)
         .fetch_all(&self.reader)
@@ -131,7 +131,7 @@ impl Store {
     pub async fn membership(&self, workspace_id: &str, user_id: &str) -> StoreResult<Option<Membership>> {
         let row = sqlx::query(
             "SELECT w.id, w.name, w.plan, w.billing_status, m.role FROM memberships m
-             JOIN workspaces w ON w.id = m.workspace_id WHERE m.workspace_id = ? AND m.user_id = ?",
+             JOIN workspaces w ON w.id = m.workspace_id WHERE m.workspace_id = $1 AND m.user_id = $2",
         )
         .bind(workspace_id)
         .bind(user_id)
@@ -141,7 +141,7 @@ impl Store {
     }
 
     pub async fn workspace(&self, workspace_id: &str) -> StoreResult<WorkspaceRow> {
-        let row = sqlx::query("SELECT id, name, plan, billing_status FROM workspaces WHERE id = ?")
+        let row = sqlx::query("SELECT id, name, plan, billing_status FROM workspaces WHERE id = $1")
             .bind(workspace_id)
             .fetch_optional(&self.reader)
             .await?
@@ -158,15 +158,15 @@ impl Store {
         owner_id: &str,
         now: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("INSERT INTO workspaces (id, name, plan, created_at) VALUES (?, ?, ?, ?)")
+        let mut tx = self.begin_write(id).await?;
+        sqlx::query("INSERT INTO workspaces (id, name, plan, created_at) VALUES ($1, $2, $3, $4)")
             .bind(id)
             .bind(name)
             .bind(plan.as_str())
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?, ?, 'owner', ?)")
+        sqlx::query("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)")
             .bind(id)
             .bind(owner_id)
             .bind(now)
@@ -181,9 +181,9 @@ impl Store {
     /// Adds a member, or changes the role of one already there. Returns the change generation.
     pub async fn upsert_member(&self, workspace_id: &str, user_id: &str, role: Role, now: i64) -> StoreResult<i64> {
         self.workspace(workspace_id).await?;
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write(workspace_id).await?;
         sqlx::query(
-            "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
         )
         .bind(workspace_id)
@@ -200,8 +200,8 @@ impl Store {
 
     /// Removes a member. Returns the change generation, or `None` when they were not a member.
     pub async fn delete_member(&self, workspace_id: &str, user_id: &str) -> StoreResult<Option<i64>> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let removed = sqlx::query("DELETE FROM memberships WHERE workspace_id = ? AND user_id = ?")
+        let mut tx = self.begin_write(workspace_id).await?;
+        let removed = sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
             .bind(workspace_id)
             .bind(user_id)
             .execute(&mut *tx)
@@ -227,8 +227,8 @@ impl Store {
     }
 
     async fn update_workspace(&self, column: &'static str, value: &str, workspace_id: &str) -> StoreResult<i64> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let changed = sqlx::query(&format!("UPDATE workspaces SET {column} = ? WHERE id = ?"))
+        let mut tx = self.begin_write(workspace_id).await?;
+        let changed = sqlx::query(&format!("UPDATE workspaces SET {column} = $1 WHERE id = $2"))
             .bind(value)
             .bind(workspace_id)
             .execute(&mut *tx)

@@ -12,10 +12,10 @@ use sqlx::Row;
 
 use super::processes::bump_generation;
 use super::usage::refusal_of;
-use super::{Store, StoreResult, to_time};
+use super::{Statement, Store, StoreResult, to_time};
 
 /// A key as stored, with its creator's name and current role in the key's workspace.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct KeyRow {
     pub id: String,
     pub workspace_id: String,
@@ -41,6 +41,39 @@ pub struct KeyRow {
     pub replaces: Option<String>,
     /// The live key whose `replaces` is this key.
     pub replaced_by: Option<String>,
+}
+
+/// Flags are stored as 0/1 on both engines.
+fn flag(r: &sqlx::any::AnyRow, column: &str) -> bool {
+    r.get::<i64, _>(column) != 0
+}
+
+fn key_row(r: &sqlx::any::AnyRow) -> KeyRow {
+    KeyRow {
+        id: r.get("id"),
+        workspace_id: r.get("workspace_id"),
+        name: r.get("name"),
+        prefix: r.get("prefix"),
+        hint: r.get("hint"),
+        scopes: r.get("scopes"),
+        created_at: r.get("created_at"),
+        created_by: r.get("created_by"),
+        creator_name: r.get("creator_name"),
+        creator_role: r.get("creator_role"),
+        last_used_at: r.get("last_used_at"),
+        last_success_at: r.get("last_success_at"),
+        last_refusal_at: r.get("last_refusal_at"),
+        last_refusal_error: r.get("last_refusal_error"),
+        last_refusal_status: r.get("last_refusal_status"),
+        request_count: r.get("request_count"),
+        expires_at: r.get("expires_at"),
+        enabled: flag(r, "enabled"),
+        rate_limit_enabled: flag(r, "rate_limit_enabled"),
+        rate_limit_max: r.get("rate_limit_max"),
+        rate_limit_window: r.get("rate_limit_window"),
+        replaces: r.get("replaces"),
+        replaced_by: r.get("replaced_by"),
+    }
 }
 
 impl KeyRow {
@@ -198,12 +231,12 @@ impl From<sqlx::Error> for KeyChangeRefusal {
 }
 
 async fn idempotency_record(
-    connection: &mut sqlx::SqliteConnection,
+    connection: &mut sqlx::AnyConnection,
     lookup: &[u8; 32],
     since: i64,
 ) -> Result<Option<IdempotencyRecord>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT lookup, request_hash, nonce, sealed, created_at FROM idempotency WHERE lookup = ? AND created_at > ?",
+        "SELECT lookup, request_hash, nonce, sealed, created_at FROM idempotency WHERE lookup = $1 AND created_at > $2",
     )
     .bind(&lookup[..])
     .bind(since)
@@ -224,9 +257,9 @@ struct LiveRow {
     replaces: Option<String>,
 }
 
-async fn live_keys(tx: &mut sqlx::SqliteConnection, workspace_id: &str) -> Result<Vec<LiveRow>, sqlx::Error> {
+async fn live_keys(tx: &mut sqlx::AnyConnection, workspace_id: &str) -> Result<Vec<LiveRow>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT id, name, hint, created_at, replaces FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL",
+        "SELECT id, name, hint, created_at, replaces FROM api_keys WHERE workspace_id = $1 AND revoked_at IS NULL",
     )
     .bind(workspace_id)
     .fetch_all(tx)
@@ -259,13 +292,13 @@ impl Store {
         idem: Option<&IdempotencyRecord>,
         replay_since: i64,
     ) -> Result<(), KeyInsertError> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write(&key.workspace_id).await?;
         if let Some(idem) = idem
             && let Some(made) = idempotency_record(&mut tx, &idem.lookup, replay_since).await?
         {
             return Err(KeyInsertError::Replay(made));
         }
-        let billing: Option<String> = sqlx::query_scalar("SELECT billing_status FROM workspaces WHERE id = ?")
+        let billing: Option<String> = sqlx::query_scalar("SELECT billing_status FROM workspaces WHERE id = $1")
             .bind(&key.workspace_id)
             .fetch_optional(&mut *tx)
             .await?;
@@ -295,8 +328,8 @@ impl Store {
         let inserted = sqlx::query(
             "INSERT INTO api_keys (id, workspace_id, name, secret_hash, prefix, hint, scopes, created_at, created_by,
                 expires_at, rate_limit_enabled, rate_limit_max, rate_limit_window, replaces)
-             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-             WHERE (SELECT COUNT(*) FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL) < ?",
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
+             WHERE (SELECT COUNT(*) FROM api_keys WHERE workspace_id = $15 AND revoked_at IS NULL) < $16",
         )
         .bind(&key.id)
         .bind(&key.workspace_id)
@@ -308,12 +341,12 @@ impl Store {
         .bind(key.created_at)
         .bind(&key.created_by)
         .bind(key.expires_at)
-        .bind(key.rate_limit.enabled)
-        .bind(key.rate_limit.max_requests)
-        .bind(key.rate_limit.window_seconds)
+        .bind(i64::from(key.rate_limit.enabled))
+        .bind(i64::from(key.rate_limit.max_requests))
+        .bind(i64::from(key.rate_limit.window_seconds))
         .bind(&key.replaces)
         .bind(&key.workspace_id)
-        .bind(limit)
+        .bind(i64::from(limit))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -322,14 +355,18 @@ impl Store {
             return Err(KeyInsertError::LimitReached);
         }
         if let Some(idem) = idem {
-            sqlx::query("INSERT OR REPLACE INTO idempotency (lookup, request_hash, nonce, sealed, created_at) VALUES (?, ?, ?, ?, ?)")
-                .bind(&idem.lookup[..])
-                .bind(&idem.request_hash[..])
-                .bind(&idem.nonce)
-                .bind(&idem.sealed)
-                .bind(idem.created_at)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO idempotency (lookup, request_hash, nonce, sealed, created_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (lookup) DO UPDATE SET request_hash = excluded.request_hash, nonce = excluded.nonce,
+                     sealed = excluded.sealed, created_at = excluded.created_at",
+            )
+            .bind(&idem.lookup[..])
+            .bind(&idem.request_hash[..])
+            .bind(&idem.nonce)
+            .bind(&idem.sealed)
+            .bind(idem.created_at)
+            .execute(&mut *tx)
+            .await?;
             self.count_writes(1);
         }
         tx.commit().await?;
@@ -338,28 +375,28 @@ impl Store {
 
     /// Stores keys as they are, without the key limit: for the demo seed and benchmarks.
     pub async fn insert_keys(&self, keys: &[NewKeyRow]) -> StoreResult<()> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write("seed").await?;
         for chunk in keys.chunks(500) {
-            let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            let mut insert = Statement::new(
                 "INSERT INTO api_keys (id, workspace_id, name, secret_hash, prefix, hint, scopes, created_at, created_by,
-                    expires_at, rate_limit_enabled, rate_limit_max, rate_limit_window) ",
+                    expires_at, rate_limit_enabled, rate_limit_max, rate_limit_window) VALUES ",
             );
-            builder.push_values(chunk, |mut b, k| {
-                b.push_bind(k.id.clone())
-                    .push_bind(k.workspace_id.clone())
-                    .push_bind(k.name.clone())
-                    .push_bind(k.secret_hash.to_vec())
-                    .push_bind(k.prefix.clone())
-                    .push_bind(k.hint.clone())
-                    .push_bind(k.scopes.to_storage())
-                    .push_bind(k.created_at)
-                    .push_bind(k.created_by.clone())
-                    .push_bind(k.expires_at)
-                    .push_bind(k.rate_limit.enabled)
-                    .push_bind(k.rate_limit.max_requests)
-                    .push_bind(k.rate_limit.window_seconds);
+            insert.values(chunk, |b, k| {
+                b.bind(k.id.clone())
+                    .bind(k.workspace_id.clone())
+                    .bind(k.name.clone())
+                    .bind(k.secret_hash.to_vec())
+                    .bind(k.prefix.clone())
+                    .bind(k.hint.clone())
+                    .bind(k.scopes.to_storage())
+                    .bind(k.created_at)
+                    .bind(k.created_by.clone())
+                    .bind(k.expires_at)
+                    .bind(i64::from(k.rate_limit.enabled))
+                    .bind(i64::from(k.rate_limit.max_requests))
+                    .bind(i64::from(k.rate_limit.window_seconds));
             });
-            builder.build().execute(&mut *tx).await?;
+            insert.execute(&mut *tx).await?;
             self.count_writes(1);
         }
         tx.commit().await?;
@@ -373,30 +410,32 @@ impl Store {
     }
 
     pub async fn purge_idempotency(&self, before: i64) -> StoreResult<()> {
-        sqlx::query("DELETE FROM idempotency WHERE created_at <= ?").bind(before).execute(&self.writer).await?;
+        sqlx::query("DELETE FROM idempotency WHERE created_at <= $1").bind(before).execute(&self.writer).await?;
         self.count_writes(1);
         Ok(())
     }
 
     /// Live keys of a workspace, newest first.
     pub async fn list_keys(&self, workspace_id: &str) -> StoreResult<Vec<KeyRow>> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {KEY_COLUMNS} WHERE k.workspace_id = ? AND k.revoked_at IS NULL ORDER BY k.created_at DESC, k.id"
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} WHERE k.workspace_id = $1 AND k.revoked_at IS NULL ORDER BY k.created_at DESC, k.id"
         ))
         .bind(workspace_id)
         .fetch_all(&self.reader)
-        .await?)
+        .await?;
+        Ok(rows.iter().map(key_row).collect())
     }
 
     /// A live key of a workspace. Read through the writer so a caller sees its own writes.
     pub async fn key(&self, workspace_id: &str, key_id: &str) -> StoreResult<Option<KeyRow>> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {KEY_COLUMNS} WHERE k.workspace_id = ? AND k.id = ? AND k.revoked_at IS NULL"
+        let row = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} WHERE k.workspace_id = $1 AND k.id = $2 AND k.revoked_at IS NULL"
         ))
         .bind(workspace_id)
         .bind(key_id)
         .fetch_optional(&self.writer)
-        .await?)
+        .await?;
+        Ok(row.as_ref().map(key_row))
     }
 
     /// Applies `changes` to a live key: a new name must be free and the key not mid-rotation
@@ -407,7 +446,7 @@ impl Store {
         key_id: &str,
         changes: &KeyChanges,
     ) -> Result<i64, KeyChangeRefusal> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write(workspace_id).await?;
         if let Some(name) = &changes.name {
             let live = live_keys(&mut tx, workspace_id).await?;
             let this = live.iter().find(|k| k.key.id == key_id).ok_or(KeyChangeRefusal::NotFound)?;
@@ -422,25 +461,25 @@ impl Store {
                 return Err(KeyChangeRefusal::Rename(RenameRefusal::NameTaken(taken.key.clone())));
             }
         }
-        let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new("UPDATE api_keys SET id = id");
+        let mut update = Statement::new("UPDATE api_keys SET id = id");
         if let Some(name) = &changes.name {
-            builder.push(", name = ").push_bind(name.clone());
+            update.push(", name = ").bind(name.clone());
         }
         if let Some(scopes) = changes.scopes {
-            builder.push(", scopes = ").push_bind(scopes.to_storage());
+            update.push(", scopes = ").bind(scopes.to_storage());
         }
         if let Some(rl) = changes.rate_limit {
-            builder.push(", rate_limit_enabled = ").push_bind(rl.enabled);
-            builder.push(", rate_limit_max = ").push_bind(rl.max_requests);
-            builder.push(", rate_limit_window = ").push_bind(rl.window_seconds);
+            update.push(", rate_limit_enabled = ").bind(i64::from(rl.enabled));
+            update.push(", rate_limit_max = ").bind(i64::from(rl.max_requests));
+            update.push(", rate_limit_window = ").bind(i64::from(rl.window_seconds));
         }
         if let Some(enabled) = changes.enabled {
-            builder.push(", enabled = ").push_bind(enabled);
+            update.push(", enabled = ").bind(i64::from(enabled));
         }
-        builder.push(" WHERE workspace_id = ").push_bind(workspace_id.to_owned());
-        builder.push(" AND id = ").push_bind(key_id.to_owned());
-        builder.push(" AND revoked_at IS NULL");
-        let changed = builder.build().execute(&mut *tx).await?.rows_affected();
+        update.push(" WHERE workspace_id = ").bind(workspace_id.to_owned());
+        update.push(" AND id = ").bind(key_id.to_owned());
+        update.push(" AND revoked_at IS NULL");
+        let changed = update.execute(&mut *tx).await?;
         if changed == 0 {
             return Err(KeyChangeRefusal::NotFound);
         }
@@ -453,15 +492,16 @@ impl Store {
     /// Revokes a live key for good. Returns the change generation, or `None` when there is no
     /// such key.
     pub async fn revoke_key(&self, workspace_id: &str, key_id: &str, now: i64) -> StoreResult<Option<i64>> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let changed =
-            sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE workspace_id = ? AND id = ? AND revoked_at IS NULL")
-                .bind(now)
-                .bind(workspace_id)
-                .bind(key_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+        let mut tx = self.begin_write(workspace_id).await?;
+        let changed = sqlx::query(
+            "UPDATE api_keys SET revoked_at = $1 WHERE workspace_id = $2 AND id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(workspace_id)
+        .bind(key_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if changed == 0 {
             return Ok(None);
         }
@@ -478,7 +518,7 @@ impl Store {
                     k.enabled, k.revoked_at, k.rate_limit_enabled, k.rate_limit_max, k.rate_limit_window, m.role
              FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
              LEFT JOIN memberships m ON m.workspace_id = k.workspace_id AND m.user_id = k.created_by
-             WHERE k.secret_hash = ?",
+             WHERE k.secret_hash = $1",
         )
         .bind(&secret_hash[..])
         .fetch_optional(&self.reader)
@@ -492,12 +532,12 @@ impl Store {
             hint: r.get("hint"),
             scopes: ScopeSet::from_storage(r.get("scopes")),
             expires_at: r.get("expires_at"),
-            enabled: r.get("enabled"),
+            enabled: flag(&r, "enabled"),
             revoked: r.get::<Option<i64>, _>("revoked_at").is_some(),
             rate_limit: RateLimit {
-                enabled: r.get("rate_limit_enabled"),
-                max_requests: r.get("rate_limit_max"),
-                window_seconds: r.get("rate_limit_window"),
+                enabled: flag(&r, "rate_limit_enabled"),
+                max_requests: u32::try_from(r.get::<i64, _>("rate_limit_max")).unwrap_or(1),
+                window_seconds: u32::try_from(r.get::<i64, _>("rate_limit_window")).unwrap_or(1),
             },
             creator_role: r.get::<Option<String>, _>("role").as_deref().and_then(Role::parse),
         }))

@@ -20,7 +20,7 @@ pub const ALIVE_MS: i64 = 3_000;
 pub const FORGOTTEN_MS: i64 = 3_600_000;
 
 /// Bumps the change generation inside a transaction; returns the new value.
-pub(super) async fn bump_generation(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>) -> StoreResult<i64> {
+pub(super) async fn bump_generation(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> StoreResult<i64> {
     Ok(sqlx::query_scalar("UPDATE meta SET value = value + 1 WHERE name = 'admin_generation' RETURNING value")
         .fetch_one(&mut **tx)
         .await?)
@@ -35,9 +35,10 @@ impl Store {
     /// Says this process is alive and has applied changes up to `seen_generation`.
     pub async fn heartbeat(&self, process_id: &str, now: i64, seen_generation: i64) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO server_processes (id, heartbeat_at, seen_generation) VALUES (?, ?, ?)
+            "INSERT INTO server_processes (id, heartbeat_at, seen_generation) VALUES ($1, $2, $3)
              ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,
-                 seen_generation = MAX(seen_generation, excluded.seen_generation)",
+                 seen_generation = CASE WHEN excluded.seen_generation > server_processes.seen_generation
+                     THEN excluded.seen_generation ELSE server_processes.seen_generation END",
         )
         .bind(process_id)
         .bind(now)
@@ -51,7 +52,7 @@ impl Store {
     /// A process starts: it says it is alive, and the rows of processes long gone are removed
     /// (a killed process cannot remove its own).
     pub async fn register_process(&self, process_id: &str, now: i64, seen_generation: i64) -> StoreResult<()> {
-        sqlx::query("DELETE FROM server_processes WHERE heartbeat_at < ?")
+        sqlx::query("DELETE FROM server_processes WHERE heartbeat_at < $1")
             .bind(now - FORGOTTEN_MS)
             .execute(&self.writer)
             .await?;
@@ -61,7 +62,7 @@ impl Store {
 
     /// This process stops: nobody need wait for it any more.
     pub async fn unregister_process(&self, process_id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM server_processes WHERE id = ?").bind(process_id).execute(&self.writer).await?;
+        sqlx::query("DELETE FROM server_processes WHERE id = $1").bind(process_id).execute(&self.writer).await?;
         self.count_writes(1);
         Ok(())
     }
@@ -70,7 +71,7 @@ impl Store {
     async fn processes_behind(&self, generation: i64, except: Option<&str>, now: i64) -> StoreResult<i64> {
         Ok(sqlx::query_scalar(
             "SELECT COUNT(*) FROM server_processes
-             WHERE seen_generation < ? AND heartbeat_at > ? AND id IS NOT ?",
+             WHERE seen_generation < $1 AND heartbeat_at > $2 AND ($3 IS NULL OR id <> $3)",
         )
         .bind(generation)
         .bind(now - ALIVE_MS)
@@ -113,7 +114,7 @@ mod tests {
     #[tokio::test]
     async fn a_starting_process_removes_the_rows_of_processes_long_gone_and_only_those() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("k.db")).await.unwrap();
+        let store = Store::open(&dir.path().join("k.db").into()).await.unwrap();
         let now = 10 * FORGOTTEN_MS;
         store.heartbeat("killed-yesterday", now - FORGOTTEN_MS - 1, 0).await.unwrap();
         store.heartbeat("quiet-a-minute", now - 60_000, 0).await.unwrap();

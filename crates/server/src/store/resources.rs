@@ -5,9 +5,12 @@
 use keydeck_core::wire::{Employee, NewProject, Project, ReportLine, TimeEntry};
 use sqlx::Row;
 
-use super::{Store, StoreResult, to_time};
+use super::{Statement, Store, StoreResult, to_time};
 
-const ACTIVE: &str = "EXISTS (SELECT 1 FROM workspaces WHERE id = ? AND billing_status = 'active')";
+/// The workspace (the statement's parameter `$n`) is active.
+fn active(n: usize) -> String {
+    format!("EXISTS (SELECT 1 FROM workspaces WHERE id = ${n} AND billing_status = 'active')")
+}
 
 /// Which time entries to list.
 #[derive(Debug, Clone, Default)]
@@ -18,7 +21,7 @@ pub struct TimeEntryFilter {
     pub limit: u32,
 }
 
-fn time_entry(r: &sqlx::sqlite::SqliteRow) -> TimeEntry {
+fn time_entry(r: &sqlx::any::AnyRow) -> TimeEntry {
     TimeEntry {
         id: r.get("id"),
         employee_id: r.get("employee_id"),
@@ -29,7 +32,7 @@ fn time_entry(r: &sqlx::sqlite::SqliteRow) -> TimeEntry {
     }
 }
 
-fn project(r: &sqlx::sqlite::SqliteRow) -> Project {
+fn project(r: &sqlx::any::AnyRow) -> Project {
     Project {
         id: r.get("id"),
         name: r.get("name"),
@@ -42,7 +45,7 @@ fn project(r: &sqlx::sqlite::SqliteRow) -> Project {
 impl Store {
     pub async fn employees(&self, workspace_id: &str) -> StoreResult<Vec<Employee>> {
         let rows = sqlx::query(
-            "SELECT id, name, email, clocked_in_since FROM employees WHERE workspace_id = ? ORDER BY name, id",
+            "SELECT id, name, email, clocked_in_since FROM employees WHERE workspace_id = $1 ORDER BY name, id",
         )
         .bind(workspace_id)
         .fetch_all(&self.reader)
@@ -70,21 +73,23 @@ impl Store {
         email: &str,
         clocked_in_since: Option<i64>,
     ) -> StoreResult<()> {
-        sqlx::query("INSERT INTO employees (id, workspace_id, name, email, clocked_in_since) VALUES (?, ?, ?, ?, ?)")
-            .bind(id)
-            .bind(workspace_id)
-            .bind(name)
-            .bind(email)
-            .bind(clocked_in_since)
-            .execute(&self.writer)
-            .await?;
+        sqlx::query(
+            "INSERT INTO employees (id, workspace_id, name, email, clocked_in_since) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(workspace_id)
+        .bind(name)
+        .bind(email)
+        .bind(clocked_in_since)
+        .execute(&self.writer)
+        .await?;
         self.count_writes(1);
         Ok(())
     }
 
     pub async fn projects(&self, workspace_id: &str) -> StoreResult<Vec<Project>> {
         let rows = sqlx::query(
-            "SELECT id, name, client, budget_hours, created_at FROM projects WHERE workspace_id = ? ORDER BY name, id",
+            "SELECT id, name, client, budget_hours, created_at FROM projects WHERE workspace_id = $1 ORDER BY name, id",
         )
         .bind(workspace_id)
         .fetch_all(&self.reader)
@@ -101,7 +106,8 @@ impl Store {
         now: i64,
     ) -> StoreResult<Option<Project>> {
         let inserted = sqlx::query(&format!(
-            "INSERT INTO projects (id, workspace_id, name, client, budget_hours, created_at) SELECT ?, ?, ?, ?, ?, ? WHERE {ACTIVE}"
+            "INSERT INTO projects (id, workspace_id, name, client, budget_hours, created_at) SELECT $1, $2, $3, $4, $5, $6 WHERE {}",
+            active(7)
         ))
         .bind(id)
         .bind(workspace_id)
@@ -126,9 +132,9 @@ impl Store {
     pub async fn time_entries(&self, workspace_id: &str, filter: &TimeEntryFilter) -> StoreResult<Vec<TimeEntry>> {
         let rows = sqlx::query(
             "SELECT id, employee_id, project_id, start_at, end_at, note FROM time_entries
-             WHERE workspace_id = ? AND (? IS NULL OR start_at >= ?) AND (? IS NULL OR start_at < ?)
-               AND (? IS NULL OR employee_id = ?)
-             ORDER BY start_at DESC, id LIMIT ?",
+             WHERE workspace_id = $1 AND ($2 IS NULL OR start_at >= $3) AND ($4 IS NULL OR start_at < $5)
+               AND ($6 IS NULL OR employee_id = $7)
+             ORDER BY start_at DESC, id LIMIT $8",
         )
         .bind(workspace_id)
         .bind(filter.from)
@@ -137,14 +143,14 @@ impl Store {
         .bind(filter.to)
         .bind(&filter.employee_id)
         .bind(&filter.employee_id)
-        .bind(filter.limit)
+        .bind(i64::from(filter.limit))
         .fetch_all(&self.reader)
         .await?;
         Ok(rows.iter().map(time_entry).collect())
     }
 
     pub async fn time_entry(&self, workspace_id: &str, id: &str) -> StoreResult<Option<TimeEntry>> {
-        let row = sqlx::query("SELECT id, employee_id, project_id, start_at, end_at, note FROM time_entries WHERE workspace_id = ? AND id = ?")
+        let row = sqlx::query("SELECT id, employee_id, project_id, start_at, end_at, note FROM time_entries WHERE workspace_id = $1 AND id = $2")
             .bind(workspace_id)
             .bind(id)
             .fetch_optional(&self.writer)
@@ -160,8 +166,8 @@ impl Store {
         project_id: Option<&str>,
     ) -> StoreResult<(bool, bool)> {
         let row = sqlx::query(
-            "SELECT EXISTS (SELECT 1 FROM employees WHERE workspace_id = ? AND id = ?) AS e,
-                    (? IS NULL OR EXISTS (SELECT 1 FROM projects WHERE workspace_id = ? AND id = ?)) AS p",
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM employees WHERE workspace_id = $1 AND id = $2) THEN 1 ELSE 0 END AS e,
+                    CASE WHEN $3 IS NULL OR EXISTS (SELECT 1 FROM projects WHERE workspace_id = $4 AND id = $5) THEN 1 ELSE 0 END AS p",
         )
         .bind(workspace_id)
         .bind(employee_id)
@@ -170,14 +176,15 @@ impl Store {
         .bind(project_id)
         .fetch_one(&self.reader)
         .await?;
-        Ok((row.get("e"), row.get("p")))
+        Ok((row.get::<i64, _>("e") != 0, row.get::<i64, _>("p") != 0))
     }
 
     /// Stores a time entry unless the workspace is read-only (then false).
     pub async fn insert_time_entry(&self, workspace_id: &str, entry: &TimeEntry, now: i64) -> StoreResult<bool> {
         let inserted = sqlx::query(&format!(
             "INSERT INTO time_entries (id, workspace_id, employee_id, project_id, start_at, end_at, note, created_at)
-             SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE {ACTIVE}"
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE {}",
+            active(9)
         ))
         .bind(&entry.id)
         .bind(workspace_id)
@@ -203,10 +210,10 @@ impl Store {
         to: i64,
     ) -> StoreResult<(Vec<ReportLine>, Vec<ReportLine>)> {
         let by_project = sqlx::query(
-            "SELECT t.project_id AS id, COALESCE(p.name, 'No project') AS name, SUM(t.end_at - t.start_at) / 60000 AS minutes
+            "SELECT t.project_id AS id, COALESCE(p.name, 'No project') AS name, CAST(SUM(t.end_at - t.start_at) AS BIGINT) / 60000 AS minutes
              FROM time_entries t LEFT JOIN projects p ON p.id = t.project_id
-             WHERE t.workspace_id = ? AND t.end_at IS NOT NULL AND t.start_at >= ? AND t.start_at < ?
-             GROUP BY t.project_id ORDER BY minutes DESC, name",
+             WHERE t.workspace_id = $1 AND t.end_at IS NOT NULL AND t.start_at >= $2 AND t.start_at < $3
+             GROUP BY t.project_id, p.name ORDER BY minutes DESC, name",
         )
         .bind(workspace_id)
         .bind(from)
@@ -214,17 +221,17 @@ impl Store {
         .fetch_all(&self.reader)
         .await?;
         let by_employee = sqlx::query(
-            "SELECT t.employee_id AS id, e.name AS name, SUM(t.end_at - t.start_at) / 60000 AS minutes
+            "SELECT t.employee_id AS id, e.name AS name, CAST(SUM(t.end_at - t.start_at) AS BIGINT) / 60000 AS minutes
              FROM time_entries t JOIN employees e ON e.id = t.employee_id
-             WHERE t.workspace_id = ? AND t.end_at IS NOT NULL AND t.start_at >= ? AND t.start_at < ?
-             GROUP BY t.employee_id ORDER BY minutes DESC, name",
+             WHERE t.workspace_id = $1 AND t.end_at IS NOT NULL AND t.start_at >= $2 AND t.start_at < $3
+             GROUP BY t.employee_id, e.name ORDER BY minutes DESC, name",
         )
         .bind(workspace_id)
         .bind(from)
         .bind(to)
         .fetch_all(&self.reader)
         .await?;
-        let line = |r: &sqlx::sqlite::SqliteRow| ReportLine {
+        let line = |r: &sqlx::any::AnyRow| ReportLine {
             id: r.get("id"),
             name: r.get("name"),
             minutes: u64::try_from(r.get::<i64, _>("minutes")).unwrap_or(0),
@@ -241,7 +248,7 @@ impl Store {
         created_at: i64,
     ) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO projects (id, workspace_id, name, client, budget_hours, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO projects (id, workspace_id, name, client, budget_hours, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(id)
         .bind(workspace_id)
@@ -262,22 +269,22 @@ impl Store {
         entries: &[TimeEntry],
         now: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write(workspace_id).await?;
         for chunk in entries.chunks(500) {
-            let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO time_entries (id, workspace_id, employee_id, project_id, start_at, end_at, note, created_at) ",
+            let mut insert = Statement::new(
+                "INSERT INTO time_entries (id, workspace_id, employee_id, project_id, start_at, end_at, note, created_at) VALUES ",
             );
-            builder.push_values(chunk, |mut b, e| {
-                b.push_bind(e.id.clone())
-                    .push_bind(workspace_id.to_owned())
-                    .push_bind(e.employee_id.clone())
-                    .push_bind(e.project_id.clone())
-                    .push_bind(e.start.timestamp_millis())
-                    .push_bind(e.end.map(|t| t.timestamp_millis()))
-                    .push_bind(e.note.clone())
-                    .push_bind(now);
+            insert.values(chunk, |b, e| {
+                b.bind(e.id.clone())
+                    .bind(workspace_id.to_owned())
+                    .bind(e.employee_id.clone())
+                    .bind(e.project_id.clone())
+                    .bind(e.start.timestamp_millis())
+                    .bind(e.end.map(|t| t.timestamp_millis()))
+                    .bind(e.note.clone())
+                    .bind(now);
             });
-            builder.build().execute(&mut *tx).await?;
+            insert.execute(&mut *tx).await?;
             self.count_writes(1);
         }
         tx.commit().await?;

@@ -8,16 +8,16 @@ impl Store {
     /// checked, in one transaction so concurrent attempts each see the others. Returns the
     /// attempt's id, or `Err(seconds)` to wait when sign-in is locked (nothing is written then).
     pub async fn reserve_sign_in(&self, email: &str, now: i64) -> StoreResult<Result<i64, u64>> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("DELETE FROM sign_in_attempts WHERE email = ? AND at <= ?")
+        let mut tx = self.begin_write(email).await?;
+        sqlx::query("DELETE FROM sign_in_attempts WHERE email = $1 AND at <= $2")
             .bind(email)
             .bind(now - WINDOW_MS)
             .execute(&mut *tx)
             .await?;
         let recent: Vec<i64> =
-            sqlx::query_scalar("SELECT at FROM sign_in_attempts WHERE email = ? ORDER BY at DESC, id DESC LIMIT ?")
+            sqlx::query_scalar("SELECT at FROM sign_in_attempts WHERE email = $1 ORDER BY at DESC, id DESC LIMIT $2")
                 .bind(email)
-                .bind(MAX_FAILURES as i64)
+                .bind(i64::try_from(MAX_FAILURES).unwrap_or(i64::MAX))
                 .fetch_all(&mut *tx)
                 .await?;
         if let Some(seconds) = locked_for(&recent, now) {
@@ -25,7 +25,7 @@ impl Store {
             self.count_writes(1);
             return Ok(Err(seconds));
         }
-        let id = sqlx::query_scalar("INSERT INTO sign_in_attempts (email, at) VALUES (?, ?) RETURNING id")
+        let id = sqlx::query_scalar("INSERT INTO sign_in_attempts (email, at) VALUES ($1, $2) RETURNING id")
             .bind(email)
             .bind(now)
             .fetch_one(&mut *tx)
@@ -37,21 +37,21 @@ impl Store {
 
     /// An attempt whose password was never checked stops counting.
     pub async fn forget_sign_in_attempt(&self, id: i64) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sign_in_attempts WHERE id = ?").bind(id).execute(&self.writer).await?;
+        sqlx::query("DELETE FROM sign_in_attempts WHERE id = $1").bind(id).execute(&self.writer).await?;
         self.count_writes(1);
         Ok(())
     }
 
     /// A sign-in succeeded: the email's attempts stop counting.
     pub async fn clear_sign_in(&self, email: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sign_in_attempts WHERE email = ?").bind(email).execute(&self.writer).await?;
+        sqlx::query("DELETE FROM sign_in_attempts WHERE email = $1").bind(email).execute(&self.writer).await?;
         self.count_writes(1);
         Ok(())
     }
 
     /// Forgets attempts older than the lockout's window, whatever their email.
     pub async fn purge_sign_in(&self, now: i64) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sign_in_attempts WHERE at <= ?").bind(now - WINDOW_MS).execute(&self.writer).await?;
+        sqlx::query("DELETE FROM sign_in_attempts WHERE at <= $1").bind(now - WINDOW_MS).execute(&self.writer).await?;
         self.count_writes(1);
         Ok(())
     }

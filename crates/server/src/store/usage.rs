@@ -10,7 +10,7 @@ use keydeck_core::ErrorCode;
 use keydeck_core::wire::{KeyRefusal, KeyRequestLog, UsageDay};
 use sqlx::Row;
 
-use super::{Store, StoreResult, to_time};
+use super::{Statement, Store, StoreResult, to_time};
 
 /// How many recent requests are kept per key.
 pub const RECENT_REQUESTS_KEPT: i64 = 200;
@@ -179,7 +179,8 @@ impl PendingUsage {
     }
 }
 
-/// Keys per statement of a flush, well inside SQLite's limit of bound variables.
+/// Keys per statement of a flush, well inside both engines' limits of bound variables
+/// (SQLite 32,766; PostgreSQL 65,535).
 const FLUSH_CHUNK: usize = 1_000;
 
 impl Store {
@@ -192,78 +193,77 @@ impl Store {
             return Ok(0);
         }
         let mut statements = 0;
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write("usage").await?;
         for chunk in batch.chunks(FLUSH_CHUNK) {
-            let mut counts = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "WITH v (id, n, last, success, refused_at, refused_error, refused_status) AS (",
-            );
-            counts.push_values(chunk, |mut row, (id, usage)| {
+            let mut counts =
+                Statement::new("WITH v (id, n, last, success, refused_at, refused_error, refused_status) AS (VALUES ");
+            counts.values(chunk, |row, (id, usage)| {
                 let refusal = usage.last_refusal;
-                row.push_bind(id.clone())
-                    .push_bind(i64::try_from(usage.count).unwrap_or(i64::MAX))
-                    .push_bind(usage.last_used_at)
-                    .push_bind(usage.last_success_at)
-                    .push_bind(refusal.map(|r| r.at))
-                    .push_bind(refusal.map(|r| r.error.as_str()))
-                    .push_bind(refusal.map(|r| r.status));
+                row.bind(id.clone())
+                    .bind(i64::try_from(usage.count).unwrap_or(i64::MAX))
+                    .bind(usage.last_used_at)
+                    .bind(usage.last_success_at)
+                    .bind(refusal.map(|r| r.at))
+                    .bind(refusal.map(|r| r.error.as_str()))
+                    .bind(refusal.map(|r| i64::from(r.status)));
             });
             // Each time moves only forward; a refusal's three columns move together.
             counts.push(
                 ") UPDATE api_keys SET request_count = request_count + v.n, \
-                 last_used_at = MAX(COALESCE(api_keys.last_used_at, 0), v.last), \
-                 last_success_at = MAX(COALESCE(api_keys.last_success_at, v.success), COALESCE(v.success, api_keys.last_success_at)), \
+                 last_used_at = CASE WHEN v.last > COALESCE(api_keys.last_used_at, 0) THEN v.last ELSE api_keys.last_used_at END, \
+                 last_success_at = CASE WHEN v.success > COALESCE(api_keys.last_success_at, 0) THEN v.success ELSE api_keys.last_success_at END, \
                  last_refusal_error = CASE WHEN v.refused_at >= COALESCE(api_keys.last_refusal_at, 0) THEN v.refused_error ELSE api_keys.last_refusal_error END, \
                  last_refusal_status = CASE WHEN v.refused_at >= COALESCE(api_keys.last_refusal_at, 0) THEN v.refused_status ELSE api_keys.last_refusal_status END, \
                  last_refusal_at = CASE WHEN v.refused_at >= COALESCE(api_keys.last_refusal_at, 0) THEN v.refused_at ELSE api_keys.last_refusal_at END \
                  FROM v WHERE api_keys.id = v.id",
             );
-            counts.build().execute(&mut *tx).await?;
+            counts.execute(&mut *tx).await?;
             statements += 1;
 
             let days: Vec<(&String, i64, u64)> =
                 chunk.iter().flat_map(|(id, u)| u.days.iter().map(move |(day, n)| (id, *day, *n))).collect();
             for days in days.chunks(FLUSH_CHUNK * 3) {
-                let mut upsert =
-                    sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO key_usage_daily (key_id, day, count) ");
-                upsert.push_values(days, |mut row, (id, day, n)| {
-                    row.push_bind((*id).clone()).push_bind(*day).push_bind(i64::try_from(*n).unwrap_or(i64::MAX));
+                let mut upsert = Statement::new("INSERT INTO key_usage_daily (key_id, day, count) VALUES ");
+                upsert.values(days, |row, (id, day, n)| {
+                    row.bind((*id).clone()).bind(*day).bind(i64::try_from(*n).unwrap_or(i64::MAX));
                 });
-                upsert.push(" ON CONFLICT (key_id, day) DO UPDATE SET count = count + excluded.count");
-                upsert.build().execute(&mut *tx).await?;
+                upsert.push(" ON CONFLICT (key_id, day) DO UPDATE SET count = key_usage_daily.count + excluded.count");
+                upsert.execute(&mut *tx).await?;
                 statements += 1;
             }
 
             let recent: Vec<(&String, &RequestRecord)> =
                 chunk.iter().flat_map(|(id, u)| u.recent.iter().map(move |r| (id, r))).collect();
             for rows in recent.chunks(5_000) {
-                let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                    "INSERT INTO key_requests (key_id, at, method, path, status, ip) ",
-                );
-                insert.push_values(rows, |mut row, (id, r)| {
-                    row.push_bind((*id).clone())
-                        .push_bind(r.at)
-                        .push_bind(r.method.as_str().to_owned())
-                        .push_bind(r.path.to_string())
-                        .push_bind(r.status)
-                        .push_bind(r.ip_text());
+                let mut insert =
+                    Statement::new("INSERT INTO key_requests (key_id, at, method, path, status, ip) VALUES ");
+                insert.values(rows, |row, (id, r)| {
+                    row.bind((*id).clone())
+                        .bind(r.at)
+                        .bind(r.method.as_str().to_owned())
+                        .bind(r.path.to_string())
+                        .bind(i64::from(r.status))
+                        .bind(r.ip_text());
                 });
-                insert.build().execute(&mut *tx).await?;
+                insert.execute(&mut *tx).await?;
                 statements += 1;
             }
 
             if recent.is_empty() {
                 continue;
             }
-            let mut trim = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            let mut trim = Statement::new(
                 "DELETE FROM key_requests WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER \
                  (PARTITION BY key_id ORDER BY id DESC) AS newest FROM key_requests WHERE key_id IN (",
             );
-            let mut ids = trim.separated(", ");
-            for (id, _) in chunk {
-                ids.push_bind(id.clone());
+            for (i, (id, _)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    trim.push(", ");
+                }
+                trim.bind(id.clone());
             }
-            trim.push(")) WHERE newest > ").push_bind(RECENT_REQUESTS_KEPT).push(")");
-            trim.build().execute(&mut *tx).await?;
+            trim.push(")) AS ranked WHERE newest > ").bind(RECENT_REQUESTS_KEPT).push(")");
+            trim.execute(&mut *tx).await?;
             statements += 1;
         }
         tx.commit().await?;
@@ -274,10 +274,10 @@ impl Store {
     /// The newest `limit` requests of a key, newest first.
     pub async fn key_requests(&self, key_id: &str, limit: u32) -> StoreResult<Vec<KeyRequestLog>> {
         let rows = sqlx::query(
-            "SELECT at, method, path, status, ip FROM key_requests WHERE key_id = ? ORDER BY id DESC LIMIT ?",
+            "SELECT at, method, path, status, ip FROM key_requests WHERE key_id = $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(key_id)
-        .bind(limit)
+        .bind(i64::from(limit))
         .fetch_all(&self.reader)
         .await?;
         Ok(rows
@@ -286,7 +286,7 @@ impl Store {
                 at: to_time(r.get("at")),
                 method: r.get("method"),
                 path: r.get("path"),
-                status: r.get::<u16, _>("status"),
+                status: u16::try_from(r.get::<i64, _>("status")).unwrap_or(0),
                 ip: r.get("ip"),
             })
             .collect())
@@ -295,7 +295,7 @@ impl Store {
     /// Daily request counts of a key for the `days` days ending on `today`, zeros included.
     pub async fn key_usage(&self, key_id: &str, today: i64, days: u32) -> StoreResult<Vec<UsageDay>> {
         let first = today - i64::from(days) + 1;
-        let rows = sqlx::query("SELECT day, count FROM key_usage_daily WHERE key_id = ? AND day BETWEEN ? AND ?")
+        let rows = sqlx::query("SELECT day, count FROM key_usage_daily WHERE key_id = $1 AND day BETWEEN $2 AND $3")
             .bind(key_id)
             .bind(first)
             .bind(today)

@@ -146,12 +146,12 @@ async fn a_workspace_has_one_live_key_per_name_even_under_a_burst() {
 #[tokio::test]
 async fn a_change_through_one_server_process_is_refused_by_the_next_request_to_another() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("shared.db");
+    let db = crate::support::fresh_database(dir.path()).await;
     let admin = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_keydeck-server"))
             .arg("admin")
             .arg("--db")
-            .arg(&db)
+            .arg(db.as_argument())
             .args(args)
             .output()
             .unwrap();
@@ -258,7 +258,7 @@ async fn two_hundred_wrong_passwords_at_once_get_at_most_five_answers_and_the_lo
 #[tokio::test]
 async fn a_flood_of_sign_ins_waits_for_the_password_checks_instead_of_exhausting_memory() {
     let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::spawn(&dir.path().join("k.db")).await;
+    let server = ServerProcess::spawn(&crate::support::fresh_database(dir.path()).await).await;
     let http = reqwest::Client::new();
     let before = server.peak_memory_kib();
     // Every email its own, so the lockout stops none of them: 200 argon2id checks of 19 MiB.

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
 
 use keydeck_core::wire::{Plan, Role};
+use keydeck_server::store::DbLocation;
 use keydeck_server::{Clock, RunningServer, ServerConfig, admin};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
@@ -38,12 +39,50 @@ fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
     logs
 }
 
+/// Set by `scripts/with-postgres.sh`: a PostgreSQL server on which each test makes a database
+/// of its own. When it is set, the whole suite runs on PostgreSQL; otherwise on SQLite.
+pub const POSTGRES: &str = "KEYDECK_TEST_POSTGRES";
+
+/// A new, empty database for one test: a file in `dir`, or a database of its own on the
+/// PostgreSQL server named by [`POSTGRES`].
+pub async fn fresh_database(dir: &std::path::Path) -> DbLocation {
+    let Ok(server) = std::env::var(POSTGRES) else {
+        return DbLocation::Sqlite(dir.join("keydeck.db"));
+    };
+    use sqlx::Connection;
+    let name = format!("t_{}", keydeck_core::key::random_base62(&mut rand::rng(), 12).to_lowercase());
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await.unwrap();
+    sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    admin.close().await.unwrap();
+    DbLocation::Postgres(format!("{server}/{name}"))
+}
+
+/// What a database holds, as bytes to search: the SQLite file and its write-ahead log, or a
+/// `pg_dump` of the PostgreSQL database.
+pub fn database_contents(db: &DbLocation) -> Vec<u8> {
+    match db {
+        DbLocation::Sqlite(path) => {
+            let mut bytes = std::fs::read(path).unwrap();
+            bytes.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
+            bytes
+        }
+        DbLocation::Postgres(url) => {
+            let dump = std::process::Command::new(std::env::var("KEYDECK_TEST_PG_DUMP").unwrap_or("pg_dump".into()))
+                .args(["--data-only", "--dbname", url])
+                .output()
+                .unwrap();
+            assert!(dump.status.success(), "pg_dump: {}", String::from_utf8_lossy(&dump.stderr));
+            dump.stdout
+        }
+    }
+}
+
 pub struct TestServer {
     pub server: RunningServer,
     pub url: String,
     pub http: reqwest::Client,
     pub clock: Clock,
-    pub db: std::path::PathBuf,
+    pub db: DbLocation,
     secrets: Mutex<Vec<String>>,
     logs: Arc<Mutex<Vec<u8>>>,
     _dir: tempfile::TempDir,
@@ -62,8 +101,8 @@ impl TestServer {
     pub async fn start_configured(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let logs = capture_logs();
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("keydeck.db");
-        let mut config = ServerConfig::new(&db, "127.0.0.1:0".parse().unwrap());
+        let db = fresh_database(dir.path()).await;
+        let mut config = ServerConfig::new(db.clone(), "127.0.0.1:0".parse().unwrap());
         config.flush_interval = Duration::from_millis(200);
         configure(&mut config);
         let clock = Clock::default();
@@ -83,7 +122,7 @@ impl TestServer {
 
     /// Stops the server and starts it again on the same database (on another port).
     pub async fn restart(&mut self) {
-        let mut config = ServerConfig::new(&self.db, "127.0.0.1:0".parse().unwrap());
+        let mut config = ServerConfig::new(self.db.clone(), "127.0.0.1:0".parse().unwrap());
         config.flush_interval = Duration::from_millis(200);
         let fresh = keydeck_server::start(config, self.clock.clone()).await.unwrap();
         self.url = fresh.url();
@@ -174,7 +213,7 @@ impl TestServer {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_keydeck-server"))
             .arg("admin")
             .arg("--db")
-            .arg(&self.db)
+            .arg(self.db.as_argument())
             .args(args)
             .output()
             .await
@@ -277,10 +316,10 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Starts `keydeck-server serve --db db` on a free port and waits until it answers.
-    pub async fn spawn(db: &std::path::Path) -> ServerProcess {
+    pub async fn spawn(db: &DbLocation) -> ServerProcess {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_keydeck-server"))
             .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-            .arg(db)
+            .arg(db.as_argument())
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)

@@ -69,7 +69,12 @@ pub async fn seed(store: &Store, clock: &Clock) -> StoreResult<Option<DemoAccoun
     let now = clock.now_ms();
     let hash = crate::password::hash(DEMO_PASSWORD).map_err(|e| crate::store::StoreError::Conflict(e.to_string()))?;
     let id = |prefix: &str| format!("{prefix}_{}", random_base62(&mut rand::rng(), 16));
-    let owner = store.insert_user(&id("usr"), "owner@example.com", "Alex Morgan", &hash, now - 400 * DAY).await?;
+    let owner = match store.insert_user(&id("usr"), "owner@example.com", "Alex Morgan", &hash, now - 400 * DAY).await {
+        // Another process, starting at the same moment on the same SQLite file, seeds it.
+        // (On PostgreSQL the start-up lock keeps that from happening.)
+        Err(crate::store::StoreError::Conflict(_)) => return Ok(None),
+        other => other?,
+    };
     let admin = store.insert_user(&id("usr"), "admin@example.com", "Priya Shah", &hash, now - 300 * DAY).await?;
     let member = store.insert_user(&id("usr"), "member@example.com", "Sam Lee", &hash, now - 200 * DAY).await?;
     let former = store.insert_user(&id("usr"), "jordan@example.com", "Jordan Blake", &hash, now - 350 * DAY).await?;

@@ -137,7 +137,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     d.business_workspace, d.solo_workspace, d.read_only_workspace
                 );
             }
-            tokio::signal::ctrl_c().await?;
+            stop_requested().await?;
             println!("Stopping...");
             server.stop().await;
             Ok(())
@@ -163,6 +163,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+    }
+}
+
+/// Ctrl-C, or SIGTERM (what a service manager or a container runtime sends): either way the
+/// server stops accepting, finishes what is under way and writes pending usage before it exits.
+async fn stop_requested() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            interrupted = tokio::signal::ctrl_c() => interrupted,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
     }
 }
 

@@ -7,7 +7,8 @@
 //! engine shows in three places only, each because the engines differ there:
 //! - opening: file settings for SQLite, a pool for PostgreSQL (`open_sqlite`, `open_postgres`);
 //! - the migrations, whose DDL differs (`migrations/sqlite`, `migrations/postgres`), run under
-//!   an advisory lock on PostgreSQL so nodes starting at once migrate once;
+//!   a lock (SQLite's write lock, PostgreSQL's advisory lock) so nodes starting at once migrate
+//!   once;
 //! - [`Store::begin_write`], which makes a check-then-write sequence atomic: SQLite takes its
 //!   one write lock (`BEGIN IMMEDIATE`); PostgreSQL, where writers run side by side, takes a
 //!   transaction-scoped advisory lock on what the check reads (a workspace, an email).
@@ -261,7 +262,11 @@ impl Store {
             })
             .connect(&url("rwc"))
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        // Under the write lock, so that processes starting at once on a new file migrate it
+        // once (sqlx's migrator locks on PostgreSQL only); each migration runs in a savepoint.
+        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::migrate!("./migrations/sqlite").run_direct(&mut *tx).await?;
+        tx.commit().await?;
         let reader = AnyPoolOptions::new()
             .max_connections(4)
             .min_connections(1)
@@ -286,7 +291,7 @@ impl Store {
 
     /// Runs `seed` while holding the start-up lock, so that of several nodes starting at once
     /// against an empty database, one seeds it and the others find it seeded. (On SQLite the
-    /// seed's own write transaction does this.)
+    /// seed gives way when its first user is already there: the unique email decides.)
     pub async fn under_startup_lock<T, F: Future<Output = T>>(&self, seed: F) -> StoreResult<T> {
         if self.engine == Engine::Sqlite {
             return Ok(seed.await);

@@ -5,6 +5,7 @@
 
 mod admin_cli;
 mod keys;
+mod nodes;
 mod openapi;
 mod robustness;
 mod sessions;

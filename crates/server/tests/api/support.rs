@@ -317,9 +317,15 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `keydeck-server serve --db db` on a free port and waits until it answers.
     pub async fn spawn(db: &DbLocation) -> ServerProcess {
+        Self::spawn_with(db, &[]).await
+    }
+
+    /// The same, with more arguments to `serve`.
+    pub async fn spawn_with(db: &DbLocation, args: &[&str]) -> ServerProcess {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_keydeck-server"))
             .args(["serve", "--listen", "127.0.0.1:0", "--db"])
             .arg(db.as_argument())
+            .args(args)
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)

@@ -1,0 +1,206 @@
+//! Several `keydeck-server serve` processes (the real binary) on one database behave as one
+//! server: start-up, counts, last use, idempotency and the sign-in lockout. The suite runs on
+//! SQLite and again on PostgreSQL (`scripts/with-postgres.sh`); several nodes is what
+//! PostgreSQL is for, and the same holds for several processes on one SQLite file.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{PASSWORD, ServerProcess, assert_error, eventually, fresh_database, json_of, key_body};
+use keydeck_server::store::DbLocation;
+
+/// `keydeck-server admin …` on `db`; returns its standard output.
+fn admin(db: &DbLocation, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keydeck-server"))
+        .arg("admin")
+        .arg("--db")
+        .arg(db.as_argument())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Three nodes on a fresh database with one Team workspace owned by ana@example.com.
+struct Cluster {
+    db: DbLocation,
+    nodes: Vec<ServerProcess>,
+    ws: String,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    async fn start() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let db = fresh_database(dir.path()).await;
+        admin(&db, &["create-user", "--email", "ana@example.com", "--password", PASSWORD, "--name", "Ana"]);
+        let ws = admin(&db, &["create-workspace", "--name", "Studio", "--plan", "team", "--owner", "ana@example.com"]);
+        let nodes = futures::future::join_all((0..3).map(|_| ServerProcess::spawn(&db))).await;
+        Cluster { db, nodes, ws, http: reqwest::Client::new(), _dir: dir }
+    }
+
+    async fn sign_in(&self, node: usize, password: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/sessions", self.nodes[node].url))
+            .json(&json!({"email": "ana@example.com", "password": password}))
+            .send()
+            .await
+            .unwrap();
+        json_of(response).await
+    }
+
+    async fn token(&self, node: usize) -> String {
+        let (status, body) = self.sign_in(node, PASSWORD).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    fn keys(&self, node: usize) -> String {
+        format!("{}/api/v1/workspaces/{}/keys", self.nodes[node].url, self.ws)
+    }
+
+    async fn card(&self, node: usize, token: &str, id: &str) -> Value {
+        let response = self.http.get(format!("{}/{id}", self.keys(node))).bearer_auth(token).send().await.unwrap();
+        let (status, card) = json_of(response).await;
+        assert_eq!(status, StatusCode::OK, "{card}");
+        card
+    }
+
+    /// Stops every node with SIGTERM and waits for each to exit.
+    async fn terminate(&mut self) {
+        for node in &mut self.nodes {
+            let pid = node.child.id().unwrap();
+            assert!(std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap().success());
+            let exited = tokio::time::timeout(Duration::from_secs(10), node.child.wait()).await;
+            assert!(exited.expect("a node did not stop within 10 s of SIGTERM").unwrap().success());
+        }
+    }
+}
+
+#[tokio::test]
+async fn nodes_starting_at_once_on_an_empty_database_migrate_and_seed_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database(dir.path()).await;
+    let nodes = futures::future::join_all((0..3).map(|_| ServerProcess::spawn_with(&db, &["--demo"]))).await;
+    let http = reqwest::Client::new();
+    let mut seen = Vec::new();
+    for node in &nodes {
+        let session: Value = http
+            .post(format!("{}/api/v1/sessions", node.url))
+            .json(&json!({"email": "owner@example.com", "password": keydeck_server::demo::DEMO_PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = session["token"].as_str().expect("the demo owner signs in on every node");
+        let (_, list) =
+            json_of(http.get(format!("{}/api/v1/workspaces", node.url)).bearer_auth(token).send().await.unwrap()).await;
+        let mut ids: Vec<String> =
+            list["workspaces"].as_array().unwrap().iter().map(|w| w["id"].as_str().unwrap().to_owned()).collect();
+        ids.sort();
+        seen.push(ids);
+    }
+    assert_eq!(seen[0].len(), 3, "the demo has three workspaces, seeded once: {:?}", seen[0]);
+    assert!(seen.iter().all(|ids| *ids == seen[0]), "every node serves the same workspaces: {seen:?}");
+}
+
+#[tokio::test]
+async fn request_counts_are_exact_across_nodes_and_sigterm_writes_them_before_exit() {
+    let mut cluster = Cluster::start().await;
+    let token = cluster.token(0).await;
+    let mut body = key_body("Shared");
+    body["rateLimit"] = json!({"enabled": true, "maxRequests": 10_000, "windowSeconds": 60});
+    let created: Value = cluster
+        .http
+        .post(cluster.keys(0))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (id, key) = (created["key"]["id"].as_str().unwrap().to_owned(), created["secret"].as_str().unwrap().to_owned());
+    // A request on node 0 shows as the last use on node 2 within the 2 seconds promised.
+    assert_eq!(cluster.nodes[0].me(&cluster.http, &key, &cluster.ws).await.0, StatusCode::OK);
+    let waited =
+        eventually(Duration::from_secs(2), || async { cluster.card(2, &token, &id).await["lastUsedAt"].is_string() })
+            .await;
+    assert!(waited < Duration::from_secs(2));
+    // 300 more, at once, spread over the three nodes.
+    let answers =
+        futures::future::join_all((0..300).map(|i| cluster.nodes[i % 3].me(&cluster.http, &key, &cluster.ws))).await;
+    assert!(answers.iter().all(|(status, _)| *status == StatusCode::OK));
+    // Stopped at once, before their next flush: each writes what it counted on the way out.
+    cluster.terminate().await;
+    let fresh = ServerProcess::spawn(&cluster.db).await;
+    let session: Value = cluster
+        .http
+        .post(format!("{}/api/v1/sessions", fresh.url))
+        .json(&json!({"email": "ana@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let response = cluster
+        .http
+        .get(format!("{}/api/v1/workspaces/{}/keys/{id}", fresh.url, cluster.ws))
+        .bearer_auth(session["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let (_, card) = json_of(response).await;
+    assert_eq!(card["requestCount"], 301, "{card}");
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_on_another_node_and_a_repeat_on_two_nodes_at_once_makes_one_key() {
+    let cluster = Cluster::start().await;
+    let token = cluster.token(0).await;
+    let post = |node: usize, idem: &'static str, name: &str| {
+        cluster
+            .http
+            .post(cluster.keys(node))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", idem)
+            .json(&key_body(name))
+            .send()
+    };
+    let first = json_of(post(0, "5b0c6a1e-0000-4000-8000-000000000001", "Zapier").await.unwrap()).await;
+    assert_eq!(first.0, StatusCode::CREATED, "{}", first.1);
+    let again = json_of(post(1, "5b0c6a1e-0000-4000-8000-000000000001", "Zapier").await.unwrap()).await;
+    assert_eq!(again, first, "the lost answer comes back whole from another node");
+    let (a, b) = futures::future::join(
+        post(1, "5b0c6a1e-0000-4000-8000-000000000002", "Reports"),
+        post(2, "5b0c6a1e-0000-4000-8000-000000000002", "Reports"),
+    )
+    .await;
+    let (a, b) = (json_of(a.unwrap()).await, json_of(b.unwrap()).await);
+    assert_eq!(a.1["secret"], b.1["secret"], "both answers name the one key made: {} / {}", a.1, b.1);
+    let (_, list) = json_of(cluster.http.get(cluster.keys(2)).bearer_auth(&token).send().await.unwrap()).await;
+    let names: Vec<&str> = list["keys"].as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 2, "one key per Idempotency-Key: {names:?}");
+}
+
+#[tokio::test]
+async fn the_sign_in_lockout_counts_failures_on_every_node() {
+    let cluster = Cluster::start().await;
+    for i in 0..5 {
+        let (status, body) = cluster.sign_in(i % 3, "wrong password").await;
+        assert_error(status, &body, 401, "invalid_credentials");
+    }
+    for node in 0..3 {
+        let (status, body) = cluster.sign_in(node, PASSWORD).await;
+        assert_error(status, &body, 429, "too_many_attempts");
+    }
+}

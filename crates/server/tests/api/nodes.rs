@@ -117,17 +117,8 @@ async fn request_counts_are_exact_across_nodes_and_sigterm_writes_them_before_ex
     let token = cluster.token(0).await;
     let mut body = key_body("Shared");
     body["rateLimit"] = json!({"enabled": true, "maxRequests": 10_000, "windowSeconds": 60});
-    let created: Value = cluster
-        .http
-        .post(cluster.keys(0))
-        .bearer_auth(&token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created: Value =
+        cluster.http.post(cluster.keys(0)).bearer_auth(&token).json(&body).send().await.unwrap().json().await.unwrap();
     let (id, key) = (created["key"]["id"].as_str().unwrap().to_owned(), created["secret"].as_str().unwrap().to_owned());
     // A request on node 0 shows as the last use on node 2 within the 2 seconds promised.
     assert_eq!(cluster.nodes[0].me(&cluster.http, &key, &cluster.ws).await.0, StatusCode::OK);

@@ -158,6 +158,7 @@ pub fn app(
     let page = Arc::new(docs::render(&openapi));
     let router = api
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route(
             "/api/v1/openapi.json",
             get(move || async move { ([("content-type", "application/json")], (*document).clone()) }),
@@ -179,6 +180,23 @@ pub fn app(
 /// Whether the server is up. Needs no authentication.
 async fn healthz() -> Json<Health> {
     Json(Health { status: "ok".to_owned() })
+}
+
+/// Whether this node can serve: its database answers a query within 2 seconds. A load
+/// balancer sends requests only to nodes that are ready; `/healthz` says only that the
+/// process is up.
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping()).await;
+    let problem = match answered {
+        Ok(Ok(())) => return Json(serde_json::json!({"status": "ready"})).into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: the database refused the check");
+            "The database refused the readiness check; the server's log says why."
+        }
+        Err(_) => "The database did not answer the readiness check within 2 seconds.",
+    };
+    (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "unavailable", "message": problem})))
+        .into_response()
 }
 
 async fn not_found(request: Request) -> ApiError {

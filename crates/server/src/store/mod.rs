@@ -303,6 +303,12 @@ impl Store {
         Ok(result)
     }
 
+    /// One round trip to the database, for the readiness check.
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
     pub fn engine(&self) -> Engine {
         self.engine
     }

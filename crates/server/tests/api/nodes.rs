@@ -1,7 +1,8 @@
 //! Several `keydeck-server serve` processes (the real binary) on one database behave as one
-//! server: start-up, counts, last use, idempotency and the sign-in lockout. The suite runs on
-//! SQLite and again on PostgreSQL (`scripts/with-postgres.sh`); several nodes is what
-//! PostgreSQL is for, and the same holds for several processes on one SQLite file.
+//! server: start-up, counts, last use, idempotency, the sign-in lockout; and a node says when
+//! it is ready. The suite runs on SQLite and again on PostgreSQL (`scripts/with-postgres.sh`);
+//! several nodes is what PostgreSQL is for, and the same holds for several processes on one
+//! SQLite file.
 
 use std::time::Duration;
 
@@ -194,4 +195,18 @@ async fn the_sign_in_lockout_counts_failures_on_every_node() {
         let (status, body) = cluster.sign_in(node, PASSWORD).await;
         assert_error(status, &body, 429, "too_many_attempts");
     }
+}
+
+#[tokio::test]
+async fn readiness_says_whether_the_database_answers() {
+    let ts = crate::support::TestServer::start().await;
+    let ready = ts.http.get(format!("{}/readyz", ts.url)).send().await.unwrap();
+    assert_eq!(json_of(ready).await, (StatusCode::OK, json!({"status": "ready"})));
+    // The database gone from under the node: it is up (healthz) but must not be sent requests.
+    ts.server.state.store.close().await;
+    let (status, body) = json_of(ts.http.get(format!("{}/readyz", ts.url)).send().await.unwrap()).await;
+    assert_eq!((status, &body["status"]), (StatusCode::SERVICE_UNAVAILABLE, &json!("unavailable")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("database"), "{body}");
+    let (status, _) = json_of(ts.http.get(format!("{}/healthz", ts.url)).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
 }

@@ -210,3 +210,57 @@ async fn readiness_says_whether_the_database_answers() {
     let (status, _) = json_of(ts.http.get(format!("{}/healthz", ts.url)).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_node_killed_under_load_loses_no_key_it_acknowledged() {
+    let mut cluster = Cluster::start().await;
+    let token = cluster.token(0).await;
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    // On each node in turn, until told to stop: make a key and, to stay under the workspace's
+    // limit of live keys, revoke it. A key counts as acknowledged once its 201 arrived.
+    let load = |node: usize| {
+        let (cluster, token, stop) = (&cluster, &token, &stop);
+        async move {
+            let mut acknowledged = Vec::new();
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                i += 1;
+                let Ok(response) = cluster
+                    .http
+                    .post(cluster.keys(node))
+                    .bearer_auth(token)
+                    .json(&key_body(&format!("Load {node}-{i}")))
+                    .send()
+                    .await
+                else {
+                    break; // this node is gone
+                };
+                let (status, created) = json_of(response).await;
+                if status != StatusCode::CREATED {
+                    continue;
+                }
+                acknowledged.push(created["secret"].as_str().unwrap().to_owned());
+                let id = created["key"]["id"].as_str().unwrap();
+                let _ = cluster.http.delete(format!("{}/{id}", cluster.keys(node))).bearer_auth(token).send().await;
+            }
+            acknowledged
+        }
+    };
+    let killer = async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let pid = cluster.nodes[1].child.id().unwrap();
+        assert!(std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap().success());
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    };
+    let ((a, b, c), ()) = futures::future::join(futures::future::join3(load(0), load(1), load(2)), killer).await;
+    assert!(!b.is_empty(), "the killed node had acknowledged keys before it died");
+    // Every acknowledged key is in the database: a surviving node knows it (revoked, or live
+    // when its revocation was cut short), never as an unknown key.
+    let survivor = &cluster.nodes[2];
+    for secret in a.iter().chain(&b).chain(&c) {
+        let (status, body) = survivor.me(&cluster.http, secret, &cluster.ws).await;
+        assert!(status == StatusCode::OK || body["error"] == "key_revoked", "an acknowledged key is lost: {body}");
+    }
+    cluster.nodes.remove(1);
+}

@@ -78,7 +78,7 @@ bench: ui
 
 # Each program alone; `make bench` runs both even when the first misses a figure.
 bench-server: deps
-	$(CARGO) bench -p keydeck-server --bench server --locked
+	./scripts/with-postgres.sh $(CARGO) bench -p keydeck-server --bench server --locked
 
 deb: ui
 	./scripts/stage-cli.sh

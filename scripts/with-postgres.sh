@@ -3,7 +3,8 @@
 # made by initdb in a temporary directory and owned by an unprivileged user (PostgreSQL will
 # not run as root), listening on a free loopback port, stopped and removed when the command
 # ends. The command finds it in KEYDECK_TEST_POSTGRES (postgres://keydeck@127.0.0.1:PORT, no
-# database: each test makes its own) and pg_dump in KEYDECK_TEST_PG_DUMP.
+# database: each test makes its own; KEYDECK_TEST_POSTGRES_DB names one made ready) and
+# pg_dump in KEYDECK_TEST_PG_DUMP.
 #
 # The cluster is for tests only: fsync is off, since a power cut during a test loses nothing
 # that matters, and on 2 cores it roughly halves the suite's time. (What Keydeck asks of a
@@ -35,6 +36,9 @@ trap stop EXIT
   "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300" start >/dev/null \
   || { cat "$dir/server.log" >&2; exit 1; }
 
+"$bin/createdb" -h 127.0.0.1 -p "$port" -U keydeck keydeck
 export KEYDECK_TEST_POSTGRES="postgres://keydeck@127.0.0.1:$port"
+# An empty database made ready, for a program that needs just one (the benchmarks).
+export KEYDECK_TEST_POSTGRES_DB="$KEYDECK_TEST_POSTGRES/keydeck"
 export KEYDECK_TEST_PG_DUMP="$bin/pg_dump"
 "$@"

@@ -5,7 +5,9 @@
 //! 2. `/me` throughput with 1,000,000 keys stored at least 0.95 of that with 10 keys stored;
 //! 3. at most 0.01 database write statements per authenticated request, with every key's
 //!    `request_count` exact once usage is flushed;
-//! 4. accepted / allowed within 1% when 32 connections push one key past its rate limit.
+//! 4. accepted / allowed within 1% when 32 connections push one key past its rate limit;
+//! 5. `/me` throughput on PostgreSQL at least 0.95 of that on SQLite (the database named by
+//!    `KEYDECK_TEST_POSTGRES_DB`, which `scripts/with-postgres.sh` provides).
 //!
 //! Run with `cargo bench -p keydeck-server --bench server`. The server runs in-process on one
 //! multi-thread tokio runtime, the load generator (hyper 1 HTTP/1.1 clients with keep-alive,
@@ -32,7 +34,7 @@ use hyper_util::rt::TokioIo;
 use keydeck_core::key::random_base62;
 use keydeck_core::wire::Plan;
 use keydeck_core::{KeySecret, RateLimit, Scope, ScopeSet};
-use keydeck_server::store::NewKeyRow;
+use keydeck_server::store::{DbLocation, NewKeyRow};
 use keydeck_server::{Clock, RunningServer, ServerConfig, admin};
 use tokio::runtime::Runtime;
 
@@ -509,7 +511,7 @@ fn throughput_figure(
 /// The figures asked for on the command line (`cargo bench ... -- 1 4`), all when none are.
 fn wanted() -> Vec<u8> {
     let asked: Vec<u8> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    if asked.is_empty() { vec![1, 2, 3, 4] } else { asked }
+    if asked.is_empty() { vec![1, 2, 3, 4, 5] } else { asked }
 }
 
 fn run() -> Result<bool> {
@@ -626,6 +628,37 @@ fn run() -> Result<bool> {
                 "{} accepted, {} refused (429), allowed {allowed} = {} x {windows} windows",
                 run4.ok, run4.limited, TIGHT.max_requests
             ),
+        });
+    }
+    // Figure 5: /me on a server on PostgreSQL against /me on server A (SQLite), side by side:
+    // the key path must not touch the database on either.
+    if wanted.contains(&5) {
+        println!("\n[5] GET /api/v1/me on PostgreSQL vs on SQLite, {CONNECTIONS} connections");
+        figures.push(match std::env::var("KEYDECK_TEST_POSTGRES_DB") {
+            Ok(url) => {
+                let config = ServerConfig::new(DbLocation::Postgres(url), "127.0.0.1:0".parse()?);
+                let p = server_rt.block_on(keydeck_server::start(config, Clock::default()))?;
+                let p_pool = server_rt.block_on(async {
+                    let owner = create_owner(&p).await?;
+                    seed_keys(&p, &owner, CONNECTIONS, KEYS_PER_WORKSPACE, GENEROUS, "Pool").await
+                })?;
+                let on_p: Vec<Target> = p_pool.iter().map(|k| Target::keyed(p.addr, ME, k)).collect::<Result<_>>()?;
+                let (p_rounds, a_rounds) = alternate(&client_rt, &on_p, &me, "/me PostgreSQL", "/me SQLite", &|| {})?;
+                server_rt.block_on(p.stop());
+                throughput_figure(
+                    "me PostgreSQL/SQLite throughput",
+                    0.95,
+                    [("PostgreSQL", &p_rounds), ("SQLite", &a_rounds)],
+                    "same key check, same load",
+                )
+            }
+            Err(_) => Figure {
+                name: "me PostgreSQL/SQLite throughput",
+                value: "-".to_owned(),
+                target: ">= 0.95".to_owned(),
+                pass: false,
+                raw: "not measured: no PostgreSQL (make bench-server starts one)".to_owned(),
+            },
         });
     }
     server_rt.block_on(a.stop());

@@ -9,21 +9,10 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{PASSWORD, ServerProcess, assert_error, eventually, fresh_database, json_of, key_body};
+use crate::support::{
+    PASSWORD, ServerProcess, admin, assert_error, eventually, fresh_database, json_of, key_body, session_token,
+};
 use keydeck_server::store::DbLocation;
-
-/// `keydeck-server admin …` on `db`; returns its standard output.
-fn admin(db: &DbLocation, args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keydeck-server"))
-        .arg("admin")
-        .arg("--db")
-        .arg(db.as_argument())
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
 
 /// Three nodes on a fresh database with one Team workspace owned by ana@example.com.
 struct Cluster {
@@ -56,9 +45,7 @@ impl Cluster {
     }
 
     async fn token(&self, node: usize) -> String {
-        let (status, body) = self.sign_in(node, PASSWORD).await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["token"].as_str().unwrap().to_owned()
+        session_token(&self.http, &self.nodes[node].url, "ana@example.com", PASSWORD).await
     }
 
     fn keys(&self, node: usize) -> String {
@@ -91,16 +78,7 @@ async fn nodes_starting_at_once_on_an_empty_database_migrate_and_seed_it_once() 
     let http = reqwest::Client::new();
     let mut seen = Vec::new();
     for node in &nodes {
-        let session: Value = http
-            .post(format!("{}/api/v1/sessions", node.url))
-            .json(&json!({"email": "owner@example.com", "password": keydeck_server::demo::DEMO_PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = session["token"].as_str().expect("the demo owner signs in on every node");
+        let token = session_token(&http, &node.url, "owner@example.com", keydeck_server::demo::DEMO_PASSWORD).await;
         let (_, list) =
             json_of(http.get(format!("{}/api/v1/workspaces", node.url)).bearer_auth(token).send().await.unwrap()).await;
         let mut ids: Vec<String> =
@@ -134,20 +112,11 @@ async fn request_counts_are_exact_across_nodes_and_sigterm_writes_them_before_ex
     // Stopped at once, before their next flush: each writes what it counted on the way out.
     cluster.terminate().await;
     let fresh = ServerProcess::spawn(&cluster.db).await;
-    let session: Value = cluster
-        .http
-        .post(format!("{}/api/v1/sessions", fresh.url))
-        .json(&json!({"email": "ana@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = session_token(&cluster.http, &fresh.url, "ana@example.com", PASSWORD).await;
     let response = cluster
         .http
         .get(format!("{}/api/v1/workspaces/{}/keys/{id}", fresh.url, cluster.ws))
-        .bearer_auth(session["token"].as_str().unwrap())
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap();

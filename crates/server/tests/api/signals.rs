@@ -147,17 +147,7 @@ async fn a_workspace_has_one_live_key_per_name_even_under_a_burst() {
 async fn a_change_through_one_server_process_is_refused_by_the_next_request_to_another() {
     let dir = tempfile::tempdir().unwrap();
     let db = crate::support::fresh_database(dir.path()).await;
-    let admin = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_keydeck-server"))
-            .arg("admin")
-            .arg("--db")
-            .arg(db.as_argument())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
+    let admin = |args: &[&str]| crate::support::admin(&db, args);
     admin(&["create-user", "--email", "ana@example.com", "--password", PASSWORD, "--name", "Ana"]);
     let ws = admin(&["create-workspace", "--name", "Studio", "--plan", "team", "--owner", "ana@example.com"]);
     let a = ServerProcess::spawn(&db).await;

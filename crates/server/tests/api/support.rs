@@ -77,6 +77,28 @@ pub fn database_contents(db: &DbLocation) -> Vec<u8> {
     }
 }
 
+/// `keydeck-server admin …` on `db`; returns its standard output.
+pub fn admin(db: &DbLocation, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keydeck-server"))
+        .arg("admin")
+        .arg("--db")
+        .arg(db.as_argument())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Signs in at the server at `url`; returns the session token.
+pub async fn session_token(http: &reqwest::Client, url: &str, email: &str, password: &str) -> String {
+    let response =
+        http.post(format!("{url}/api/v1/sessions")).json(&json!({"email": email, "password": password})).send().await;
+    let (status, body) = json_of(response.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
 pub struct TestServer {
     pub server: RunningServer,
     pub url: String,

@@ -12,9 +12,11 @@ pub const WINDOW_MS: i64 = 15 * 60 * 1000;
 /// The longest email address (RFC 5321's path limit less the angle brackets).
 pub const MAX_EMAIL_CHARS: usize = 254;
 
-/// The form an email is counted under: trimmed and lowercased.
+/// The form an email is counted under: trimmed. The store folds its case with the database's
+/// `lower()`, the folding the user lookup uses, so every spelling that signs in as one user
+/// counts as that one email.
 pub fn counted_as(email: &str) -> String {
-    email.trim().to_lowercase()
+    email.trim().to_owned()
 }
 
 /// Given the times of the attempts within the window, newest first, the seconds until one may
@@ -35,6 +37,6 @@ mod tests {
         assert_eq!(locked_for(&attempts[1..], 5000), None, "four are not enough");
         assert_eq!(locked_for(&attempts, 5000), Some(895));
         assert_eq!(locked_for(&attempts, WINDOW_MS - 500), Some(1), "never less than a second");
-        assert_eq!(counted_as(" Ana@Example.COM "), "ana@example.com");
+        assert_eq!(counted_as(" Ana@Example.COM "), "Ana@Example.COM");
     }
 }

@@ -24,7 +24,7 @@ enum Command {
     Serve {
         /// The database: a SQLite file (created if missing), or a PostgreSQL address
         /// (postgres://user:password@host/database) that several nodes may share.
-        #[arg(long, env = "KEYDECK_DB", default_value = "keydeck.db")]
+        #[arg(long, env = "KEYDECK_DB", hide_env_values = true, default_value = "keydeck.db")]
         db: String,
         /// The address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -41,7 +41,7 @@ enum Command {
     /// running server on the database has applied the change.
     Admin {
         /// The database: a SQLite file, or a PostgreSQL address (postgres://…).
-        #[arg(long, global = true, env = "KEYDECK_DB", default_value = "keydeck.db")]
+        #[arg(long, global = true, env = "KEYDECK_DB", hide_env_values = true, default_value = "keydeck.db")]
         db: String,
         #[command(subcommand)]
         action: AdminCommand,

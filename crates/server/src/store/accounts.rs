@@ -158,7 +158,7 @@ impl Store {
         owner_id: &str,
         now: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.begin_write(id).await?;
+        let mut tx = self.begin_write("workspace", id).await?;
         sqlx::query("INSERT INTO workspaces (id, name, plan, created_at) VALUES ($1, $2, $3, $4)")
             .bind(id)
             .bind(name)
@@ -181,7 +181,7 @@ impl Store {
     /// Adds a member, or changes the role of one already there. Returns the change generation.
     pub async fn upsert_member(&self, workspace_id: &str, user_id: &str, role: Role, now: i64) -> StoreResult<i64> {
         self.workspace(workspace_id).await?;
-        let mut tx = self.begin_write(workspace_id).await?;
+        let mut tx = self.begin_write("workspace", workspace_id).await?;
         sqlx::query(
             "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
@@ -200,7 +200,7 @@ impl Store {
 
     /// Removes a member. Returns the change generation, or `None` when they were not a member.
     pub async fn delete_member(&self, workspace_id: &str, user_id: &str) -> StoreResult<Option<i64>> {
-        let mut tx = self.begin_write(workspace_id).await?;
+        let mut tx = self.begin_write("workspace", workspace_id).await?;
         let removed = sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
             .bind(workspace_id)
             .bind(user_id)
@@ -227,7 +227,7 @@ impl Store {
     }
 
     async fn update_workspace(&self, column: &'static str, value: &str, workspace_id: &str) -> StoreResult<i64> {
-        let mut tx = self.begin_write(workspace_id).await?;
+        let mut tx = self.begin_write("workspace", workspace_id).await?;
         let changed = sqlx::query(&format!("UPDATE workspaces SET {column} = $1 WHERE id = $2"))
             .bind(value)
             .bind(workspace_id)

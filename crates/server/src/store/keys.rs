@@ -292,7 +292,7 @@ impl Store {
         idem: Option<&IdempotencyRecord>,
         replay_since: i64,
     ) -> Result<(), KeyInsertError> {
-        let mut tx = self.begin_write(&key.workspace_id).await?;
+        let mut tx = self.begin_write("workspace", &key.workspace_id).await?;
         if let Some(idem) = idem
             && let Some(made) = idempotency_record(&mut tx, &idem.lookup, replay_since).await?
         {
@@ -375,7 +375,7 @@ impl Store {
 
     /// Stores keys as they are, without the key limit: for the demo seed and benchmarks.
     pub async fn insert_keys(&self, keys: &[NewKeyRow]) -> StoreResult<()> {
-        let mut tx = self.begin_write("seed").await?;
+        let mut tx = self.begin_write("seed", "").await?;
         for chunk in keys.chunks(500) {
             let mut insert = Statement::new(
                 "INSERT INTO api_keys (id, workspace_id, name, secret_hash, prefix, hint, scopes, created_at, created_by,
@@ -446,7 +446,7 @@ impl Store {
         key_id: &str,
         changes: &KeyChanges,
     ) -> Result<i64, KeyChangeRefusal> {
-        let mut tx = self.begin_write(workspace_id).await?;
+        let mut tx = self.begin_write("workspace", workspace_id).await?;
         if let Some(name) = &changes.name {
             let live = live_keys(&mut tx, workspace_id).await?;
             let this = live.iter().find(|k| k.key.id == key_id).ok_or(KeyChangeRefusal::NotFound)?;
@@ -492,7 +492,7 @@ impl Store {
     /// Revokes a live key for good. Returns the change generation, or `None` when there is no
     /// such key.
     pub async fn revoke_key(&self, workspace_id: &str, key_id: &str, now: i64) -> StoreResult<Option<i64>> {
-        let mut tx = self.begin_write(workspace_id).await?;
+        let mut tx = self.begin_write("workspace", workspace_id).await?;
         let changed = sqlx::query(
             "UPDATE api_keys SET revoked_at = $1 WHERE workspace_id = $2 AND id = $3 AND revoked_at IS NULL",
         )

@@ -108,16 +108,26 @@ impl std::fmt::Display for DbLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DbLocation::Sqlite(path) => write!(f, "{}", path.display()),
-            DbLocation::Postgres(url) => match (url.find("://"), url.rfind('@')) {
-                (Some(scheme), Some(at)) if at > scheme => {
-                    let credentials = &url[scheme + 3..at];
-                    match credentials.split_once(':') {
-                        Some((user, _)) => write!(f, "{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                        None => f.write_str(url),
-                    }
+            DbLocation::Postgres(url) => {
+                // A password may come as `user:password@` or as a `password=` parameter.
+                let (address, query) = url.split_once('?').map_or((url.as_str(), None), |(a, q)| (a, Some(q)));
+                let authority = address.find("://").map_or(0, |s| s + 3);
+                match address[authority..].rfind('@').map(|at| authority + at) {
+                    Some(at) => match address[authority..at].split_once(':') {
+                        Some((user, _)) => write!(f, "{}{user}:***{}", &address[..authority], &address[at..])?,
+                        None => f.write_str(address)?,
+                    },
+                    None => f.write_str(address)?,
                 }
-                _ => f.write_str(url),
-            },
+                if let Some(query) = query {
+                    let shown: Vec<String> = query
+                        .split('&')
+                        .map(|p| if p.starts_with("password=") { "password=***".to_owned() } else { p.to_owned() })
+                        .collect();
+                    write!(f, "?{}", shown.join("&"))?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -210,7 +220,11 @@ impl StoreError {
             StoreError::Database(sqlx::Error::Database(e)) => {
                 let code = e.code();
                 let code = code.as_deref().unwrap_or_default();
-                code == "40001" || code == "40P01" || code.parse::<i32>().is_ok_and(|c| c & 0xff == 5 || c & 0xff == 6)
+                if e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() {
+                    code == "40001" || code == "40P01"
+                } else {
+                    code.parse::<i32>().is_ok_and(|c| c & 0xff == 5 || c & 0xff == 6)
+                }
             }
             _ => false,
         }
@@ -314,15 +328,16 @@ impl Store {
     }
 
     /// Begins a transaction in which a check and the write that depends on it are atomic
-    /// against every other `begin_write` on the same `scope` (a workspace id, an email). On
-    /// SQLite the scope is the whole database: `BEGIN IMMEDIATE` takes its one write lock.
-    pub(crate) async fn begin_write(&self, scope: &str) -> StoreResult<sqlx::Transaction<'static, Any>> {
+    /// against every other `begin_write` on the same `kind` and `key` (a workspace and its id;
+    /// sign-in, the usage flush). On SQLite the scope is the whole database: `BEGIN IMMEDIATE`
+    /// takes its one write lock.
+    pub(crate) async fn begin_write(&self, kind: &str, key: &str) -> StoreResult<sqlx::Transaction<'static, Any>> {
         match self.engine {
             Engine::Sqlite => Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?),
             Engine::Postgres => {
                 let mut tx = self.writer.begin().await?;
                 sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                    .bind(scope.to_owned())
+                    .bind(format!("{kind}:{key}"))
                     .execute(&mut *tx)
                     .await?;
                 Ok(tx)
@@ -365,6 +380,8 @@ mod tests {
         let db = DbLocation::parse("postgres://keydeck:s3cret@db.internal:5432/keydeck");
         assert_eq!(db.to_string(), "postgres://keydeck:***@db.internal:5432/keydeck");
         assert!(!format!("{db:?}").contains("s3cret"));
+        let db = DbLocation::parse("postgres://db.internal/keydeck?user=me@corp&password=s3cret&sslmode=require");
+        assert_eq!(db.to_string(), "postgres://db.internal/keydeck?user=me@corp&password=***&sslmode=require");
         assert_eq!(DbLocation::parse("data/k.db"), DbLocation::Sqlite("data/k.db".into()));
     }
 

@@ -269,7 +269,7 @@ impl Store {
         entries: &[TimeEntry],
         now: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.begin_write(workspace_id).await?;
+        let mut tx = self.begin_write("workspace", workspace_id).await?;
         for chunk in entries.chunks(500) {
             let mut insert = Statement::new(
                 "INSERT INTO time_entries (id, workspace_id, employee_id, project_id, start_at, end_at, note, created_at) VALUES ",

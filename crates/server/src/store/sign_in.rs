@@ -8,24 +8,27 @@ impl Store {
     /// checked, in one transaction so concurrent attempts each see the others. Returns the
     /// attempt's id, or `Err(seconds)` to wait when sign-in is locked (nothing is written then).
     pub async fn reserve_sign_in(&self, email: &str, now: i64) -> StoreResult<Result<i64, u64>> {
-        let mut tx = self.begin_write(email).await?;
-        sqlx::query("DELETE FROM sign_in_attempts WHERE email = $1 AND at <= $2")
+        // One lock for every sign-in: the database folds case, so two spellings of one email
+        // must not pass the check side by side.
+        let mut tx = self.begin_write("sign_in", "").await?;
+        sqlx::query("DELETE FROM sign_in_attempts WHERE email = lower($1) AND at <= $2")
             .bind(email)
             .bind(now - WINDOW_MS)
             .execute(&mut *tx)
             .await?;
-        let recent: Vec<i64> =
-            sqlx::query_scalar("SELECT at FROM sign_in_attempts WHERE email = $1 ORDER BY at DESC, id DESC LIMIT $2")
-                .bind(email)
-                .bind(i64::try_from(MAX_FAILURES).unwrap_or(i64::MAX))
-                .fetch_all(&mut *tx)
-                .await?;
+        let recent: Vec<i64> = sqlx::query_scalar(
+            "SELECT at FROM sign_in_attempts WHERE email = lower($1) ORDER BY at DESC, id DESC LIMIT $2",
+        )
+        .bind(email)
+        .bind(i64::try_from(MAX_FAILURES).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await?;
         if let Some(seconds) = locked_for(&recent, now) {
             tx.commit().await?;
             self.count_writes(1);
             return Ok(Err(seconds));
         }
-        let id = sqlx::query_scalar("INSERT INTO sign_in_attempts (email, at) VALUES ($1, $2) RETURNING id")
+        let id = sqlx::query_scalar("INSERT INTO sign_in_attempts (email, at) VALUES (lower($1), $2) RETURNING id")
             .bind(email)
             .bind(now)
             .fetch_one(&mut *tx)
@@ -44,7 +47,7 @@ impl Store {
 
     /// A sign-in succeeded: the email's attempts stop counting.
     pub async fn clear_sign_in(&self, email: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sign_in_attempts WHERE email = $1").bind(email).execute(&self.writer).await?;
+        sqlx::query("DELETE FROM sign_in_attempts WHERE email = lower($1)").bind(email).execute(&self.writer).await?;
         self.count_writes(1);
         Ok(())
     }

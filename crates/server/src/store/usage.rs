@@ -193,7 +193,7 @@ impl Store {
             return Ok(0);
         }
         let mut statements = 0;
-        let mut tx = self.begin_write("usage").await?;
+        let mut tx = self.begin_write("usage", "").await?;
         for chunk in batch.chunks(FLUSH_CHUNK) {
             let mut counts =
                 Statement::new("WITH v (id, n, last, success, refused_at, refused_error, refused_status) AS (VALUES ");

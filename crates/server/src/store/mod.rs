@@ -147,7 +147,6 @@ pub enum Engine {
 /// A statement put together at run time (a batch insert, an update of the fields given), with
 /// `$n` parameters: sqlx's `QueryBuilder` writes `?` for the `Any` driver, which PostgreSQL
 /// does not read.
-#[derive(Default)]
 pub(crate) struct Statement {
     sql: String,
     args: AnyArguments<'static>,

@@ -387,9 +387,9 @@ async fn seed_keys(
 /// flush the server's own flusher had under way finish.
 async fn settled_request_count(server: &RunningServer, keys: &[BenchKey]) -> Result<i64> {
     let state = &server.state;
-    state.keys.flush(&state.store).await?;
+    state.usage.flush(&state.store).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    state.keys.flush(&state.store).await?;
+    state.usage.flush(&state.store).await?;
     let mut workspaces: Vec<&str> = keys.iter().map(|k| k.workspace_id.as_str()).collect();
     workspaces.sort_unstable();
     workspaces.dedup();
@@ -703,8 +703,8 @@ fn run() -> Result<bool> {
         let (on_large, on_small) = (per_conn(&large, &large_keys)?, per_conn(&small, &small_keys)?);
         // Each round starts with empty key caches on both servers, so each includes the lookups.
         let forget = || {
-            large.state.keys.invalidate();
-            small.state.keys.invalidate();
+            large.state.cache.invalidate();
+            small.state.cache.invalidate();
         };
         let (large_rounds, small_rounds) =
             alternate(&client_rt, &on_large, &on_small, "/me, 1M keys", "/me, 10 keys", &forget)?;

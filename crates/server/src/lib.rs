@@ -11,7 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
-pub mod keys_runtime;
+pub mod keycheck;
 pub mod lockout;
 pub mod password;
 pub mod routes;
@@ -76,7 +76,7 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<RunningServer, 
         .register_process(&state.process_id, state.clock.now_ms(), generation)
         .await
         .map_err(|source| StartError::Database { path: state.config.db.to_string(), source })?;
-    state.keys.looked_at(state.clock.now_ms());
+    state.cache.looked_at(state.clock.now_ms());
     // In the background: starting (the demo's first screen among it) need not wait for a hash.
     drop(tokio::task::spawn_blocking(password::prepare));
     let (stop, stopped) = watch::channel(false);
@@ -116,7 +116,7 @@ impl RunningServer {
         for task in self.tasks {
             let _ = task.await;
         }
-        if let Err(e) = self.state.keys.flush(&self.state.store).await {
+        if let Err(e) = self.state.usage.flush(&self.state.store).await {
             tracing::error!(error = %e, "could not write key usage on shutdown");
         }
         if let Err(e) = self.state.store.unregister_process(&self.state.process_id).await {
@@ -126,8 +126,8 @@ impl RunningServer {
     }
 }
 
-/// Writes pending key usage every `flush_interval`, and drops expired idempotency records and
-/// sign-in attempts.
+/// Writes pending key usage every `flush_interval`, and drops expired idempotency records,
+/// sign-in attempts and rate-limit windows.
 async fn flusher(state: AppState, mut stopped: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(state.config.flush_interval);
     let mut last_purge = 0;
@@ -139,9 +139,9 @@ async fn flusher(state: AppState, mut stopped: watch::Receiver<bool>) {
         }
         let flushed = if log_written.elapsed() >= state.config.log_interval {
             log_written = tokio::time::Instant::now();
-            state.keys.flush(&state.store).await
+            state.usage.flush(&state.store).await
         } else {
-            state.keys.flush_counts(&state.store).await
+            state.usage.flush_counts(&state.store).await
         };
         if let Err(e) = flushed {
             tracing::warn!(error = %e, "could not write key usage; will retry");
@@ -154,6 +154,9 @@ async fn flusher(state: AppState, mut stopped: watch::Receiver<bool>) {
             }
             if let Err(e) = state.store.purge_sign_in(now).await {
                 tracing::warn!(error = %e, "could not purge old sign-in attempts");
+            }
+            if let Err(e) = state.store.purge_rate_windows(now.div_euclid(1000)).await {
+                tracing::warn!(error = %e, "could not purge past rate-limit windows");
             }
         }
     }
@@ -174,13 +177,13 @@ async fn watcher(state: AppState, mut stopped: watch::Receiver<bool>, mut seen: 
         let changed = match state.store.generation().await {
             Ok(generation) if generation != seen => {
                 seen = generation;
-                state.keys.invalidate();
-                state.keys.looked_at(looked_at);
+                state.cache.invalidate();
+                state.cache.looked_at(looked_at);
                 tracing::debug!(generation, "a change seen");
                 true
             }
             Ok(_) => {
-                state.keys.looked_at(looked_at);
+                state.cache.looked_at(looked_at);
                 false
             }
             Err(e) => {

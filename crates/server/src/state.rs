@@ -6,9 +6,10 @@ use keydeck_core::key::random_base62;
 
 use crate::clock::Clock;
 use crate::idempotency::InFlight;
-use crate::keys_runtime::KeyRuntime;
+use crate::keycheck::rate::{Budget, LocalBudget, SharedBudget};
+use crate::keycheck::{KeyCache, RateLimiter, UsageLog};
 use crate::password::PasswordChecks;
-use crate::store::{DbLocation, Store};
+use crate::store::{DbLocation, Engine, Store};
 
 /// How the server is set up.
 #[derive(Debug, Clone)]
@@ -58,7 +59,10 @@ pub struct StateInner {
     pub store: Store,
     pub clock: Clock,
     pub config: Arc<ServerConfig>,
-    pub keys: Arc<KeyRuntime>,
+    /// The key check's three parts (see `keycheck`).
+    pub cache: KeyCache,
+    pub limiter: RateLimiter,
+    pub usage: UsageLog,
     pub in_flight: Arc<InFlight>,
     /// Sign-in's password checks, at most one per processor at once: a flood of sign-ins waits
     /// here instead of exhausting memory.
@@ -70,11 +74,19 @@ pub struct StateInner {
 impl AppState {
     pub fn new(store: Store, config: ServerConfig, clock: Clock) -> Self {
         let processors = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        // Rate-limit windows are shared through the database only where several nodes can
+        // serve one workspace.
+        let budget: Box<dyn Budget> = match store.engine() {
+            Engine::Sqlite => Box::new(LocalBudget),
+            Engine::Postgres => Box::new(SharedBudget(store.clone())),
+        };
         AppState(Arc::new(StateInner {
+            limiter: RateLimiter::new(budget),
+            cache: KeyCache::default(),
+            usage: UsageLog::default(),
             store,
             clock,
             config: Arc::new(config),
-            keys: Arc::new(KeyRuntime::default()),
             in_flight: Arc::new(InFlight::default()),
             passwords: PasswordChecks::new(processors),
             process_id: format!("srv_{}", random_base62(&mut rand::rng(), 16)),
@@ -86,7 +98,7 @@ impl AppState {
     /// database has applied the change too, so that the answer saying it is done is true on
     /// all of them.
     pub async fn propagate(&self, generation: i64) {
-        self.keys.invalidate();
+        self.cache.invalidate();
         let clock = self.clock.clone();
         let seen = self
             .store

@@ -383,7 +383,7 @@ async fn key_requests(
     state.store.key(&ws, &id).await?.ok_or_else(|| ApiError::not_found("key"))?;
     // Requests not written yet are newer than every written one.
     let mut requests: Vec<_> =
-        state.keys.unwritten_requests(&id).iter().take(limit as usize).map(|r| r.log()).collect();
+        state.usage.unwritten_requests(&id).iter().take(limit as usize).map(|r| r.log()).collect();
     let written = u32::try_from(requests.len()).map_or(0, |n| limit.saturating_sub(n));
     if written > 0 {
         requests.extend(state.store.key_requests(&id, written).await?);

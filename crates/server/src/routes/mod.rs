@@ -25,7 +25,6 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::auth::RequireKey;
 use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
 use crate::state::AppState;
@@ -145,7 +144,8 @@ pub fn app(
     state: AppState,
 ) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send + 'static> + Clone + Send + Sync + 'static
 {
-    let keyed = resources::router().route_layer(RequireKey::new(state.clone()));
+    let keyed = resources::router()
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::keycheck::require_key));
     // Full paths rather than a nested router: nesting costs every request a prefix strip.
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(sessions::router())

@@ -1,5 +1,5 @@
 //! The time-tracking API that keys open: `/me`, time entries, employees, projects, reports.
-//! Every route here sits behind the key middleware (`auth::RequireKey`); handlers check
+//! Every route here sits behind the key check (`keycheck::require_key`); handlers check
 //! their scope and, for writes, the workspace's billing status.
 
 use std::collections::HashMap;
@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate};
 use keydeck_core::key::random_base62;
 use keydeck_core::wire::{
@@ -18,9 +19,9 @@ use keydeck_core::{ErrorCode, Scope};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::KeyContext;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, number_param};
+use crate::keycheck::KeyContext;
 use crate::state::AppState;
 use crate::store::TimeEntryFilter;
 
@@ -50,9 +51,7 @@ fn read_only() -> ApiError {
             ("X-RateLimit-Reset" = i64, description = "Unix seconds when the window resets"))),
     ))]
 async fn me(ctx: KeyContext) -> Response {
-    // `GET` is answered by the key check itself (`auth::RequireKey`); this answers `HEAD`, and
-    // the key check fills in the rate-limit headers on the way out.
-    ctx.key.me_response(None)
+    ([(CONTENT_TYPE, "application/json")], ctx.key.me_body.clone()).into_response()
 }
 
 /// Reads a time or a date (midnight UTC) query parameter.
@@ -101,7 +100,7 @@ async fn list_time_entries(
         employee_id: query.get("employeeId").cloned(),
         limit: number_param(query.get("limit").map(String::as_str), "limit", 1..=500, 100)?,
     };
-    Ok(Json(TimeEntryList { time_entries: state.store.time_entries(&ctx.key.workspace_id, &filter).await? }))
+    Ok(Json(TimeEntryList { time_entries: state.store.time_entries(ctx.workspace_id(), &filter).await? }))
 }
 
 /// One time entry.
@@ -115,7 +114,7 @@ async fn get_time_entry(
 ) -> ApiResult<Json<TimeEntry>> {
     ctx.require(Scope::TimeEntriesRead)?;
     let entry =
-        state.store.time_entry(&ctx.key.workspace_id, &id).await?.ok_or_else(|| ApiError::not_found("time entry"))?;
+        state.store.time_entry(ctx.workspace_id(), &id).await?.ok_or_else(|| ApiError::not_found("time entry"))?;
     Ok(Json(entry))
 }
 
@@ -133,7 +132,7 @@ async fn create_time_entry(
     ApiJson(new): ApiJson<NewTimeEntry>,
 ) -> ApiResult<(StatusCode, Json<TimeEntry>)> {
     ctx.require(Scope::TimeEntriesWrite)?;
-    let ws = &ctx.key.workspace_id;
+    let ws = ctx.workspace_id();
     let mut fields = Vec::new();
     if new.end.is_some_and(|end| end <= new.start) {
         fields.push(keydeck_core::wire::FieldError::new("end", "The end must be after the start."));
@@ -177,7 +176,7 @@ async fn create_time_entry(
     responses((status = 200, body = EmployeeList), (status = 403, description = "`insufficient_scope` (needs `employees:read`)", body = ErrorBody)))]
 async fn list_employees(State(state): State<AppState>, ctx: KeyContext) -> ApiResult<Json<EmployeeList>> {
     ctx.require(Scope::EmployeesRead)?;
-    Ok(Json(EmployeeList { employees: state.store.employees(&ctx.key.workspace_id).await? }))
+    Ok(Json(EmployeeList { employees: state.store.employees(ctx.workspace_id()).await? }))
 }
 
 /// Projects.
@@ -185,7 +184,7 @@ async fn list_employees(State(state): State<AppState>, ctx: KeyContext) -> ApiRe
     responses((status = 200, body = ProjectList), (status = 403, description = "`insufficient_scope` (needs `projects:read`)", body = ErrorBody)))]
 async fn list_projects(State(state): State<AppState>, ctx: KeyContext) -> ApiResult<Json<ProjectList>> {
     ctx.require(Scope::ProjectsRead)?;
-    Ok(Json(ProjectList { projects: state.store.projects(&ctx.key.workspace_id).await? }))
+    Ok(Json(ProjectList { projects: state.store.projects(ctx.workspace_id()).await? }))
 }
 
 /// Create a project.
@@ -216,7 +215,7 @@ async fn create_project(
     let id = format!("prj_{}", random_base62(&mut rand::rng(), 16));
     let project = state
         .store
-        .insert_project(&id, &ctx.key.workspace_id, &new, state.clock.now_ms())
+        .insert_project(&id, ctx.workspace_id(), &new, state.clock.now_ms())
         .await?
         .ok_or_else(read_only)?;
     Ok((StatusCode::CREATED, Json(project)))
@@ -250,7 +249,7 @@ async fn report_summary(
     }
     let start = from.and_hms_opt(0, 0, 0).map(|d| d.and_utc().timestamp_millis()).unwrap_or_default();
     let end = start + (days + 1) * 86_400_000;
-    let (by_project, by_employee) = state.store.report(&ctx.key.workspace_id, start, end).await?;
+    let (by_project, by_employee) = state.store.report(ctx.workspace_id(), start, end).await?;
     let total_minutes = by_project.iter().map(|l| l.minutes).sum();
     Ok(Json(ReportSummary { from, to, total_minutes, by_project, by_employee }))
 }

@@ -22,6 +22,7 @@
 mod accounts;
 mod keys;
 mod processes;
+mod rate_windows;
 mod resources;
 mod sign_in;
 mod usage;

@@ -254,7 +254,7 @@ impl Store {
             }
             let mut trim = Statement::new(
                 "DELETE FROM key_requests WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER \
-                 (PARTITION BY key_id ORDER BY id DESC) AS newest FROM key_requests WHERE key_id IN (",
+                 (PARTITION BY key_id ORDER BY at DESC, id DESC) AS newest FROM key_requests WHERE key_id IN (",
             );
             for (i, (id, _)) in chunk.iter().enumerate() {
                 if i > 0 {
@@ -274,7 +274,7 @@ impl Store {
     /// The newest `limit` requests of a key, newest first.
     pub async fn key_requests(&self, key_id: &str, limit: u32) -> StoreResult<Vec<KeyRequestLog>> {
         let rows = sqlx::query(
-            "SELECT at, method, path, status, ip FROM key_requests WHERE key_id = $1 ORDER BY id DESC LIMIT $2",
+            "SELECT at, method, path, status, ip FROM key_requests WHERE key_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
         )
         .bind(key_id)
         .bind(i64::from(limit))

@@ -323,20 +323,20 @@ async fn the_request_log_shows_requests_before_they_are_written_newest_first_wit
     };
     assert_eq!(w.ts.me(&key, &w.ws).await.0, StatusCode::OK);
     assert_eq!(w.ts.with_key(Method::GET, "/employees", &key, &w.ws, None).await.status(), StatusCode::FORBIDDEN);
-    state.keys.flush(&state.store).await.unwrap();
-    assert!(state.keys.unwritten_requests(id).is_empty(), "a full flush writes the log");
+    state.usage.flush(&state.store).await.unwrap();
+    assert!(state.usage.unwritten_requests(id).is_empty(), "a full flush writes the log");
     assert_eq!(w.ts.with_key(Method::GET, "/projects", &key, &w.ws, None).await.status(), StatusCode::OK);
     assert_eq!(w.ts.me(&key, &w.ws).await.0, StatusCode::OK);
-    state.keys.flush_counts(&state.store).await.unwrap();
-    assert_eq!(state.keys.unwritten_requests(id).len(), 2, "a counts flush keeps the log in memory");
+    state.usage.flush_counts(&state.store).await.unwrap();
+    assert_eq!(state.usage.unwritten_requests(id).len(), 2, "a counts flush keeps the log in memory");
     let newest_first = ["/api/v1/me", "/api/v1/projects", "/api/v1/employees", "/api/v1/me"];
     assert_eq!(log(50).await, newest_first, "two in memory, then two written");
     assert_eq!(log(3).await, newest_first[..3]);
     assert_eq!(log(1).await, newest_first[..1]);
     let (_, card) = w.ts.send(Method::GET, &format!("{}/{id}", w.keys_path()), Some(&w.owner), None).await;
     assert_eq!(card["requestCount"], 4, "counts are written without the log");
-    state.keys.flush(&state.store).await.unwrap();
-    assert!(state.keys.unwritten_requests(id).is_empty());
+    state.usage.flush(&state.store).await.unwrap();
+    assert!(state.usage.unwritten_requests(id).is_empty());
     assert_eq!(log(50).await, newest_first, "all written: the same list, none twice");
 }
 

@@ -233,3 +233,44 @@ async fn a_node_killed_under_load_loses_no_key_it_acknowledged() {
     }
     cluster.nodes.remove(1);
 }
+
+#[tokio::test]
+async fn a_rate_limit_counts_across_nodes_on_postgresql_and_per_node_on_sqlite() {
+    let cluster = Cluster::start().await;
+    let token = cluster.token(0).await;
+    let mut body = key_body("Limited");
+    body["rateLimit"] = json!({"enabled": true, "maxRequests": 60, "windowSeconds": 3600});
+    let created: Value =
+        cluster.http.post(cluster.keys(0)).bearer_auth(&token).json(&body).send().await.unwrap().json().await.unwrap();
+    let key = created["secret"].as_str().unwrap().to_owned();
+    // 100 requests per node, all at once: (node, status, the window's reset).
+    let call = |i: usize| {
+        let (http, url, key, ws) = (&cluster.http, &cluster.nodes[i % 3].url, &key, &cluster.ws);
+        async move {
+            let response = http
+                .get(format!("{url}/api/v1/me"))
+                .bearer_auth(key)
+                .header("X-Workspace-Id", ws)
+                .send()
+                .await
+                .unwrap();
+            let reset = response.headers()["x-ratelimit-reset"].to_str().unwrap().to_owned();
+            (i % 3, response.status(), reset)
+        }
+    };
+    let answers = futures::future::join_all((0..300).map(call)).await;
+    assert!(answers.iter().all(|(_, s, _)| [StatusCode::OK, StatusCode::TOO_MANY_REQUESTS].contains(s)));
+    // Grouped by window: a run that crosses an hour's boundary counts in two.
+    let mut windows: std::collections::BTreeMap<(Option<usize>, &str), (usize, usize)> = Default::default();
+    let shared = matches!(cluster.db, DbLocation::Postgres(_));
+    for (node, status, reset) in &answers {
+        let entry = windows.entry((if shared { None } else { Some(*node) }, reset.as_str())).or_default();
+        entry.0 += 1;
+        entry.1 += usize::from(*status == StatusCode::OK);
+    }
+    for ((node, reset), (requests, accepted)) in &windows {
+        // PostgreSQL: the three nodes together accept exactly the limit. SQLite: each node
+        // counts on its own, as the README says.
+        assert_eq!(*accepted, (*requests).min(60), "node {node:?}, window ending {reset}: {windows:?}");
+    }
+}

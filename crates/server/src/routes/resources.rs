@@ -213,11 +213,8 @@ async fn create_project(
         return Err(ApiError::validation(fields));
     }
     let id = format!("prj_{}", random_base62(&mut rand::rng(), 16));
-    let project = state
-        .store
-        .insert_project(&id, ctx.workspace_id(), &new, state.clock.now_ms())
-        .await?
-        .ok_or_else(read_only)?;
+    let project =
+        state.store.insert_project(&id, ctx.workspace_id(), &new, state.clock.now_ms()).await?.ok_or_else(read_only)?;
     Ok((StatusCode::CREATED, Json(project)))
 }
 

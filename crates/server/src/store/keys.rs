@@ -378,6 +378,7 @@ impl Store {
         let mut tx = self.begin_write("seed", "").await?;
         for chunk in keys.chunks(500) {
             let mut insert = Statement::new(
+                self.engine,
                 "INSERT INTO api_keys (id, workspace_id, name, secret_hash, prefix, hint, scopes, created_at, created_by,
                     expires_at, rate_limit_enabled, rate_limit_max, rate_limit_window) VALUES ",
             );
@@ -461,7 +462,7 @@ impl Store {
                 return Err(KeyChangeRefusal::Rename(RenameRefusal::NameTaken(taken.key.clone())));
             }
         }
-        let mut update = Statement::new("UPDATE api_keys SET id = id");
+        let mut update = Statement::new(self.engine, "UPDATE api_keys SET id = id");
         if let Some(name) = &changes.name {
             update.push(", name = ").bind(name.clone());
         }

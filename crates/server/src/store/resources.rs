@@ -272,6 +272,7 @@ impl Store {
         let mut tx = self.begin_write("workspace", workspace_id).await?;
         for chunk in entries.chunks(500) {
             let mut insert = Statement::new(
+                self.engine,
                 "INSERT INTO time_entries (id, workspace_id, employee_id, project_id, start_at, end_at, note, created_at) VALUES ",
             );
             insert.values(chunk, |b, e| {

@@ -195,8 +195,10 @@ impl Store {
         let mut statements = 0;
         let mut tx = self.begin_write("usage", "").await?;
         for chunk in batch.chunks(FLUSH_CHUNK) {
-            let mut counts =
-                Statement::new("WITH v (id, n, last, success, refused_at, refused_error, refused_status) AS (VALUES ");
+            let mut counts = Statement::new(
+                self.engine,
+                "WITH v (id, n, last, success, refused_at, refused_error, refused_status) AS (VALUES ",
+            );
             counts.values(chunk, |row, (id, usage)| {
                 let refusal = usage.last_refusal;
                 row.bind(id.clone())
@@ -223,7 +225,8 @@ impl Store {
             let days: Vec<(&String, i64, u64)> =
                 chunk.iter().flat_map(|(id, u)| u.days.iter().map(move |(day, n)| (id, *day, *n))).collect();
             for days in days.chunks(FLUSH_CHUNK * 3) {
-                let mut upsert = Statement::new("INSERT INTO key_usage_daily (key_id, day, count) VALUES ");
+                let mut upsert =
+                    Statement::new(self.engine, "INSERT INTO key_usage_daily (key_id, day, count) VALUES ");
                 upsert.values(days, |row, (id, day, n)| {
                     row.bind((*id).clone()).bind(*day).bind(i64::try_from(*n).unwrap_or(i64::MAX));
                 });
@@ -235,8 +238,10 @@ impl Store {
             let recent: Vec<(&String, &RequestRecord)> =
                 chunk.iter().flat_map(|(id, u)| u.recent.iter().map(move |r| (id, r))).collect();
             for rows in recent.chunks(5_000) {
-                let mut insert =
-                    Statement::new("INSERT INTO key_requests (key_id, at, method, path, status, ip) VALUES ");
+                let mut insert = Statement::new(
+                    self.engine,
+                    "INSERT INTO key_requests (key_id, at, method, path, status, ip) VALUES ",
+                );
                 insert.values(rows, |row, (id, r)| {
                     row.bind((*id).clone())
                         .bind(r.at)
@@ -253,6 +258,7 @@ impl Store {
                 continue;
             }
             let mut trim = Statement::new(
+                self.engine,
                 "DELETE FROM key_requests WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER \
                  (PARTITION BY key_id ORDER BY at DESC, id DESC) AS newest FROM key_requests WHERE key_id IN (",
             );

@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod keycheck;
+pub mod leased;
 pub mod lockout;
 pub mod password;
 pub mod routes;
@@ -76,7 +77,7 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<RunningServer, 
         .register_process(&state.process_id, state.clock.now_ms(), generation)
         .await
         .map_err(|source| StartError::Database { path: state.config.db.to_string(), source })?;
-    state.cache.looked_at(state.clock.now_ms());
+    state.looked_at(state.clock.now_ms());
     // In the background: starting (the demo's first screen among it) need not wait for a hash.
     drop(tokio::task::spawn_blocking(password::prepare));
     let (stop, stopped) = watch::channel(false);
@@ -163,7 +164,7 @@ async fn flusher(state: AppState, mut stopped: watch::Receiver<bool>) {
 }
 
 /// Notices changes that other processes made (admin commands, other servers on the database),
-/// forgets cached keys, and says which changes this process has applied (with a heartbeat every
+/// forgets what it has cached, and says which changes this process has applied (with a heartbeat every
 /// second), so that a process making a change can wait until all have.
 async fn watcher(state: AppState, mut stopped: watch::Receiver<bool>, mut seen: i64) {
     let mut tick = tokio::time::interval(state.config.watch_interval);
@@ -177,13 +178,13 @@ async fn watcher(state: AppState, mut stopped: watch::Receiver<bool>, mut seen: 
         let changed = match state.store.generation().await {
             Ok(generation) if generation != seen => {
                 seen = generation;
-                state.cache.invalidate();
-                state.cache.looked_at(looked_at);
+                state.forget_cached();
+                state.looked_at(looked_at);
                 tracing::debug!(generation, "a change seen");
                 true
             }
             Ok(_) => {
-                state.cache.looked_at(looked_at);
+                state.looked_at(looked_at);
                 false
             }
             Err(e) => {

@@ -8,6 +8,7 @@ use crate::clock::Clock;
 use crate::idempotency::InFlight;
 use crate::keycheck::rate::{Budget, LocalBudget, SharedBudget};
 use crate::keycheck::{KeyCache, RateLimiter, UsageLog};
+use crate::leased::LeasedCache;
 use crate::password::PasswordChecks;
 use crate::store::{DbLocation, Engine, Store};
 
@@ -63,6 +64,8 @@ pub struct StateInner {
     pub cache: KeyCache,
     pub limiter: RateLimiter,
     pub usage: UsageLog,
+    /// Each workspace's `GET /projects` body, by workspace id.
+    pub projects: LeasedCache<String, bytes::Bytes>,
     pub in_flight: Arc<InFlight>,
     /// Sign-in's password checks, at most one per processor at once: a flood of sign-ins waits
     /// here instead of exhausting memory.
@@ -84,6 +87,7 @@ impl AppState {
             limiter: RateLimiter::new(budget),
             cache: KeyCache::default(),
             usage: UsageLog::default(),
+            projects: LeasedCache::default(),
             store,
             clock,
             config: Arc::new(config),
@@ -93,12 +97,12 @@ impl AppState {
         }))
     }
 
-    /// After a change that cached keys depend on (committed with `generation`): forgets this
-    /// process's cached keys, then waits until every other live server process on the
+    /// After a change that cached values depend on (committed with `generation`): forgets this
+    /// process's caches, then waits until every other live server process on the
     /// database has applied the change too, so that the answer saying it is done is true on
     /// all of them.
     pub async fn propagate(&self, generation: i64) {
-        self.cache.invalidate();
+        self.forget_cached();
         let clock = self.clock.clone();
         let seen = self
             .store
@@ -111,6 +115,20 @@ impl AppState {
             Ok(false) => tracing::warn!(generation, "a server process did not apply a change in time"),
             Err(e) => tracing::warn!(error = %e, "could not check that other server processes applied a change"),
         }
+    }
+}
+
+impl StateInner {
+    /// Forgets everything cached from the database: after a change made here or seen elsewhere.
+    pub fn forget_cached(&self) {
+        self.cache.invalidate();
+        self.projects.invalidate();
+    }
+
+    /// The watcher looked for changes at `now_ms` and applied what it found.
+    pub fn looked_at(&self, now_ms: i64) {
+        self.cache.looked_at(now_ms);
+        self.projects.looked_at(now_ms);
     }
 }
 

@@ -7,7 +7,7 @@
 //!   window on PostgreSQL.
 //!
 //! A request with a cached key touches no database: the cache answers (behind a lease that a
-//! node keeps only while it keeps up with changes, see [`cache::LEASE_MS`]), the rate limiter
+//! node keeps only while it keeps up with changes, see `leased`), the rate limiter
 //! counts in memory until the node's share of a window runs out, and usage is written by the
 //! flusher once a second for all keys at once. Those are the optimisations the benchmark
 //! (`make bench`, figures 1, 3 and 5) shows to matter: a database read per request costs

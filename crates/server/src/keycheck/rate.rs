@@ -9,16 +9,16 @@
 //! what was left below the limit. No node can accept more than the database granted it, so the
 //! nodes together never accept more than the limit.
 //!
-//! A batch is sized by the node's own demand: a quarter of what it accepted for the key in the
-//! previous window, and at least a 200th of the limit. A busy key costs each node about four
-//! claims a window, a quiet one a claim per few requests.
+//! A batch is sized by the node's own demand: what it has accepted for the key so far in the
+//! window, or half of what it accepted in the last window it served the key in, whichever is
+//! more, and at least a 200th of the limit. A busy node's claims double within a window, so a
+//! busy key costs each node two or three claims a window whatever its rate.
 //!
 //! What the design gives up:
 //! - A node's unused share is lost to the others: near the end of a window, another node may
-//!   refuse while one still holds part of a batch, at most a quarter of that node's previous
-//!   window. While every node is busy this costs nothing (each spends what it claimed within
-//!   moments); when a window's demand is close to the limit, fewer than the limit may be
-//!   accepted. Never more.
+//!   refuse while one still holds part of a batch, at most its last claim. While every node
+//!   is busy this costs nothing (each spends what it claimed within moments); when a window's
+//!   demand is close to the limit, fewer than the limit may be accepted. Never more.
 //! - The request that empties a node's share waits for the database (one round trip per
 //!   batch; other requests of the key on that node wait for the same claim, not their own).
 //! - `X-RateLimit-Remaining` counts what the node knows: the budget not yet claimed by any
@@ -141,7 +141,7 @@ struct WindowState {
     granted: u32,
     /// Claimed by all nodes at this node's last claim.
     claimed: u64,
-    /// Requests this node accepted in the window just before this one.
+    /// Requests this node accepted in the last window before this one that it counted.
     used_before: u32,
     /// The window's budget is spent: refuse without claiming again.
     spent: bool,
@@ -153,8 +153,7 @@ impl WindowState {
     /// moving back would start the old window's count from zero and let a burst through.
     fn enter(&mut self, start: i64, seconds: u32) {
         if start > self.start || seconds != self.seconds {
-            let follows = start == self.start + i64::from(seconds) && seconds == self.seconds;
-            let used_before = if follows { self.used } else { 0 };
+            let used_before = if seconds == self.seconds { self.used } else { 0 };
             *self = WindowState { start, seconds, used_before, ..WindowState::default() };
         }
     }
@@ -217,7 +216,8 @@ impl RateLimiter {
                     continue; // Another request claimed meanwhile, or the window moved on.
                 }
             }
-            let want = self.budget.batch(limit.max_requests).max(current.used_before / 4).min(limit.max_requests);
+            let demand = current.used.max(current.used_before / 2);
+            let want = self.budget.batch(limit.max_requests).max(demand).min(limit.max_requests);
             let claim = Claim { key_id, window_start: current.start, window_seconds: seconds, want };
             let granted = match self.budget.claim(claim).await {
                 Ok(claimed) => Granted::of(want, claimed, limit.max_requests),
@@ -356,7 +356,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_busy_node_claims_a_quarter_of_its_previous_window_at_once() {
+    async fn a_busy_node_claims_more_at_once_the_more_it_accepts() {
         let row = Arc::new(Row::default());
         let node = RateLimiter::new(Box::new(Shared(row.clone())));
         let window = node.window("k");
@@ -364,11 +364,13 @@ mod tests {
         for i in 0..2_000 {
             assert!(node.check("k", &window, limit, T0 + i / 4).await.allowed);
         }
-        assert_eq!(row.claims.load(Ordering::Relaxed), 2_000 / 50, "batches of a 200th in the first window");
+        // A 200th of the limit (50), then as much as accepted so far: 50, 50, 100, ... 1,600.
+        assert_eq!(row.claims.load(Ordering::Relaxed), 7, "claims double within a window");
         for i in 0..2_000 {
             assert!(node.check("k", &window, limit, T0 + 1_000 + i / 4).await.allowed);
         }
-        assert_eq!(row.claims.load(Ordering::Relaxed), 40 + 4, "then a quarter of the 2,000 of the window before");
+        // Half of the 2,000 of the window before, then 1,000 more.
+        assert_eq!(row.claims.load(Ordering::Relaxed), 7 + 2);
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use chrono::{DateTime, NaiveDate};
 use keydeck_core::key::random_base62;
 use keydeck_core::wire::{
@@ -182,9 +183,22 @@ async fn list_employees(State(state): State<AppState>, ctx: KeyContext) -> ApiRe
 /// Projects.
 #[utoipa::path(get, path = "/api/v1/projects", tag = "API", security(("apiKey" = [], "workspaceId" = [])),
     responses((status = 200, body = ProjectList), (status = 403, description = "`insufficient_scope` (needs `projects:read`)", body = ErrorBody)))]
-async fn list_projects(State(state): State<AppState>, ctx: KeyContext) -> ApiResult<Json<ProjectList>> {
+async fn list_projects(State(state): State<AppState>, ctx: KeyContext) -> ApiResult<Response> {
     ctx.require(Scope::ProjectsRead)?;
-    Ok(Json(ProjectList { projects: state.store.projects(ctx.workspace_id()).await? }))
+    let workspace = ctx.workspace_id();
+    // Kept in memory until a change (see `leased`): integrations list projects far more often
+    // than anyone adds one.
+    let body = match state.projects.get(workspace, state.clock.now_ms()) {
+        Some(body) => body,
+        None => {
+            let read = || async {
+                let projects = state.store.projects(workspace).await?;
+                Ok(Bytes::from(serde_json::to_vec(&ProjectList { projects }).unwrap_or_default()))
+            };
+            state.projects.load(workspace.to_owned(), read).await?
+        }
+    };
+    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Create a project.
@@ -213,8 +227,9 @@ async fn create_project(
         return Err(ApiError::validation(fields));
     }
     let id = format!("prj_{}", random_base62(&mut rand::rng(), 16));
-    let project =
+    let (project, generation) =
         state.store.insert_project(&id, ctx.workspace_id(), &new, state.clock.now_ms()).await?.ok_or_else(read_only)?;
+    state.propagate(generation).await;
     Ok((StatusCode::CREATED, Json(project)))
 }
 

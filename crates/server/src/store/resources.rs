@@ -5,6 +5,7 @@
 use keydeck_core::wire::{Employee, NewProject, Project, ReportLine, TimeEntry};
 use sqlx::Row;
 
+use super::processes::bump_generation;
 use super::{Statement, Store, StoreResult, to_time};
 
 /// The workspace (the statement's parameter `$n`) is active.
@@ -97,14 +98,16 @@ impl Store {
         Ok(rows.iter().map(project).collect())
     }
 
-    /// Stores a project unless the workspace is read-only (then `None`).
+    /// Stores a project unless the workspace is read-only (then `None`). Returns it with the
+    /// change generation: nodes keep each workspace's project list in memory.
     pub async fn insert_project(
         &self,
         id: &str,
         workspace_id: &str,
         p: &NewProject,
         now: i64,
-    ) -> StoreResult<Option<Project>> {
+    ) -> StoreResult<Option<(Project, i64)>> {
+        let mut tx = self.begin_write("workspace", workspace_id).await?;
         let inserted = sqlx::query(&format!(
             "INSERT INTO projects (id, workspace_id, name, client, budget_hours, created_at) SELECT $1, $2, $3, $4, $5, $6 WHERE {}",
             active(7)
@@ -116,17 +119,23 @@ impl Store {
         .bind(p.budget_hours)
         .bind(now)
         .bind(workspace_id)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
-        self.count_writes(1);
-        Ok((inserted > 0).then(|| Project {
+        if inserted == 0 {
+            return Ok(None);
+        }
+        let generation = bump_generation(&mut tx).await?;
+        tx.commit().await?;
+        self.count_writes(2);
+        let project = Project {
             id: id.to_owned(),
             name: p.name.trim().to_owned(),
             client: p.client.as_deref().map(|c| c.trim().to_owned()),
             budget_hours: p.budget_hours,
             created_at: to_time(now),
-        }))
+        };
+        Ok(Some((project, generation)))
     }
 
     pub async fn time_entries(&self, workspace_id: &str, filter: &TimeEntryFilter) -> StoreResult<Vec<TimeEntry>> {

@@ -274,3 +274,41 @@ async fn a_rate_limit_counts_across_nodes_on_postgresql_and_per_node_on_sqlite()
         assert_eq!(*accepted, (*requests).min(60), "node {node:?}, window ending {reset}: {windows:?}");
     }
 }
+
+#[tokio::test]
+async fn a_project_added_on_one_node_is_listed_by_every_node_once_the_answer_is_back() {
+    let cluster = Cluster::start().await;
+    let token = cluster.token(0).await;
+    let mut body = key_body("Projects");
+    body["scopes"] = json!(["projects:read", "projects:write"]);
+    let created: Value =
+        cluster.http.post(cluster.keys(0)).bearer_auth(&token).json(&body).send().await.unwrap().json().await.unwrap();
+    let key = created["secret"].as_str().unwrap().to_owned();
+    let projects = |node: usize| {
+        let request = cluster.http.get(format!("{}/api/v1/projects", cluster.nodes[node].url));
+        let request = request.bearer_auth(&key).header("X-Workspace-Id", &cluster.ws);
+        async move {
+            let (status, list) = json_of(request.send().await.unwrap()).await;
+            assert_eq!(status, StatusCode::OK, "{list}");
+            list["projects"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    for name in ["Website", "Audit"] {
+        // Every node has listed (and keeps in memory) the projects before this one.
+        let before: Vec<Vec<String>> = futures::future::join_all((0..3).map(projects)).await;
+        assert!(before.iter().all(|names| !names.contains(&name.to_owned())));
+        let response = cluster
+            .http
+            .post(format!("{}/api/v1/projects", cluster.nodes[1].url))
+            .bearer_auth(&key)
+            .header("X-Workspace-Id", &cluster.ws)
+            .json(&json!({"name": name}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        for node in 0..3 {
+            assert!(projects(node).await.contains(&name.to_owned()), "node {node} does not list {name} yet");
+        }
+    }
+}

@@ -58,17 +58,18 @@ impl<K: Hash + Eq, V: Clone> LeasedCache<K, V> {
         self.entries.read().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
     }
 
-    /// Reads the value of `key` with `read` and keeps it. A change that lands while it is read
-    /// makes it read again: the caller never gets what the database held before a change this
-    /// node has already applied.
+    /// Reads the value of `key` with `read` and keeps it. When a change lands while it is
+    /// read, it is read once more and answered without being kept: that read began after this
+    /// node applied the change, so the caller never gets what the database held before a change
+    /// whose answer has been given, and a stream of changes cannot keep a request re-reading.
     pub async fn load<F, R>(&self, key: K, mut read: F) -> StoreResult<V>
     where
         F: FnMut() -> R,
         R: Future<Output = StoreResult<V>>,
     {
-        loop {
-            let generation = self.generation.load(Ordering::Acquire);
-            let found = read().await?;
+        let generation = self.generation.load(Ordering::Acquire);
+        let found = read().await?;
+        {
             let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
             if self.generation.load(Ordering::Acquire) == generation {
                 if entries.len() >= CAPACITY {
@@ -78,6 +79,13 @@ impl<K: Hash + Eq, V: Clone> LeasedCache<K, V> {
                 return Ok(found);
             }
         }
+        read().await
+    }
+
+    /// How many times the cache has been emptied: a caller that waited can tell whether a
+    /// change landed meanwhile.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Forgets everything: after a change that values may depend on.
@@ -128,6 +136,6 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((reads.get(), found), (2, "after the change"));
-        assert_eq!(cache.get(&1, 0), Some("after the change"));
+        assert_eq!(cache.get(&1, 0), None, "a read that began before a change is not kept");
     }
 }

@@ -29,6 +29,7 @@ use tokio::task::JoinHandle;
 pub use clock::Clock;
 pub use routes::{app, openapi};
 pub use state::{AppState, ServerConfig};
+use store::Affects;
 pub use store::Store;
 
 /// A server that is accepting requests.
@@ -67,14 +68,14 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<RunningServer, 
         .map_err(|source| StartError::Listen { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.listen, source })?;
     let state = AppState::new(store, config, clock);
-    let generation = state
+    let generations = state
         .store
-        .generation()
+        .generations()
         .await
         .map_err(|source| StartError::Database { path: state.config.db.to_string(), source })?;
     state
         .store
-        .register_process(&state.process_id, state.clock.now_ms(), generation)
+        .register_process(&state.process_id, state.clock.now_ms(), generations.all)
         .await
         .map_err(|source| StartError::Database { path: state.config.db.to_string(), source })?;
     state.looked_at(state.clock.now_ms());
@@ -98,7 +99,7 @@ pub async fn start(config: ServerConfig, clock: Clock) -> Result<RunningServer, 
     let tasks = vec![
         server,
         tokio::spawn(flusher(state.clone(), stopped.clone())),
-        tokio::spawn(watcher(state.clone(), stopped, generation)),
+        tokio::spawn(watcher(state.clone(), stopped, generations)),
     ];
     tracing::info!(%addr, "workspace server listening");
     Ok(RunningServer { addr, state, demo, stop, tasks })
@@ -164,9 +165,10 @@ async fn flusher(state: AppState, mut stopped: watch::Receiver<bool>) {
 }
 
 /// Notices changes that other processes made (admin commands, other servers on the database),
-/// forgets what it has cached, and says which changes this process has applied (with a heartbeat every
-/// second), so that a process making a change can wait until all have.
-async fn watcher(state: AppState, mut stopped: watch::Receiver<bool>, mut seen: i64) {
+/// forgets what they affect among what it has cached, and says which changes this process has
+/// applied (with a heartbeat every second), so that a process making a change can wait until
+/// all have.
+async fn watcher(state: AppState, mut stopped: watch::Receiver<bool>, mut seen: store::Generations) {
     let mut tick = tokio::time::interval(state.config.watch_interval);
     let mut last_heartbeat = tokio::time::Instant::now();
     loop {
@@ -175,12 +177,13 @@ async fn watcher(state: AppState, mut stopped: watch::Receiver<bool>, mut seen: 
             _ = stopped.wait_for(|s| *s) => return,
         }
         let looked_at = state.clock.now_ms();
-        let changed = match state.store.generation().await {
-            Ok(generation) if generation != seen => {
-                seen = generation;
-                state.forget_cached();
+        let changed = match state.store.generations().await {
+            Ok(generations) if generations != seen => {
+                let affects = if generations.keys != seen.keys { Affects::Keys } else { Affects::Projects };
+                seen = generations;
+                state.forget(affects);
                 state.looked_at(looked_at);
-                tracing::debug!(generation, "a change seen");
+                tracing::debug!(generation = generations.all, "a change seen");
                 true
             }
             Ok(_) => {
@@ -194,7 +197,7 @@ async fn watcher(state: AppState, mut stopped: watch::Receiver<bool>, mut seen: 
         };
         if changed || last_heartbeat.elapsed() >= std::time::Duration::from_secs(1) {
             last_heartbeat = tokio::time::Instant::now();
-            if let Err(e) = state.store.heartbeat(&state.process_id, state.clock.now_ms(), seen).await {
+            if let Err(e) = state.store.heartbeat(&state.process_id, state.clock.now_ms(), seen.all).await {
                 tracing::warn!(error = %e, "could not tell the database this process is alive");
             }
         }

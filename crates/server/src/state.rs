@@ -10,7 +10,7 @@ use crate::keycheck::rate::{Budget, LocalBudget, SharedBudget};
 use crate::keycheck::{KeyCache, RateLimiter, UsageLog};
 use crate::leased::LeasedCache;
 use crate::password::PasswordChecks;
-use crate::store::{DbLocation, Engine, Store};
+use crate::store::{Affects, DbLocation, Engine, Store};
 
 /// How the server is set up.
 #[derive(Debug, Clone)]
@@ -101,8 +101,8 @@ impl AppState {
     /// process's caches, then waits until every other live server process on the
     /// database has applied the change too, so that the answer saying it is done is true on
     /// all of them.
-    pub async fn propagate(&self, generation: i64) {
-        self.forget_cached();
+    pub async fn propagate(&self, generation: i64, affects: Affects) {
+        self.forget(affects);
         let clock = self.clock.clone();
         let seen = self
             .store
@@ -119,9 +119,11 @@ impl AppState {
 }
 
 impl StateInner {
-    /// Forgets everything cached from the database: after a change made here or seen elsewhere.
-    pub fn forget_cached(&self) {
-        self.cache.invalidate();
+    /// Forgets what a change made here or seen elsewhere affects among what is cached.
+    pub fn forget(&self, affects: Affects) {
+        if affects == Affects::Keys {
+            self.cache.invalidate();
+        }
         self.projects.invalidate();
     }
 

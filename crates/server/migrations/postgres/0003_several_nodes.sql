@@ -14,3 +14,7 @@ CREATE UNLOGGED TABLE rate_windows (
 -- ids than newer requests written by another node.
 CREATE INDEX key_requests_key_at ON key_requests (key_id, at, id);
 DROP INDEX key_requests_key;
+
+-- The generation of the last change that cached keys depend on (admin_generation counts every
+-- change, a project added among them): a node forgets its cached keys only when this moves.
+INSERT INTO meta (name, value) SELECT 'key_generation', value FROM meta WHERE name = 'admin_generation';

@@ -59,7 +59,8 @@ impl<S: Send + Sync> FromRequestParts<S> for KeyContext {
 pub async fn require_key(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let now = state.clock.now_ms();
     let call = Call::of(&request, now);
-    let key = match identify(&state, request.headers(), now).await {
+    let changes = state.cache.generation();
+    let mut key = match identify(&state, request.headers(), now).await {
         Ok(key) => key,
         Err((error, known)) => return finish(known.as_deref(), call, None, error.into_response()),
     };
@@ -68,6 +69,14 @@ pub async fn require_key(State(state): State<AppState>, mut request: Request, ne
         true => Some(state.limiter.check(&key.row.id, &key.window, limit, now).await),
         false => None,
     };
+    if state.cache.generation() != changes {
+        // A change landed while this request waited (for its key, or for a claim of rate-limit
+        // budget): the key may have been revoked meanwhile, and "revoked" answered.
+        key = match identify(&state, request.headers(), now).await {
+            Ok(key) => key,
+            Err((error, known)) => return finish(known.as_deref(), call, None, error.into_response()),
+        };
+    }
     let response = match decision {
         Some(d) if !d.allowed => rate_limited(limit, &d).into_response(),
         _ => {

@@ -220,7 +220,11 @@ impl RateLimiter {
             let want = self.budget.batch(limit.max_requests).max(demand).min(limit.max_requests);
             let claim = Claim { key_id, window_start: current.start, window_seconds: seconds, want };
             let granted = match self.budget.claim(claim).await {
-                Ok(claimed) => Granted::of(want, claimed, limit.max_requests),
+                // Grants made alone while the database was away are not in its total.
+                Ok(claimed) => {
+                    let alone = u64::from(current.granted) + u64::from(want);
+                    Granted::of(want, claimed.max(alone), limit.max_requests)
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "could not claim rate-limit budget; counting on this node alone");
                     Granted::of(want, u64::from(current.granted) + u64::from(want), limit.max_requests)
@@ -392,5 +396,28 @@ mod tests {
             allowed += u32::from(limiter.check("k", &window, limit, T0).await.allowed);
         }
         assert_eq!(allowed, 3, "never more than the limit on one node");
+    }
+
+    #[tokio::test]
+    async fn grants_made_alone_while_the_database_was_away_still_count_once_it_is_back() {
+        struct Flaky(std::sync::atomic::AtomicU32, Shared);
+        impl Budget for Flaky {
+            fn batch(&self, _: u32) -> u32 {
+                2
+            }
+            fn claim<'a>(&'a self, claim: Claim<'a>) -> ClaimFuture<'a> {
+                if self.0.fetch_add(1, Ordering::Relaxed) < 2 {
+                    return Box::pin(std::future::ready(Err(crate::store::StoreError::Conflict("down".into()))));
+                }
+                self.1.claim(claim)
+            }
+        }
+        let limiter = RateLimiter::new(Box::new(Flaky(Default::default(), Shared(Arc::default()))));
+        let window = limiter.window("k");
+        let mut allowed = 0;
+        for _ in 0..20 {
+            allowed += u32::from(limiter.check("k", &window, limit(6, 10), T0).await.allowed);
+        }
+        assert_eq!(allowed, 6, "4 granted alone, then only what is left of the limit");
     }
 }

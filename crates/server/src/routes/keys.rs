@@ -21,7 +21,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, number_param};
 use crate::idempotency::{self, REPLAY_WINDOW_MS};
 use crate::state::AppState;
-use crate::store::day_of;
+use crate::store::{Affects, day_of};
 use crate::store::{IdempotencyRecord, KeyChangeRefusal, KeyInsertError, NewKeyRow, RenameRefusal};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -331,7 +331,7 @@ async fn update_key(
         ),
         KeyChangeRefusal::Store(e) => e.into(),
     })?;
-    state.propagate(generation).await;
+    state.propagate(generation, Affects::Keys).await;
     let key = state.store.key(&ws, &id).await?.ok_or_else(|| ApiError::not_found("key"))?;
     tracing::info!(workspace = %ws, key = %id, "key changed");
     Ok(Json(key.card(state.clock.now_ms())))
@@ -355,7 +355,7 @@ async fn revoke_key(
     key_manager(&state, &session, &ws).await?;
     let generation =
         state.store.revoke_key(&ws, &id, state.clock.now_ms()).await?.ok_or_else(|| ApiError::not_found("key"))?;
-    state.propagate(generation).await;
+    state.propagate(generation, Affects::Keys).await;
     tracing::info!(workspace = %ws, key = %id, "key revoked");
     Ok(StatusCode::NO_CONTENT)
 }

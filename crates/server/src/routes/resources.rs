@@ -24,7 +24,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, number_param};
 use crate::keycheck::KeyContext;
 use crate::state::AppState;
-use crate::store::TimeEntryFilter;
+use crate::store::{Affects, TimeEntryFilter};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -229,7 +229,7 @@ async fn create_project(
     let id = format!("prj_{}", random_base62(&mut rand::rng(), 16));
     let (project, generation) =
         state.store.insert_project(&id, ctx.workspace_id(), &new, state.clock.now_ms()).await?.ok_or_else(read_only)?;
-    state.propagate(generation).await;
+    state.propagate(generation, Affects::Projects).await;
     Ok((StatusCode::CREATED, Json(project)))
 }
 

@@ -12,6 +12,7 @@ use crate::auth::{Session, member, summary};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiPath;
 use crate::state::AppState;
+use crate::store::Affects;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_workspaces)).routes(routes!(remove_member))
@@ -71,7 +72,7 @@ async fn remove_member(
         .delete_member(&ws, &user_id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "That person is not a member of this workspace."))?;
-    state.propagate(generation).await;
+    state.propagate(generation, Affects::Keys).await;
     tracing::info!(workspace = %ws, user = %user_id, "member removed");
     Ok(StatusCode::NO_CONTENT)
 }

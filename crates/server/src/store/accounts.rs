@@ -3,7 +3,7 @@
 use keydeck_core::wire::{BillingStatus, Plan, Role, UserInfo};
 use sqlx::Row;
 
-use super::processes::bump_generation;
+use super::processes::{Affects, bump_generation};
 use super::{Store, StoreError, StoreResult};
 
 #[derive(Debug, Clone)]
@@ -172,7 +172,7 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        bump_generation(&mut tx).await?;
+        bump_generation(&mut tx, Affects::Keys).await?;
         tx.commit().await?;
         self.count_writes(3);
         Ok(())
@@ -192,7 +192,7 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let generation = bump_generation(&mut tx).await?;
+        let generation = bump_generation(&mut tx, Affects::Keys).await?;
         tx.commit().await?;
         self.count_writes(2);
         Ok(generation)
@@ -210,7 +210,7 @@ impl Store {
         if removed == 0 {
             return Ok(None);
         }
-        let generation = bump_generation(&mut tx).await?;
+        let generation = bump_generation(&mut tx, Affects::Keys).await?;
         tx.commit().await?;
         self.count_writes(2);
         Ok(Some(generation))
@@ -237,7 +237,7 @@ impl Store {
         if changed == 0 {
             return Err(StoreError::NotFound(format!("No workspace has the id {workspace_id}.")));
         }
-        let generation = bump_generation(&mut tx).await?;
+        let generation = bump_generation(&mut tx, Affects::Keys).await?;
         tx.commit().await?;
         self.count_writes(2);
         Ok(generation)

@@ -10,7 +10,7 @@ use keydeck_core::wire::{BillingStatus, KeyCard, KeyCreator, KeyStatus, Plan, Ro
 use keydeck_core::{ScopeSet, rules::KeyChanges};
 use sqlx::Row;
 
-use super::processes::bump_generation;
+use super::processes::{Affects, bump_generation};
 use super::usage::refusal_of;
 use super::{Statement, Store, StoreResult, to_time};
 
@@ -484,7 +484,7 @@ impl Store {
         if changed == 0 {
             return Err(KeyChangeRefusal::NotFound);
         }
-        let generation = bump_generation(&mut tx).await?;
+        let generation = bump_generation(&mut tx, Affects::Keys).await?;
         tx.commit().await?;
         self.count_writes(2);
         Ok(generation)
@@ -506,7 +506,7 @@ impl Store {
         if changed == 0 {
             return Ok(None);
         }
-        let generation = bump_generation(&mut tx).await?;
+        let generation = bump_generation(&mut tx, Affects::Keys).await?;
         tx.commit().await?;
         self.count_writes(2);
         Ok(Some(generation))

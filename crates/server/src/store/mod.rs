@@ -37,7 +37,7 @@ use sqlx::{Any, AnyPool, Arguments, Executor};
 
 pub use accounts::{Membership, WorkspaceRow};
 pub use keys::{IdempotencyRecord, KeyAuthRow, KeyChangeRefusal, KeyInsertError, KeyRow, NewKeyRow, RenameRefusal};
-pub use processes::ALIVE_MS;
+pub use processes::{ALIVE_MS, Affects, Generations};
 pub use resources::TimeEntryFilter;
 pub use usage::{
     PendingUsage, RECENT_REQUESTS_KEPT, Refusal, RequestMethod, RequestRecord, day_of, day_to_date, refusal_of,

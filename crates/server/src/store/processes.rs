@@ -1,9 +1,11 @@
 //! The change generation and the server processes that share this database.
 //!
-//! Every change that a cached key depends on (a key edited, disabled or revoked, a member
-//! removed, a plan or billing status set) bumps one counter in the same transaction. Each
-//! server process polls the counter, forgets its cached keys when it moves, and records the
-//! generation it has applied. A change's answer (the API's, or an admin command's) waits until
+//! Every change that something cached depends on (a key edited, disabled or revoked, a member
+//! removed, a plan or billing status set; a project added) bumps one counter in the same
+//! transaction. Each server process polls the counter, forgets what the change affects when it
+//! moves, and records the generation it has applied. A second value, the generation of the
+//! last change that keys depend on, tells a change to project lists from one to keys, so that
+//! adding a project (which any key with `projects:write` may do) never empties key caches. A change's answer (the API's, or an admin command's) waits until
 //! every other process that is alive has applied it, so "revoked" is true on every process by
 //! the time anyone is told.
 
@@ -19,17 +21,52 @@ pub const ALIVE_MS: i64 = 3_000;
 /// its row is removed when the next process starts.
 pub const FORGOTTEN_MS: i64 = 3_600_000;
 
+/// What a change affects among what nodes keep in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Affects {
+    /// Keys, and so everything cached (a key's check reads its workspace and creator too).
+    Keys,
+    /// A workspace's project list only.
+    Projects,
+}
+
+/// The change generations: of every change, and of the last change that keys depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Generations {
+    pub all: i64,
+    pub keys: i64,
+}
+
 /// Bumps the change generation inside a transaction; returns the new value.
-pub(super) async fn bump_generation(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar("UPDATE meta SET value = value + 1 WHERE name = 'admin_generation' RETURNING value")
-        .fetch_one(&mut **tx)
-        .await?)
+pub(super) async fn bump_generation(tx: &mut sqlx::Transaction<'_, sqlx::Any>, affects: Affects) -> StoreResult<i64> {
+    let generation: i64 =
+        sqlx::query_scalar("UPDATE meta SET value = value + 1 WHERE name = 'admin_generation' RETURNING value")
+            .fetch_one(&mut **tx)
+            .await?;
+    if affects == Affects::Keys {
+        sqlx::query("UPDATE meta SET value = $1 WHERE name = 'key_generation'")
+            .bind(generation)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(generation)
 }
 
 impl Store {
-    /// The change generation.
-    pub async fn generation(&self) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE name = 'admin_generation'").fetch_one(&self.reader).await?)
+    /// The change generations.
+    pub async fn generations(&self) -> StoreResult<Generations> {
+        let rows = sqlx::query("SELECT name, value FROM meta WHERE name IN ('admin_generation', 'key_generation')")
+            .fetch_all(&self.reader)
+            .await?;
+        let mut generations = Generations::default();
+        for row in rows {
+            let value: i64 = sqlx::Row::get(&row, "value");
+            match sqlx::Row::get::<String, _>(&row, "name").as_str() {
+                "admin_generation" => generations.all = value,
+                _ => generations.keys = value,
+            }
+        }
+        Ok(generations)
     }
 
     /// Says this process is alive and has applied changes up to `seen_generation`.

@@ -24,10 +24,11 @@ impl Store {
         Ok(u64::try_from(row.get::<i64, _>("claimed")).unwrap_or(0))
     }
 
-    /// Drops the windows that ended before `now_s` (Unix seconds).
+    /// Drops the windows that ended a minute or more before `now_s` (Unix seconds): a node whose
+    /// clock is behind may still be counting one that ended by this node's clock.
     pub async fn purge_rate_windows(&self, now_s: i64) -> StoreResult<()> {
         sqlx::query("DELETE FROM rate_windows WHERE window_start + window_seconds < $1")
-            .bind(now_s)
+            .bind(now_s - 60)
             .execute(&self.writer)
             .await?;
         self.count_writes(1);

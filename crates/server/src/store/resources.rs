@@ -5,7 +5,7 @@
 use keydeck_core::wire::{Employee, NewProject, Project, ReportLine, TimeEntry};
 use sqlx::Row;
 
-use super::processes::bump_generation;
+use super::processes::{Affects, bump_generation};
 use super::{Statement, Store, StoreResult, to_time};
 
 /// The workspace (the statement's parameter `$n`) is active.
@@ -125,7 +125,7 @@ impl Store {
         if inserted == 0 {
             return Ok(None);
         }
-        let generation = bump_generation(&mut tx).await?;
+        let generation = bump_generation(&mut tx, Affects::Projects).await?;
         tx.commit().await?;
         self.count_writes(2);
         let project = Project {

@@ -290,7 +290,12 @@ async fn a_project_added_on_one_node_is_listed_by_every_node_once_the_answer_is_
         async move {
             let (status, list) = json_of(request.send().await.unwrap()).await;
             assert_eq!(status, StatusCode::OK, "{list}");
-            list["projects"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+            list["projects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
         }
     };
     for name in ["Website", "Audit"] {

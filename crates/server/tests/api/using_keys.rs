@@ -188,6 +188,29 @@ async fn read_only_billing_refuses_the_very_next_write_and_keeps_reads() {
 }
 
 #[tokio::test]
+async fn adding_a_project_is_listed_at_once_and_leaves_cached_keys_alone() {
+    let w = World::new().await;
+    let (_, key) = w.ts.new_key(&w.owner, &w.ws, all_scopes("Sync")).await;
+    let names = || async {
+        let (status, list) = json_of(w.ts.with_key(Method::GET, "/projects", &key, &w.ws, None).await).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        list["projects"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    assert!(names().await.is_empty());
+    let key_cache = w.ts.server.state.cache.generation();
+    let created = w.ts.with_key(Method::POST, "/projects", &key, &w.ws, Some(json!({"name": "Website"}))).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert_eq!(names().await, ["Website"], "the list kept in memory was forgotten");
+    // Past a few looks of the watcher: any key may add projects, and that must not empty
+    // every workspace's key cache.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(w.ts.server.state.cache.generation(), key_cache);
+    // A change that keys depend on still empties it.
+    w.ts.admin_cli(&["set-billing", "--workspace", &w.ws, "--status", "read_only"]).await;
+    eventually(Duration::from_secs(2), || async { w.ts.server.state.cache.generation() != key_cache }).await;
+}
+
+#[tokio::test]
 async fn a_plan_without_api_access_stops_keys_within_two_seconds() {
     let w = World::new().await;
     let (_, key) = w.ts.new_key(&w.owner, &w.ws, key_body("Zapier")).await;

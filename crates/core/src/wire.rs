@@ -307,6 +307,45 @@ wire! {
     pub struct Health {
         pub status: String,
     }
+
+    /// Who made a change in the audit log.
+    pub struct AuditActor {
+        pub kind: ActorKind,
+        /// The user, for `user`.
+        pub id: Option<String>,
+        pub name: Option<String>,
+    }
+
+    /// A field's value before and after a change.
+    pub struct AuditChange {
+        #[ts(type = "unknown")]
+        pub from: serde_json::Value,
+        #[ts(type = "unknown")]
+        pub to: serde_json::Value,
+    }
+
+    /// One entry of a workspace's audit log. Never carries a secret or a hash.
+    pub struct AuditEntry {
+        pub id: String,
+        pub at: DateTime<Utc>,
+        pub actor: AuditActor,
+        /// The address the change came from; `null` for the admin command line and the server.
+        pub ip: Option<String>,
+        pub action: AuditAction,
+        /// The key changed, for key actions.
+        pub key_id: Option<String>,
+        /// The member changed, for member actions.
+        pub user_id: Option<String>,
+        /// The fields that changed.
+        pub changes: std::collections::BTreeMap<String, AuditChange>,
+    }
+
+    /// `GET /workspaces/{ws}/audit`: newest first.
+    pub struct AuditPage {
+        pub entries: Vec<AuditEntry>,
+        /// Pass as `before` for the next (older) page; `null` on the last page.
+        pub next_before: Option<String>,
+    }
 }
 
 macro_rules! wire_enum {
@@ -330,6 +369,29 @@ wire_enum! {
 
     /// What a key card shows as its state.
     pub enum KeyStatus { Active, Disabled, Expired }
+
+    /// Who made a change: a user through a session, the server's admin command line, or the
+    /// server itself (expiry, a rotation's scheduled revocation, a leak report).
+    pub enum ActorKind { User, AdminCli, Server }
+
+    /// What an audit entry records.
+    pub enum AuditAction {
+        Created,
+        Renamed,
+        ScopesChanged,
+        RateLimitChanged,
+        AllowedIpsChanged,
+        Disabled,
+        Enabled,
+        Revoked,
+        RevokeScheduled,
+        RevokedWhenSilent,
+        Expired,
+        MemberAdded,
+        RoleChanged,
+        MemberRemoved,
+        LeakReported,
+    }
 }
 
 impl Plan {

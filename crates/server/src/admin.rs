@@ -1,5 +1,5 @@
-//! The admin commands (`keydeck-server admin ...`): users, workspaces, members, plans and
-//! billing. Each change bumps a counter that running servers watch (every
+//! The admin commands (`keydeck-server admin ...`): users, workspaces, members, plans,
+//! billing, and reading the audit log. Each change bumps a counter that running servers watch (every
 //! `ServerConfig::watch_interval`, 100 ms), and the command returns once every running server
 //! on the database has applied it (or after [`PROPAGATION_TIMEOUT`]).
 
@@ -9,7 +9,7 @@ use keydeck_core::wire::{BillingStatus, Plan, Role, UserInfo};
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::store::{Store, StoreError};
+use crate::store::{Audit, Store, StoreError};
 
 /// How long an admin change waits, at most, for running servers to apply it.
 pub const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(2);
@@ -112,7 +112,7 @@ pub async fn add_member(
     role: Role,
 ) -> Result<(), AdminError> {
     let user = store.user_by_email(email.trim()).await?;
-    let generation = store.upsert_member(workspace_id, &user.id, role, clock.now_ms()).await?;
+    let generation = store.upsert_member(workspace_id, &user.id, role, &Audit::admin_cli(clock.now_ms())).await?;
     applied_everywhere(store, clock, generation).await
 }
 
@@ -120,7 +120,7 @@ pub async fn remove_member(store: &Store, clock: &Clock, workspace_id: &str, ema
     let user = store.user_by_email(email.trim()).await?;
     store.workspace(workspace_id).await?;
     let generation = store
-        .delete_member(workspace_id, &user.id)
+        .delete_member(workspace_id, &user.id, &Audit::admin_cli(clock.now_ms()))
         .await?
         .ok_or_else(|| invalid(format!("{} is not a member of {workspace_id}.", user.email)))?;
     applied_everywhere(store, clock, generation).await
@@ -139,4 +139,39 @@ pub async fn set_billing(
 ) -> Result<(), AdminError> {
     let generation = store.set_billing(workspace_id, status).await?;
     applied_everywhere(store, clock, generation).await
+}
+
+/// A workspace's audit log, newest first, one line per entry:
+/// `<time>  <who> [from <address>]  <action>  [key <id>] [member <id>]  <field>: <from> -> <to>; ...`.
+pub async fn audit_lines(store: &Store, workspace_id: &str, limit: u32) -> Result<Vec<String>, AdminError> {
+    store.workspace(workspace_id).await?;
+    let entries = store.audit_log(workspace_id, None, limit.clamp(1, 10_000)).await?;
+    Ok(entries
+        .iter()
+        .map(|e| {
+            use keydeck_core::wire::ActorKind;
+            let who = match e.actor.kind {
+                ActorKind::User => format!(
+                    "{} ({})",
+                    e.actor.name.as_deref().unwrap_or("a user"),
+                    e.actor.id.as_deref().unwrap_or("?")
+                ),
+                ActorKind::AdminCli => "the admin command line".to_owned(),
+                ActorKind::Server => "the server".to_owned(),
+            };
+            let from = e.ip.as_deref().map(|ip| format!(" from {ip}")).unwrap_or_default();
+            let action =
+                serde_json::to_value(e.action).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let mut subject = String::new();
+            if let Some(key) = &e.key_id {
+                subject.push_str(&format!("  key {key}"));
+            }
+            if let Some(user) = &e.user_id {
+                subject.push_str(&format!("  member {user}"));
+            }
+            let changes: Vec<String> =
+                e.changes.iter().map(|(field, c)| format!("{field}: {} -> {}", c.from, c.to)).collect();
+            format!("{}  {who}{from}  {action}{subject}  {}", e.at.to_rfc3339(), changes.join("; "))
+        })
+        .collect())
 }

@@ -14,7 +14,7 @@ use keydeck_core::{KeySecret, Scope, ScopeSet};
 use rand::{Rng, SeedableRng};
 
 use crate::clock::Clock;
-use crate::store::day_of;
+use crate::store::{Audit, day_of};
 use crate::store::{NewKeyRow, PendingUsage, RequestMethod, RequestRecord, Store, StoreResult};
 
 /// The accounts of the demo, for signing in.
@@ -81,8 +81,8 @@ pub async fn seed(store: &Store, clock: &Clock) -> StoreResult<Option<DemoAccoun
 
     let business = id("ws");
     store.insert_workspace(&business, "Harbor Design Co.", Plan::Business, &owner.id, now - 400 * DAY).await?;
-    store.upsert_member(&business, &admin.id, Role::Admin, now).await?;
-    store.upsert_member(&business, &member.id, Role::Member, now).await?;
+    store.upsert_member(&business, &admin.id, Role::Admin, &Audit::server(now)).await?;
+    store.upsert_member(&business, &member.id, Role::Member, &Audit::server(now)).await?;
     let solo = id("ws");
     store.insert_workspace(&solo, "Alex Morgan Studio", Plan::SoloPro, &owner.id, now - 100 * DAY).await?;
     let read_only = id("ws");
@@ -185,6 +185,7 @@ pub async fn seed(store: &Store, clock: &Clock) -> StoreResult<Option<DemoAccoun
                     &business,
                     &row.id,
                     &keydeck_core::rules::KeyChanges { enabled: Some(false), ..Default::default() },
+                    &Audit::server(now),
                 )
                 .await
                 .map_err(|e| crate::store::StoreError::Conflict(e.to_string()))?;
@@ -194,8 +195,8 @@ pub async fn seed(store: &Store, clock: &Clock) -> StoreResult<Option<DemoAccoun
         }
     }
     // Jordan made "Client portal" as an admin and has since left.
-    store.upsert_member(&business, &former.id, Role::Admin, now).await?;
-    store.delete_member(&business, &former.id).await?;
+    store.upsert_member(&business, &former.id, Role::Admin, &Audit::server(now)).await?;
+    store.delete_member(&business, &former.id, &Audit::server(now)).await?;
     store.flush_usage(&usage).await?;
 
     // The read-only workspace has one key, made before billing lapsed.

@@ -137,3 +137,17 @@ pub fn number_param(
         )
     })
 }
+
+/// The address of the connection a request came on, when the server knows it (the audit log
+/// records it). Never refuses a request.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(ClientIp(peer.map(|c| c.0.ip())))
+    }
+}

@@ -102,6 +102,14 @@ enum AdminCommand {
         #[arg(long)]
         status: String,
     },
+    /// Print a workspace's audit log, newest first: one change per line.
+    Audit {
+        #[arg(long)]
+        workspace: String,
+        /// How many entries, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
 }
 
 #[tokio::main]
@@ -207,6 +215,11 @@ async fn admin_command(store: &Store, clock: &Clock, action: &AdminCommand) -> a
         AdminCommand::RemoveMember { workspace, email } => {
             admin::remove_member(store, clock, workspace, email).await?;
             eprintln!("Removed {email} from {workspace}; keys they made no longer work.");
+        }
+        AdminCommand::Audit { workspace, limit } => {
+            for line in admin::audit_lines(store, workspace, *limit).await? {
+                println!("{line}");
+            }
         }
         AdminCommand::SetPlan { workspace, plan } => {
             admin::set_plan(store, clock, workspace, admin::parse_plan(plan)?).await?;

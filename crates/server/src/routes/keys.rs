@@ -18,10 +18,10 @@ use utoipa_axum::routes;
 
 use crate::auth::{Session, key_manager};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, number_param};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, ClientIp, number_param};
 use crate::idempotency::{self, REPLAY_WINDOW_MS};
 use crate::state::AppState;
-use crate::store::{Affects, day_of};
+use crate::store::{Affects, Audit, day_of};
 use crate::store::{IdempotencyRecord, KeyChangeRefusal, KeyInsertError, NewKeyRow, RenameRefusal};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -74,6 +74,7 @@ async fn list_keys(
 async fn create_key(
     State(state): State<AppState>,
     session: Session,
+    ClientIp(ip): ClientIp,
     ApiPath(ws): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<serde_json::Value>,
@@ -158,7 +159,9 @@ async fn create_key(
         }
         _ => None,
     };
-    let inserted = state.store.insert_key(&row, MAX_KEYS_PER_WORKSPACE, record.as_ref(), now - REPLAY_WINDOW_MS).await;
+    let audit = Audit::user(&session.user, now, ip);
+    let inserted =
+        state.store.insert_key(&row, MAX_KEYS_PER_WORKSPACE, record.as_ref(), now - REPLAY_WINDOW_MS, &audit).await;
     if let Err(KeyInsertError::Replay(made)) = &inserted {
         return replay(&session, &ws, idem_key.as_deref().unwrap_or_default(), made, &request_hash);
     }
@@ -305,6 +308,7 @@ async fn get_key(
 async fn update_key(
     State(state): State<AppState>,
     session: Session,
+    ClientIp(ip): ClientIp,
     ApiPath((ws, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<KeyCard>> {
@@ -316,7 +320,8 @@ async fn update_key(
             "A key's expiration is fixed when it is made. To change it, create a new key with the expiry you want and revoke this one.",
         ),
     })?;
-    let generation = state.store.update_key(&ws, &id, &changes).await.map_err(|e| match e {
+    let audit = Audit::user(&session.user, state.clock.now_ms(), ip);
+    let generation = state.store.update_key(&ws, &id, &changes, &audit).await.map_err(|e| match e {
         KeyChangeRefusal::NotFound => ApiError::not_found("key"),
         KeyChangeRefusal::Rename(RenameRefusal::NameTaken(other)) => ApiError::new(
             ErrorCode::NameTaken,
@@ -350,11 +355,12 @@ async fn update_key(
 async fn revoke_key(
     State(state): State<AppState>,
     session: Session,
+    ClientIp(ip): ClientIp,
     ApiPath((ws, id)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
     key_manager(&state, &session, &ws).await?;
-    let generation =
-        state.store.revoke_key(&ws, &id, state.clock.now_ms()).await?.ok_or_else(|| ApiError::not_found("key"))?;
+    let audit = Audit::user(&session.user, state.clock.now_ms(), ip);
+    let generation = state.store.revoke_key(&ws, &id, &audit).await?.ok_or_else(|| ApiError::not_found("key"))?;
     state.propagate(generation, Affects::Keys).await;
     tracing::info!(workspace = %ws, key = %id, "key revoked");
     Ok(StatusCode::NO_CONTENT)

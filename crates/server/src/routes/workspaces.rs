@@ -4,18 +4,18 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use keydeck_core::ErrorCode;
-use keydeck_core::wire::{ErrorBody, Role, WorkspaceList};
+use keydeck_core::wire::{AuditPage, ErrorBody, Role, WorkspaceList};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{Session, member, summary};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::ApiPath;
+use crate::extract::{ApiPath, ApiQuery, ClientIp, number_param};
 use crate::state::AppState;
-use crate::store::Affects;
+use crate::store::{Affects, Audit};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_workspaces)).routes(routes!(remove_member))
+    OpenApiRouter::new().routes(routes!(list_workspaces)).routes(routes!(remove_member)).routes(routes!(audit_log))
 }
 
 /// The address integrations call: the configured public URL, or the one this request came to.
@@ -58,6 +58,7 @@ async fn list_workspaces(
 async fn remove_member(
     State(state): State<AppState>,
     session: Session,
+    ClientIp(ip): ClientIp,
     ApiPath((ws, user_id)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let me = member(&state, &session, &ws).await?;
@@ -69,10 +70,55 @@ async fn remove_member(
     }
     let generation = state
         .store
-        .delete_member(&ws, &user_id)
+        .delete_member(&ws, &user_id, &Audit::user(&session.user, state.clock.now_ms(), ip))
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "That person is not a member of this workspace."))?;
     state.propagate(generation, Affects::Keys).await;
     tracing::info!(workspace = %ws, user = %user_id, "member removed");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The workspace's audit log, newest first: every change to a key or a membership, who made it,
+/// when and from where. Owners and admins only. Page with `before`: the `nextBefore` of the
+/// page before; pages stay the same while new entries arrive.
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/audit", tag = "Workspaces", security(("session" = [])),
+    params(("ws" = String, Path, description = "Workspace ID"),
+           ("before" = Option<String>, Query, description = "Only entries older than this entry id"),
+           ("limit" = Option<u32>, Query, description = "1 to 200, default 50")),
+    responses(
+        (status = 200, body = AuditPage),
+        (status = 401, description = "`invalid_session`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: members do not see the log", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 422, description = "`validation_failed`", body = ErrorBody),
+    ))]
+async fn audit_log(
+    State(state): State<AppState>,
+    session: Session,
+    ApiPath(ws): ApiPath<String>,
+    ApiQuery(query): ApiQuery<std::collections::HashMap<String, String>>,
+) -> ApiResult<Json<AuditPage>> {
+    let me = member(&state, &session, &ws).await?;
+    if !me.role.can_manage_keys() {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "Only owners and admins see the workspace's audit log. Ask one of them.",
+        ));
+    }
+    if let Some(unknown) = query.keys().find(|k| !["before", "limit"].contains(&k.as_str())) {
+        return Err(ApiError::field(unknown, "This parameter is not supported here. Supported: before, limit."));
+    }
+    let limit = number_param(query.get("limit").map(String::as_str), "limit", 1..=200, 50)?;
+    let before = match query.get("before") {
+        None => None,
+        Some(raw) => Some(raw.trim().parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            ApiError::field("before", "Use the nextBefore of the page before (an entry id, a whole number).")
+        })?),
+    };
+    let entries = state.store.audit_log(&ws, before, limit).await?;
+    let next_before = match entries.last() {
+        Some(last) if entries.len() == limit as usize => Some(last.id.clone()),
+        _ => None,
+    };
+    Ok(Json(AuditPage { entries, next_before }))
 }

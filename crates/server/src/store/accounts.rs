@@ -1,8 +1,9 @@
 //! Users, workspaces, memberships and sessions.
 
-use keydeck_core::wire::{BillingStatus, Plan, Role, UserInfo};
+use keydeck_core::wire::{AuditAction, BillingStatus, Plan, Role, UserInfo};
 use sqlx::Row;
 
+use super::audit::{self, Audit, Changes, Subject};
 use super::processes::{Affects, bump_generation};
 use super::{Store, StoreError, StoreResult};
 
@@ -179,9 +180,22 @@ impl Store {
     }
 
     /// Adds a member, or changes the role of one already there. Returns the change generation.
-    pub async fn upsert_member(&self, workspace_id: &str, user_id: &str, role: Role, now: i64) -> StoreResult<i64> {
+    pub async fn upsert_member(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+        role: Role,
+        audit: &Audit,
+    ) -> StoreResult<i64> {
         self.workspace(workspace_id).await?;
+        let now = audit.at;
         let mut tx = self.begin_write("workspace", workspace_id).await?;
+        let before: Option<String> =
+            sqlx::query_scalar("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+                .bind(workspace_id)
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         sqlx::query(
             "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
@@ -192,27 +206,34 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        let subject = Subject { key_id: None, user_id: Some(user_id) };
+        let action = if before.is_some() { AuditAction::RoleChanged } else { AuditAction::MemberAdded };
+        if before.as_deref() != Some(role.as_str()) {
+            let changes = Changes::default().field("role", &before, role);
+            audit::record(&mut tx, workspace_id, audit, action, subject, changes).await?;
+        }
         let generation = bump_generation(&mut tx, Affects::Keys).await?;
         tx.commit().await?;
-        self.count_writes(2);
+        self.count_writes(3);
         Ok(generation)
     }
 
     /// Removes a member. Returns the change generation, or `None` when they were not a member.
-    pub async fn delete_member(&self, workspace_id: &str, user_id: &str) -> StoreResult<Option<i64>> {
+    pub async fn delete_member(&self, workspace_id: &str, user_id: &str, audit: &Audit) -> StoreResult<Option<i64>> {
         let mut tx = self.begin_write("workspace", workspace_id).await?;
-        let removed = sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
-            .bind(workspace_id)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if removed == 0 {
-            return Ok(None);
-        }
+        let removed: Option<String> =
+            sqlx::query_scalar("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2 RETURNING role")
+                .bind(workspace_id)
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(role) = removed else { return Ok(None) };
+        let subject = Subject { key_id: None, user_id: Some(user_id) };
+        let changes = Changes::default().field("role", role, Option::<()>::None);
+        audit::record(&mut tx, workspace_id, audit, AuditAction::MemberRemoved, subject, changes).await?;
         let generation = bump_generation(&mut tx, Affects::Keys).await?;
         tx.commit().await?;
-        self.count_writes(2);
+        self.count_writes(3);
         Ok(Some(generation))
     }
 

@@ -6,10 +6,11 @@
 //! creations of one name at once cannot both pass it.
 
 use keydeck_core::rules::{RateLimit, same_name};
-use keydeck_core::wire::{BillingStatus, KeyCard, KeyCreator, KeyStatus, Plan, Role};
+use keydeck_core::wire::{AuditAction, BillingStatus, KeyCard, KeyCreator, KeyStatus, Plan, Role};
 use keydeck_core::{ScopeSet, rules::KeyChanges};
 use sqlx::Row;
 
+use super::audit::{self, Audit, Changes, Subject};
 use super::processes::{Affects, bump_generation};
 use super::usage::refusal_of;
 use super::{Statement, Store, StoreResult, to_time};
@@ -291,6 +292,7 @@ impl Store {
         limit: u32,
         idem: Option<&IdempotencyRecord>,
         replay_since: i64,
+        audit: &Audit,
     ) -> Result<(), KeyInsertError> {
         let mut tx = self.begin_write("workspace", &key.workspace_id).await?;
         if let Some(idem) = idem
@@ -354,6 +356,15 @@ impl Store {
         if inserted == 0 {
             return Err(KeyInsertError::LimitReached);
         }
+        let none = Option::<()>::None;
+        let made = Changes::default()
+            .field("name", none, &key.name)
+            .field("scopes", none, key.scopes.to_vec())
+            .field("rateLimit", none, key.rate_limit)
+            .field("expiresAt", none, key.expires_at.map(to_time))
+            .field("replaces", none, &key.replaces);
+        let subject = Subject { key_id: Some(&key.id), user_id: None };
+        audit::record(&mut tx, &key.workspace_id, audit, AuditAction::Created, subject, made).await?;
         if let Some(idem) = idem {
             sqlx::query(
                 "INSERT INTO idempotency (lookup, request_hash, nonce, sealed, created_at) VALUES ($1, $2, $3, $4, $5)
@@ -446,8 +457,28 @@ impl Store {
         workspace_id: &str,
         key_id: &str,
         changes: &KeyChanges,
+        audit: &Audit,
     ) -> Result<i64, KeyChangeRefusal> {
         let mut tx = self.begin_write("workspace", workspace_id).await?;
+        let before = sqlx::query(
+            "SELECT name, scopes, rate_limit_enabled, rate_limit_max, rate_limit_window, enabled FROM api_keys
+             WHERE workspace_id = $1 AND id = $2 AND revoked_at IS NULL",
+        )
+        .bind(workspace_id)
+        .bind(key_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(KeyChangeRefusal::NotFound)?;
+        let before = KeyChanges {
+            name: Some(before.get("name")),
+            scopes: Some(ScopeSet::from_storage(&before.get::<String, _>("scopes"))),
+            rate_limit: Some(RateLimit {
+                enabled: flag(&before, "rate_limit_enabled"),
+                max_requests: u32::try_from(before.get::<i64, _>("rate_limit_max")).unwrap_or(0),
+                window_seconds: u32::try_from(before.get::<i64, _>("rate_limit_window")).unwrap_or(0),
+            }),
+            enabled: Some(flag(&before, "enabled")),
+        };
         if let Some(name) = &changes.name {
             let live = live_keys(&mut tx, workspace_id).await?;
             let this = live.iter().find(|k| k.key.id == key_id).ok_or(KeyChangeRefusal::NotFound)?;
@@ -484,6 +515,33 @@ impl Store {
         if changed == 0 {
             return Err(KeyChangeRefusal::NotFound);
         }
+        // One entry per action, for the fields whose value really changed.
+        let subject = Subject { key_id: Some(key_id), user_id: None };
+        let mut entries = Vec::new();
+        if let (Some(from), Some(to)) = (&before.name, &changes.name)
+            && from != to
+        {
+            entries.push((AuditAction::Renamed, Changes::default().field("name", from, to)));
+        }
+        if let (Some(from), Some(to)) = (before.scopes, changes.scopes)
+            && from != to
+        {
+            entries.push((AuditAction::ScopesChanged, Changes::default().field("scopes", from.to_vec(), to.to_vec())));
+        }
+        if let (Some(from), Some(to)) = (before.rate_limit, changes.rate_limit)
+            && from != to
+        {
+            entries.push((AuditAction::RateLimitChanged, Changes::default().field("rateLimit", from, to)));
+        }
+        if let (Some(from), Some(to)) = (before.enabled, changes.enabled)
+            && from != to
+        {
+            let action = if to { AuditAction::Enabled } else { AuditAction::Disabled };
+            entries.push((action, Changes::default().field("enabled", from, to)));
+        }
+        for (action, changes) in entries {
+            audit::record(&mut tx, workspace_id, audit, action, subject, changes).await?;
+        }
         let generation = bump_generation(&mut tx, Affects::Keys).await?;
         tx.commit().await?;
         self.count_writes(2);
@@ -492,7 +550,8 @@ impl Store {
 
     /// Revokes a live key for good. Returns the change generation, or `None` when there is no
     /// such key.
-    pub async fn revoke_key(&self, workspace_id: &str, key_id: &str, now: i64) -> StoreResult<Option<i64>> {
+    pub async fn revoke_key(&self, workspace_id: &str, key_id: &str, audit: &Audit) -> StoreResult<Option<i64>> {
+        let now = audit.at;
         let mut tx = self.begin_write("workspace", workspace_id).await?;
         let changed = sqlx::query(
             "UPDATE api_keys SET revoked_at = $1 WHERE workspace_id = $2 AND id = $3 AND revoked_at IS NULL",
@@ -506,9 +565,12 @@ impl Store {
         if changed == 0 {
             return Ok(None);
         }
+        let revoked = Changes::default().field("revokedAt", Option::<()>::None, to_time(now));
+        let subject = Subject { key_id: Some(key_id), user_id: None };
+        audit::record(&mut tx, workspace_id, audit, AuditAction::Revoked, subject, revoked).await?;
         let generation = bump_generation(&mut tx, Affects::Keys).await?;
         tx.commit().await?;
-        self.count_writes(2);
+        self.count_writes(3);
         Ok(Some(generation))
     }
 

@@ -20,6 +20,7 @@
 //! write.
 
 mod accounts;
+mod audit;
 mod keys;
 mod processes;
 mod rate_windows;
@@ -36,6 +37,7 @@ use sqlx::any::{AnyArguments, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Arguments, Executor};
 
 pub use accounts::{Membership, WorkspaceRow};
+pub use audit::{Audit, Changes, Subject};
 pub use keys::{IdempotencyRecord, KeyAuthRow, KeyChangeRefusal, KeyInsertError, KeyRow, NewKeyRow, RenameRefusal};
 pub use processes::{ALIVE_MS, Affects, Generations};
 pub use resources::TimeEntryFilter;

@@ -4,6 +4,7 @@
 //! session tokens or passwords it handed out appear in the log.
 
 mod admin_cli;
+mod audit;
 mod keys;
 mod nodes;
 mod openapi;

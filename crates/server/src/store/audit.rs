@@ -1,0 +1,135 @@
+//! The audit log: every change to a key or a membership, recorded in the change's own
+//! transaction, so an entry exists exactly when its change does. Append-only: the server has no
+//! statement that updates or deletes an entry. Entries name fields and their values, never a
+//! secret or a hash.
+
+use std::collections::BTreeMap;
+
+use keydeck_core::wire::{ActorKind, AuditAction, AuditActor, AuditChange, AuditEntry, UserInfo};
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Store, StoreResult, to_time};
+
+/// Who made a change, when, and from which address: given to every change the log records.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    pub actor: AuditActor,
+    pub at: i64,
+    /// `None` for the admin command line and the server itself.
+    pub ip: Option<String>,
+}
+
+impl Audit {
+    /// A signed-in user, through the API.
+    pub fn user(user: &UserInfo, at: i64, ip: Option<std::net::IpAddr>) -> Audit {
+        let actor = AuditActor { kind: ActorKind::User, id: Some(user.id.clone()), name: Some(user.name.clone()) };
+        Audit { actor, at, ip: ip.map(|ip| ip.to_string()) }
+    }
+
+    /// `keydeck-server admin ...`.
+    pub fn admin_cli(at: i64) -> Audit {
+        Audit { actor: AuditActor { kind: ActorKind::AdminCli, id: None, name: None }, at, ip: None }
+    }
+
+    /// The server on its own: the demo seed, expiry, scheduled revocations.
+    pub fn server(at: i64) -> Audit {
+        Audit { actor: AuditActor { kind: ActorKind::Server, id: None, name: None }, at, ip: None }
+    }
+}
+
+/// The fields a change set, with their values before and after.
+#[derive(Debug, Default)]
+pub struct Changes(BTreeMap<String, AuditChange>);
+
+impl Changes {
+    pub fn field(mut self, name: &str, from: impl Serialize, to: impl Serialize) -> Changes {
+        let from = serde_json::to_value(from).unwrap_or_default();
+        let to = serde_json::to_value(to).unwrap_or_default();
+        self.0.insert(name.to_owned(), AuditChange { from, to });
+        self
+    }
+}
+
+/// What an entry is about.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Subject<'a> {
+    pub key_id: Option<&'a str>,
+    pub user_id: Option<&'a str>,
+}
+
+/// Adds an entry inside the change's transaction.
+pub(super) async fn record(
+    tx: &mut sqlx::AnyConnection,
+    workspace_id: &str,
+    audit: &Audit,
+    action: AuditAction,
+    subject: Subject<'_>,
+    changes: Changes,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (workspace_id, at, actor_kind, actor_id, actor_name, ip, action, key_id, user_id, changes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(workspace_id.to_owned())
+    .bind(audit.at)
+    .bind(text(audit.actor.kind))
+    .bind(audit.actor.id.clone())
+    .bind(audit.actor.name.clone())
+    .bind(audit.ip.clone())
+    .bind(text(action))
+    .bind(subject.key_id.map(str::to_owned))
+    .bind(subject.user_id.map(str::to_owned))
+    .bind(serde_json::to_string(&changes.0).unwrap_or_else(|_| "{}".to_owned()))
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// A unit enum as the string it serializes to.
+fn text(value: impl Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).ok()
+}
+
+impl Store {
+    /// A workspace's entries older than entry `before` (all when `None`), newest first, at
+    /// most `limit`. Paging by id stays stable while entries are added: new ones are newer.
+    pub async fn audit_log(&self, workspace_id: &str, before: Option<i64>, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT id, at, actor_kind, actor_id, actor_name, ip, action, key_id, user_id, changes FROM audit_log
+             WHERE workspace_id = $1 AND ($2 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
+        )
+        .bind(workspace_id)
+        .bind(before)
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                Some(AuditEntry {
+                    id: r.get::<i64, _>("id").to_string(),
+                    at: to_time(r.get("at")),
+                    actor: AuditActor {
+                        kind: parse(&r.get::<String, _>("actor_kind"))?,
+                        id: r.get("actor_id"),
+                        name: r.get("actor_name"),
+                    },
+                    ip: r.get("ip"),
+                    action: parse(&r.get::<String, _>("action"))?,
+                    key_id: r.get("key_id"),
+                    user_id: r.get("user_id"),
+                    changes: serde_json::from_str(&r.get::<String, _>("changes")).unwrap_or_default(),
+                })
+            })
+            .collect())
+    }
+}

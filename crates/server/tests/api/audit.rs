@@ -1,0 +1,148 @@
+//! The audit log: every change to a key or a membership writes exactly one entry, in the
+//! change's transaction, with who made it, from where, and the fields before and after; never a
+//! secret; pages stay stable while entries are added.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{World, assert_error, key_body};
+
+/// The workspace's whole log, newest first, read page by page.
+async fn log(w: &World, token: &str, limit: u32) -> Vec<Value> {
+    let mut entries = Vec::new();
+    let mut before: Option<String> = None;
+    loop {
+        let mut path = format!("/api/v1/workspaces/{}/audit?limit={limit}", w.ws);
+        if let Some(b) = &before {
+            path.push_str(&format!("&before={b}"));
+        }
+        let (status, page) = w.ts.send(Method::GET, &path, Some(token), None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        entries.extend(page["entries"].as_array().unwrap().iter().cloned());
+        match page["nextBefore"].as_str() {
+            Some(next) => before = Some(next.to_owned()),
+            None => return entries,
+        }
+    }
+}
+
+fn summary(entry: &Value) -> (String, String, Value) {
+    (
+        entry["action"].as_str().unwrap().to_owned(),
+        entry["actor"]["kind"].as_str().unwrap().to_owned(),
+        entry["changes"].clone(),
+    )
+}
+
+#[tokio::test]
+async fn every_change_writes_one_entry_with_its_actor_and_fields() {
+    let w = World::new().await;
+    let start = log(&w, &w.owner, 50).await;
+    // The two members the world added with the admin command line.
+    assert_eq!(start.len(), 2, "{start:?}");
+    assert!(
+        start.iter().all(|e| e["action"] == "member_added" && e["actor"]["kind"] == "admin_cli" && e["ip"].is_null())
+    );
+    assert_eq!(start[0]["changes"]["role"], json!({"from": null, "to": "member"}));
+
+    let (id, secret) = w.ts.new_key(&w.admin, &w.ws, key_body("Zapier")).await;
+    let key_path = format!("{}/{id}", w.keys_path());
+    let patch = |body: Value| w.ts.send(Method::PATCH, &key_path, Some(&w.admin), Some(body));
+    assert_eq!(patch(json!({"name": "Zapier sync", "scopes": ["projects:read"]})).await.0, StatusCode::OK);
+    assert_eq!(patch(json!({"name": "Zapier sync"})).await.0, StatusCode::OK, "no change: no entry");
+    assert_eq!(patch(json!({"enabled": false})).await.0, StatusCode::OK);
+    assert_eq!(patch(json!({"enabled": true})).await.0, StatusCode::OK);
+    let limit = json!({"enabled": true, "maxRequests": 500, "windowSeconds": 60});
+    assert_eq!(patch(json!({"rateLimit": limit})).await.0, StatusCode::OK);
+    assert_eq!(w.ts.send(Method::DELETE, &key_path, Some(&w.admin), None).await.0, StatusCode::NO_CONTENT);
+    let promoted =
+        w.ts.admin_cli(&["add-member", "--workspace", &w.ws, "--email", "member@example.com", "--role", "admin"]).await;
+    assert!(promoted.status.success());
+    let member_id = log(&w, &w.owner, 50).await[0]["userId"].as_str().unwrap().to_owned();
+    let removed =
+        w.ts.send(Method::DELETE, &format!("/api/v1/workspaces/{}/members/{member_id}", w.ws), Some(&w.owner), None)
+            .await;
+    assert_eq!(removed.0, StatusCode::NO_CONTENT, "{}", removed.1);
+
+    let entries = log(&w, &w.owner, 3).await;
+    let new: Vec<(String, String, Value)> = entries[..entries.len() - 2].iter().rev().map(summary).collect();
+    let user = "user".to_owned();
+    assert_eq!(new[0].0, "created");
+    assert_eq!(new[0].2["name"], json!({"from": null, "to": "Zapier"}));
+    assert_eq!(new[0].2["scopes"]["to"], json!(["time_entries:read", "projects:read"]));
+    assert_eq!(
+        &new[1..],
+        &[
+            ("renamed".to_owned(), user.clone(), json!({"name": {"from": "Zapier", "to": "Zapier sync"}})),
+            (
+                "scopes_changed".to_owned(),
+                user.clone(),
+                json!({"scopes": {"from": ["time_entries:read", "projects:read"], "to": ["projects:read"]}})
+            ),
+            ("disabled".to_owned(), user.clone(), json!({"enabled": {"from": true, "to": false}})),
+            ("enabled".to_owned(), user.clone(), json!({"enabled": {"from": false, "to": true}})),
+            (
+                "rate_limit_changed".to_owned(),
+                user.clone(),
+                json!({"rateLimit": {"from": {"enabled": true, "maxRequests": 100, "windowSeconds": 60}, "to": limit}})
+            ),
+            ("revoked".to_owned(), user.clone(), new[6].2.clone()),
+            ("role_changed".to_owned(), "admin_cli".to_owned(), json!({"role": {"from": "member", "to": "admin"}})),
+            ("member_removed".to_owned(), user.clone(), json!({"role": {"from": "admin", "to": null}})),
+        ][..]
+    );
+    assert!(new[6].2["revokedAt"]["to"].is_string());
+    let key_entries: Vec<&Value> = entries.iter().filter(|e| e["keyId"] == json!(id)).collect();
+    assert_eq!(key_entries.len(), 7, "every key action names the key");
+    let by_admin = &key_entries[0]["actor"];
+    assert_eq!((by_admin["id"].as_str(), by_admin["name"].as_str()), (Some(w.admin_id.as_str()), Some("Adam Admin")));
+    assert_eq!(key_entries[0]["ip"], "127.0.0.1", "the address the change came from");
+    assert_eq!(entries[0]["actor"]["name"], "Olive Owner");
+
+    // Never a secret or its hash, in the answer or in the table.
+    let text = serde_json::to_string(&entries).unwrap();
+    let hash: String = keydeck_core::key::sha256_of(&secret).iter().map(|b| format!("{b:02x}")).collect();
+    for needle in [secret.as_str(), &secret[4..], hash.as_str()] {
+        assert!(!text.contains(needle));
+    }
+    let printed = w.ts.admin_cli(&["audit", "--workspace", &w.ws]).await;
+    assert!(printed.status.success(), "{}", String::from_utf8_lossy(&printed.stderr));
+    let printed = String::from_utf8(printed.stdout).unwrap();
+    assert_eq!(printed.lines().count(), entries.len());
+    assert!(
+        printed.lines().any(|l| l.contains("Adam Admin") && l.contains("renamed") && l.contains("\"Zapier sync\""))
+    );
+    assert!(!printed.contains(&secret));
+}
+
+#[tokio::test]
+async fn pages_stay_the_same_while_entries_are_added() {
+    let w = World::new().await;
+    let (id, _) = w.ts.new_key(&w.owner, &w.ws, key_body("Paged")).await;
+    let key_path = format!("{}/{id}", w.keys_path());
+    let rename = |name: &str| w.ts.send(Method::PATCH, &key_path, Some(&w.owner), Some(json!({"name": name})));
+    for i in 0..5 {
+        assert_eq!(rename(&format!("Paged {i}")).await.0, StatusCode::OK);
+    }
+    let whole = log(&w, &w.owner, 200).await;
+    assert_eq!(whole.len(), 8);
+    let path = |query: &str| format!("/api/v1/workspaces/{}/audit?{query}", w.ws);
+    let (_, first) = w.ts.send(Method::GET, &path("limit=3"), Some(&w.owner), None).await;
+    // New entries arrive between pages.
+    assert_eq!(rename("Paged again").await.0, StatusCode::OK);
+    let mut seen: Vec<Value> = first["entries"].as_array().unwrap().clone();
+    let mut next = first["nextBefore"].as_str().map(str::to_owned);
+    while let Some(before) = next {
+        let (status, page) =
+            w.ts.send(Method::GET, &path(&format!("limit=3&before={before}")), Some(&w.owner), None).await;
+        assert_eq!(status, StatusCode::OK);
+        seen.extend(page["entries"].as_array().unwrap().iter().cloned());
+        next = page["nextBefore"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen, whole, "the pages, put together, are the log as it was when paging began");
+    let (status, body) = w.ts.send(Method::GET, &path("before=abc"), Some(&w.owner), None).await;
+    assert_error(status, &body, 422, "validation_failed");
+    assert_eq!(body["fields"][0]["field"], "before");
+    let (status, body) = w.ts.send(Method::GET, &path(""), Some(&w.member), None).await;
+    assert_error(status, &body, 403, "forbidden");
+}

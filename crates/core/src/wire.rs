@@ -387,6 +387,8 @@ wire_enum! {
         RevokeScheduled,
         RevokedWhenSilent,
         Expired,
+        /// A key stopped working because its creator left the workspace or became a member.
+        CreatorRemoved,
         MemberAdded,
         RoleChanged,
         MemberRemoved,

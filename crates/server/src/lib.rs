@@ -128,8 +128,9 @@ impl RunningServer {
     }
 }
 
-/// Writes pending key usage every `flush_interval`, and drops expired idempotency records,
-/// sign-in attempts and rate-limit windows.
+/// Writes pending key usage every `flush_interval`; every minute, drops expired idempotency
+/// records, sign-in attempts and rate-limit windows, and records keys that expired in the
+/// audit log.
 async fn flusher(state: AppState, mut stopped: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(state.config.flush_interval);
     let mut last_purge = 0;
@@ -159,6 +160,9 @@ async fn flusher(state: AppState, mut stopped: watch::Receiver<bool>) {
             }
             if let Err(e) = state.store.purge_rate_windows(now.div_euclid(1000)).await {
                 tracing::warn!(error = %e, "could not purge past rate-limit windows");
+            }
+            if let Err(e) = state.store.record_expiries(now).await {
+                tracing::warn!(error = %e, "could not record expired keys in the audit log");
             }
         }
     }

@@ -15,3 +15,4 @@ CREATE TABLE audit_log (
     changes      TEXT NOT NULL
 );
 CREATE INDEX audit_log_workspace ON audit_log (workspace_id, id);
+CREATE INDEX audit_log_key ON audit_log (key_id, action);

@@ -211,6 +211,11 @@ impl Store {
         if before.as_deref() != Some(role.as_str()) {
             let changes = Changes::default().field("role", &before, role);
             audit::record(&mut tx, workspace_id, audit, action, subject, changes).await?;
+            let could_manage = before.as_deref().and_then(Role::parse).is_some_and(Role::can_manage_keys);
+            if could_manage && !role.can_manage_keys() {
+                let roles = (before.as_deref(), Some(role.as_str()));
+                audit::record_creator_removed(&mut tx, workspace_id, audit, user_id, roles).await?;
+            }
         }
         let generation = bump_generation(&mut tx, Affects::Keys).await?;
         tx.commit().await?;
@@ -229,8 +234,11 @@ impl Store {
                 .await?;
         let Some(role) = removed else { return Ok(None) };
         let subject = Subject { key_id: None, user_id: Some(user_id) };
-        let changes = Changes::default().field("role", role, Option::<()>::None);
+        let changes = Changes::default().field("role", &role, Option::<()>::None);
         audit::record(&mut tx, workspace_id, audit, AuditAction::MemberRemoved, subject, changes).await?;
+        if Role::parse(&role).is_some_and(Role::can_manage_keys) {
+            audit::record_creator_removed(&mut tx, workspace_id, audit, user_id, (Some(&role), None)).await?;
+        }
         let generation = bump_generation(&mut tx, Affects::Keys).await?;
         tx.commit().await?;
         self.count_writes(3);

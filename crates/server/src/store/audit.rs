@@ -94,11 +94,55 @@ fn text(value: impl Serialize) -> String {
     }
 }
 
+/// Records, for each live key the user `user_id` created, that it stopped working because its
+/// creator is no longer an owner or admin (`role` is what they are now: `None` once removed).
+pub(super) async fn record_creator_removed(
+    tx: &mut sqlx::AnyConnection,
+    workspace_id: &str,
+    audit: &Audit,
+    user_id: &str,
+    role: (Option<&str>, Option<&str>),
+) -> StoreResult<()> {
+    let keys: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM api_keys WHERE workspace_id = $1 AND created_by = $2 AND revoked_at IS NULL ORDER BY created_at",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    for key in keys {
+        let subject = Subject { key_id: Some(&key), user_id: Some(user_id) };
+        let changes = Changes::default().field("creatorRole", role.0, role.1);
+        record(tx, workspace_id, audit, AuditAction::CreatorRemoved, subject, changes).await?;
+    }
+    Ok(())
+}
+
 fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Option<T> {
     serde_json::from_value(serde_json::Value::String(text.to_owned())).ok()
 }
 
 impl Store {
+    /// Records the expiry of every live key that has expired by `now` and has no such entry
+    /// yet, dated when it expired, by the server: an expiry is computed, not made by anyone.
+    /// Under the write lock, so with several nodes each expiry is recorded once.
+    pub async fn record_expiries(&self, now: i64) -> StoreResult<u64> {
+        let mut tx = self.begin_write("audit", "expiry").await?;
+        let recorded = sqlx::query(
+            "INSERT INTO audit_log (workspace_id, at, actor_kind, action, key_id, changes)
+             SELECT k.workspace_id, k.expires_at, 'server', 'expired', k.id, '{\"status\":{\"from\":\"active\",\"to\":\"expired\"}}'
+             FROM api_keys k WHERE k.expires_at IS NOT NULL AND k.expires_at <= $1 AND k.revoked_at IS NULL
+             AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.key_id = k.id AND a.action = 'expired')",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        self.count_writes(1);
+        Ok(recorded)
+    }
+
     /// A workspace's entries older than entry `before` (all when `None`), newest first, at
     /// most `limit`. Paging by id stays stable while entries are added: new ones are newer.
     pub async fn audit_log(&self, workspace_id: &str, before: Option<i64>, limit: u32) -> StoreResult<Vec<AuditEntry>> {

@@ -146,3 +146,44 @@ async fn pages_stay_the_same_while_entries_are_added() {
     let (status, body) = w.ts.send(Method::GET, &path(""), Some(&w.member), None).await;
     assert_error(status, &body, 403, "forbidden");
 }
+
+#[tokio::test]
+async fn expiry_and_a_removed_creator_are_recorded_by_the_server_once() {
+    let w = World::new().await;
+    let (expiring, _) = w.ts.new_key(&w.owner, &w.ws, key_body("Weekly")).await;
+    let mut body = key_body("Admin's");
+    body["expiresInDays"] = json!(null);
+    let (admins, _) = w.ts.new_key(&w.admin, &w.ws, body).await;
+    // The admin leaves: their key stops working, and the log says why.
+    let out = w.ts.admin_cli(&["remove-member", "--workspace", &w.ws, "--email", "admin@example.com"]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let entries = log(&w, &w.owner, 50).await;
+    assert_eq!(entries[0]["action"], "creator_removed");
+    assert_eq!(
+        (entries[0]["keyId"].as_str(), entries[0]["userId"].as_str()),
+        (Some(admins.as_str()), Some(w.admin_id.as_str()))
+    );
+    assert_eq!(entries[0]["changes"]["creatorRole"], json!({"from": "admin", "to": null}));
+    assert_eq!(entries[1]["action"], "member_removed");
+    // 91 days on, the 90-day key has expired: the server records it, dated when it expired,
+    // once however many times it looks.
+    w.ts.clock.advance(std::time::Duration::from_secs(91 * 86_400));
+    let store = &w.ts.server.state.store;
+    let now = w.ts.clock.now_ms();
+    let recorded = store.record_expiries(now).await.unwrap() + store.record_expiries(now).await.unwrap();
+    assert!(recorded <= 1, "recorded {recorded} times");
+    crate::support::eventually(std::time::Duration::from_secs(3), || async {
+        store.audit_log(&w.ws, None, 50).await.unwrap().iter().any(|e| e.key_id.as_deref() == Some(&expiring))
+    })
+    .await;
+    let owner = w.ts.sign_in("owner@example.com").await;
+    let entries = log(&w, &owner, 50).await;
+    let expired: Vec<&Value> = entries.iter().filter(|e| e["action"] == "expired").collect();
+    assert_eq!(expired.len(), 1, "{expired:?}");
+    assert_eq!(
+        (expired[0]["keyId"].as_str(), expired[0]["actor"]["kind"].as_str()),
+        (Some(expiring.as_str()), Some("server"))
+    );
+    let created = entries.iter().find(|e| e["action"] == "created" && e["keyId"] == json!(expiring)).unwrap();
+    assert_eq!(expired[0]["at"], created["changes"]["expiresAt"]["to"], "dated when it expired");
+}

@@ -37,6 +37,12 @@ fn generate() -> String {
         Me,
         MeWorkspace,
         MeKey,
+        AuditPage,
+        AuditEntry,
+        AuditActor,
+        AuditChange,
+        ActorKind,
+        AuditAction,
         // the app's IPC
         AppErrorCode,
         AppError,

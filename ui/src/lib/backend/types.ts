@@ -114,6 +114,42 @@ export type MeWorkspace = { id: string, name: string, };
 
 export type MeKey = { id: string, name: string, hint: string, scopes: Array<Scope>, expiresAt: string | null, };
 
+export type AuditPage = { entries: Array<AuditEntry>, 
+/**
+ * Pass as `before` for the next (older) page; `null` on the last page.
+ */
+nextBefore: string | null, };
+
+export type AuditEntry = { id: string, at: string, actor: AuditActor, 
+/**
+ * The address the change came from; `null` for the admin command line and the server.
+ */
+ip: string | null, action: AuditAction, 
+/**
+ * The key changed, for key actions.
+ */
+keyId: string | null, 
+/**
+ * The member changed, for member actions.
+ */
+userId: string | null, 
+/**
+ * The fields that changed.
+ */
+changes: { [key in string]?: AuditChange }, };
+
+export type AuditActor = { kind: ActorKind, 
+/**
+ * The user, for `user`.
+ */
+id: string | null, name: string | null, };
+
+export type AuditChange = { from: unknown, to: unknown, };
+
+export type ActorKind = "user" | "admin_cli" | "server";
+
+export type AuditAction = "created" | "renamed" | "scopes_changed" | "rate_limit_changed" | "allowed_ips_changed" | "disabled" | "enabled" | "revoked" | "revoke_scheduled" | "revoked_when_silent" | "expired" | "creator_removed" | "member_added" | "role_changed" | "member_removed" | "leak_reported";
+
 export type AppErrorCode = "signed_out" | "unreachable" | "unencrypted" | "no_keychain" | "no_clipboard" | "validation" | "plan_required" | "forbidden" | "key_limit_reached" | "read_only" | "not_found" | "other";
 
 export type AppError = { code: AppErrorCode, message: string, fields?: Array<FieldError>, };

@@ -638,20 +638,23 @@ fn recovery_finds_the_replacement_by_its_idempotency_key_and_never_adopts_anothe
     // name's keychain address (the trap the old recovery fell into: it adopted such a key).
     let other = keydeck_core::KeySecret::generate(&mut rand::rng());
     let other_id = "key_legacyTwin000000".to_owned();
-    tauri::async_runtime::block_on(h.state().store.insert_keys(&[keydeck_server::store::NewKeyRow {
-        id: other_id.clone(),
-        workspace_id: h.ws.clone(),
-        name: "Invoices".into(),
-        secret_hash: other.sha256(),
-        prefix: other.display_prefix().into(),
-        hint: other.hint().into(),
-        scopes: [keydeck_core::Scope::ReportsRead].into_iter().collect(),
-        created_at: h.state().clock.now_ms(),
-        created_by: tauri::async_runtime::block_on(h.state().store.user_by_email("ana@example.com")).unwrap().id,
-        expires_at: None,
-        rate_limit: keydeck_core::RateLimit::default(),
-        replaces: None,
-    }]))
+    tauri::async_runtime::block_on(h.state().store.insert_keys(
+        &[keydeck_server::store::NewKeyRow {
+            id: other_id.clone(),
+            workspace_id: h.ws.clone(),
+            name: "Invoices".into(),
+            secret_hash: other.sha256(),
+            prefix: other.display_prefix().into(),
+            hint: other.hint().into(),
+            scopes: [keydeck_core::Scope::ReportsRead].into_iter().collect(),
+            created_at: h.state().clock.now_ms(),
+            created_by: tauri::async_runtime::block_on(h.state().store.user_by_email("ana@example.com")).unwrap().id,
+            expires_at: None,
+            rate_limit: keydeck_core::RateLimit::default(),
+            replaces: None,
+        }],
+        None,
+    ))
     .unwrap();
     h.keychain.store(&main, other.expose()).unwrap();
     // A new rotation of a name two live keys share is refused: rename one first.

@@ -389,6 +389,8 @@ wire_enum! {
         Expired,
         /// A key stopped working because its creator left the workspace or became a member.
         CreatorRemoved,
+        /// A key works again because its creator is an owner or admin again.
+        CreatorRestored,
         MemberAdded,
         RoleChanged,
         MemberRemoved,

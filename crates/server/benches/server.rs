@@ -434,7 +434,7 @@ async fn seed_keys(
             rows.push(row);
         }
     }
-    store.insert_keys(&rows).await?;
+    store.insert_keys(&rows, None).await?;
     Ok(keys)
 }
 
@@ -511,7 +511,7 @@ fn seed_filler(
     let mut inserting = Duration::ZERO;
     for rows in rx {
         let start = Instant::now();
-        server_rt.block_on(store.insert_keys(&rows))?;
+        server_rt.block_on(store.insert_keys(&rows, None))?;
         inserting += start.elapsed();
     }
     let samples = producer.join().map_err(|_| anyhow::anyhow!("the key generator panicked"))?;

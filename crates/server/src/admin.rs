@@ -100,7 +100,7 @@ pub async fn create_workspace(
     }
     let owner = store.user_by_email(owner_email.trim()).await?;
     let id = format!("ws_{}", random_base62(&mut rand::rng(), 16));
-    store.insert_workspace(&id, name, plan, &owner.id, clock.now_ms()).await?;
+    store.insert_workspace(&id, name, plan, &owner.id, &Audit::admin_cli(clock.now_ms())).await?;
     Ok(id)
 }
 
@@ -145,7 +145,7 @@ pub async fn set_billing(
 /// `<time>  <who> [from <address>]  <action>  [key <id>] [member <id>]  <field>: <from> -> <to>; ...`.
 pub async fn audit_lines(store: &Store, workspace_id: &str, limit: u32) -> Result<Vec<String>, AdminError> {
     store.workspace(workspace_id).await?;
-    let entries = store.audit_log(workspace_id, None, limit.clamp(1, 10_000)).await?;
+    let (entries, _) = store.audit_log(workspace_id, None, limit.clamp(1, 10_000)).await?;
     Ok(entries
         .iter()
         .map(|e| {

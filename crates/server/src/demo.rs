@@ -80,13 +80,19 @@ pub async fn seed(store: &Store, clock: &Clock) -> StoreResult<Option<DemoAccoun
     let former = store.insert_user(&id("usr"), "jordan@example.com", "Jordan Blake", &hash, now - 350 * DAY).await?;
 
     let business = id("ws");
-    store.insert_workspace(&business, "Harbor Design Co.", Plan::Business, &owner.id, now - 400 * DAY).await?;
+    store
+        .insert_workspace(&business, "Harbor Design Co.", Plan::Business, &owner.id, &Audit::server(now - 400 * DAY))
+        .await?;
     store.upsert_member(&business, &admin.id, Role::Admin, &Audit::server(now)).await?;
     store.upsert_member(&business, &member.id, Role::Member, &Audit::server(now)).await?;
     let solo = id("ws");
-    store.insert_workspace(&solo, "Alex Morgan Studio", Plan::SoloPro, &owner.id, now - 100 * DAY).await?;
+    store
+        .insert_workspace(&solo, "Alex Morgan Studio", Plan::SoloPro, &owner.id, &Audit::server(now - 100 * DAY))
+        .await?;
     let read_only = id("ws");
-    store.insert_workspace(&read_only, "Cedar Bookkeeping", Plan::Team, &owner.id, now - 500 * DAY).await?;
+    store
+        .insert_workspace(&read_only, "Cedar Bookkeeping", Plan::Team, &owner.id, &Audit::server(now - 500 * DAY))
+        .await?;
 
     use Scope::*;
     let keys = [
@@ -178,7 +184,7 @@ pub async fn seed(store: &Store, clock: &Clock) -> StoreResult<Option<DemoAccoun
             rate_limit: RateLimit::default(),
             replaces: None,
         };
-        store.insert_keys(std::slice::from_ref(&row)).await?;
+        store.insert_keys(std::slice::from_ref(&row), Some(&Audit::server(now))).await?;
         if !k.enabled {
             store
                 .update_key(
@@ -202,20 +208,23 @@ pub async fn seed(store: &Store, clock: &Clock) -> StoreResult<Option<DemoAccoun
     // The read-only workspace has one key, made before billing lapsed.
     let secret = KeySecret::generate(&mut rand::rng());
     store
-        .insert_keys(&[NewKeyRow {
-            id: id("key"),
-            workspace_id: read_only.clone(),
-            name: "Accounting export".to_owned(),
-            secret_hash: secret.sha256(),
-            prefix: secret.display_prefix().to_owned(),
-            hint: secret.hint().to_owned(),
-            scopes: [TimeEntriesRead, ReportsRead].into_iter().collect(),
-            created_at: now - 120 * DAY,
-            created_by: owner.id.clone(),
-            expires_at: None,
-            rate_limit: RateLimit::default(),
-            replaces: None,
-        }])
+        .insert_keys(
+            &[NewKeyRow {
+                id: id("key"),
+                workspace_id: read_only.clone(),
+                name: "Accounting export".to_owned(),
+                secret_hash: secret.sha256(),
+                prefix: secret.display_prefix().to_owned(),
+                hint: secret.hint().to_owned(),
+                scopes: [TimeEntriesRead, ReportsRead].into_iter().collect(),
+                created_at: now - 120 * DAY,
+                created_by: owner.id.clone(),
+                expires_at: None,
+                rate_limit: RateLimit::default(),
+                replaces: None,
+            }],
+            Some(&Audit::server(now)),
+        )
         .await?;
     store.set_billing(&read_only, BillingStatus::ReadOnly).await?;
 

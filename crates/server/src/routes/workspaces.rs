@@ -115,10 +115,6 @@ async fn audit_log(
             ApiError::field("before", "Use the nextBefore of the page before (an entry id, a whole number).")
         })?),
     };
-    let entries = state.store.audit_log(&ws, before, limit).await?;
-    let next_before = match entries.last() {
-        Some(last) if entries.len() == limit as usize => Some(last.id.clone()),
-        _ => None,
-    };
+    let (entries, next_before) = state.store.audit_log(&ws, before, limit).await?;
     Ok(Json(AuditPage { entries, next_before }))
 }

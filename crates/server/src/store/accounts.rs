@@ -157,8 +157,9 @@ impl Store {
         name: &str,
         plan: Plan,
         owner_id: &str,
-        now: i64,
+        audit: &Audit,
     ) -> StoreResult<()> {
+        let now = audit.at;
         let mut tx = self.begin_write("workspace", id).await?;
         sqlx::query("INSERT INTO workspaces (id, name, plan, created_at) VALUES ($1, $2, $3, $4)")
             .bind(id)
@@ -173,9 +174,12 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+        let subject = Subject { key_id: None, user_id: Some(owner_id) };
+        let changes = Changes::default().field("role", Option::<()>::None, Role::Owner);
+        audit::record(&mut tx, id, audit, AuditAction::MemberAdded, subject, changes).await?;
         bump_generation(&mut tx, Affects::Keys).await?;
         tx.commit().await?;
-        self.count_writes(3);
+        self.count_writes(4);
         Ok(())
     }
 
@@ -211,11 +215,8 @@ impl Store {
         if before.as_deref() != Some(role.as_str()) {
             let changes = Changes::default().field("role", &before, role);
             audit::record(&mut tx, workspace_id, audit, action, subject, changes).await?;
-            let could_manage = before.as_deref().and_then(Role::parse).is_some_and(Role::can_manage_keys);
-            if could_manage && !role.can_manage_keys() {
-                let roles = (before.as_deref(), Some(role.as_str()));
-                audit::record_creator_removed(&mut tx, workspace_id, audit, user_id, roles).await?;
-            }
+            let roles = (before.as_deref(), Some(role.as_str()));
+            audit::record_creator_change(&mut tx, workspace_id, audit, user_id, roles).await?;
         }
         let generation = bump_generation(&mut tx, Affects::Keys).await?;
         tx.commit().await?;
@@ -236,9 +237,7 @@ impl Store {
         let subject = Subject { key_id: None, user_id: Some(user_id) };
         let changes = Changes::default().field("role", &role, Option::<()>::None);
         audit::record(&mut tx, workspace_id, audit, AuditAction::MemberRemoved, subject, changes).await?;
-        if Role::parse(&role).is_some_and(Role::can_manage_keys) {
-            audit::record_creator_removed(&mut tx, workspace_id, audit, user_id, (Some(&role), None)).await?;
-        }
+        audit::record_creator_change(&mut tx, workspace_id, audit, user_id, (Some(&role), None)).await?;
         let generation = bump_generation(&mut tx, Affects::Keys).await?;
         tx.commit().await?;
         self.count_writes(3);

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use keydeck_core::wire::{ActorKind, AuditAction, AuditActor, AuditChange, AuditEntry, UserInfo};
+use keydeck_core::wire::{ActorKind, AuditAction, AuditActor, AuditChange, AuditEntry, Role, UserInfo};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -94,26 +94,35 @@ fn text(value: impl Serialize) -> String {
     }
 }
 
-/// Records, for each live key the user `user_id` created, that it stopped working because its
-/// creator is no longer an owner or admin (`role` is what they are now: `None` once removed).
-pub(super) async fn record_creator_removed(
+/// When a member's role moves across "may manage keys" (`role`: before, after; `None` when not
+/// a member), records for each live, unexpired key they created that it stopped working
+/// (`creator_removed`) or works again (`creator_restored`). Nothing when the line is not crossed.
+pub(super) async fn record_creator_change(
     tx: &mut sqlx::AnyConnection,
     workspace_id: &str,
     audit: &Audit,
     user_id: &str,
     role: (Option<&str>, Option<&str>),
 ) -> StoreResult<()> {
+    let manages = |r: Option<&str>| r.and_then(Role::parse).is_some_and(Role::can_manage_keys);
+    let action = match (manages(role.0), manages(role.1)) {
+        (true, false) => AuditAction::CreatorRemoved,
+        (false, true) => AuditAction::CreatorRestored,
+        _ => return Ok(()),
+    };
     let keys: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM api_keys WHERE workspace_id = $1 AND created_by = $2 AND revoked_at IS NULL ORDER BY created_at",
+        "SELECT id FROM api_keys WHERE workspace_id = $1 AND created_by = $2 AND revoked_at IS NULL
+         AND (expires_at IS NULL OR expires_at > $3) ORDER BY created_at",
     )
     .bind(workspace_id)
     .bind(user_id)
+    .bind(audit.at)
     .fetch_all(&mut *tx)
     .await?;
     for key in keys {
         let subject = Subject { key_id: Some(&key), user_id: Some(user_id) };
         let changes = Changes::default().field("creatorRole", role.0, role.1);
-        record(tx, workspace_id, audit, AuditAction::CreatorRemoved, subject, changes).await?;
+        record(tx, workspace_id, audit, action, subject, changes).await?;
     }
     Ok(())
 }
@@ -123,29 +132,49 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Option<T> {
 }
 
 impl Store {
-    /// Records the expiry of every live key that has expired by `now` and has no such entry
-    /// yet, dated when it expired, by the server: an expiry is computed, not made by anyone.
-    /// Under the write lock, so with several nodes each expiry is recorded once.
+    /// Records the expiry of every key that expired by `now` (before any revocation) and has no
+    /// such entry yet, dated when it expired, by the server: an expiry is computed, not made by
+    /// anyone. Each workspace's under its write lock, as every change of the workspace is: each
+    /// expiry is recorded once whatever the number of nodes, and entries get ids in the order
+    /// they commit, which keeps pages stable.
     pub async fn record_expiries(&self, now: i64) -> StoreResult<u64> {
-        let mut tx = self.begin_write("audit", "expiry").await?;
-        let recorded = sqlx::query(
-            "INSERT INTO audit_log (workspace_id, at, actor_kind, action, key_id, changes)
-             SELECT k.workspace_id, k.expires_at, 'server', 'expired', k.id, '{\"status\":{\"from\":\"active\",\"to\":\"expired\"}}'
-             FROM api_keys k WHERE k.expires_at IS NOT NULL AND k.expires_at <= $1 AND k.revoked_at IS NULL
-             AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.key_id = k.id AND a.action = 'expired')",
-        )
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        self.count_writes(1);
+        const EXPIRED: &str = "k.expires_at IS NOT NULL AND k.expires_at <= $1 \
+             AND (k.revoked_at IS NULL OR k.revoked_at > k.expires_at) \
+             AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.key_id = k.id AND a.action = 'expired')";
+        let workspaces: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT DISTINCT k.workspace_id FROM api_keys k WHERE {EXPIRED}"))
+                .bind(now)
+                .fetch_all(&self.reader)
+                .await?;
+        let mut recorded = 0;
+        for workspace in workspaces {
+            let mut tx = self.begin_write("workspace", &workspace).await?;
+            recorded += sqlx::query(&format!(
+                "INSERT INTO audit_log (workspace_id, at, actor_kind, action, key_id, changes)
+                 SELECT k.workspace_id, k.expires_at, 'server', 'expired', k.id, \
+                 '{{\"status\":{{\"from\":\"active\",\"to\":\"expired\"}}}}'
+                 FROM api_keys k WHERE k.workspace_id = $2 AND {EXPIRED} ORDER BY k.expires_at"
+            ))
+            .bind(now)
+            .bind(workspace)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            self.count_writes(1);
+        }
         Ok(recorded)
     }
 
-    /// A workspace's entries older than entry `before` (all when `None`), newest first, at
-    /// most `limit`. Paging by id stays stable while entries are added: new ones are newer.
-    pub async fn audit_log(&self, workspace_id: &str, before: Option<i64>, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+    /// A workspace's entries older than entry `before` (all when `None`), in the order they
+    /// were recorded, newest first, at most `limit`; with the `before` of the next page when
+    /// there is one. Paging by id stays stable while entries are added: new ones get higher ids.
+    pub async fn audit_log(
+        &self,
+        workspace_id: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<(Vec<AuditEntry>, Option<String>)> {
         let rows = sqlx::query(
             "SELECT id, at, actor_kind, actor_id, actor_name, ip, action, key_id, user_id, changes FROM audit_log
              WHERE workspace_id = $1 AND ($2 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
@@ -153,10 +182,14 @@ impl Store {
         .bind(workspace_id)
         .bind(before)
         .bind(before)
-        .bind(i64::from(limit))
+        .bind(i64::from(limit) + 1)
         .fetch_all(&self.reader)
         .await?;
-        Ok(rows
+        let shown = &rows[..rows.len().min(limit as usize)];
+        let next = (rows.len() > shown.len()).then(|| shown.last().map(|r| r.get::<i64, _>("id").to_string()));
+        // A row this node cannot read (an action a newer node wrote) is left out of the page,
+        // not out of the paging: the cursor comes from the rows as stored.
+        let entries = shown
             .iter()
             .filter_map(|r| {
                 Some(AuditEntry {
@@ -174,6 +207,7 @@ impl Store {
                     changes: serde_json::from_str(&r.get::<String, _>("changes")).unwrap_or_default(),
                 })
             })
-            .collect())
+            .collect();
+        Ok((entries, next.flatten()))
     }
 }

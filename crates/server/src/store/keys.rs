@@ -280,6 +280,17 @@ impl From<sqlx::Error> for KeyInsertError {
     }
 }
 
+/// A new key's audit entry: what it was made with (never its secret or hash).
+fn created(key: &NewKeyRow) -> Changes {
+    let none = Option::<()>::None;
+    Changes::default()
+        .field("name", none, &key.name)
+        .field("scopes", none, key.scopes.to_vec())
+        .field("rateLimit", none, key.rate_limit)
+        .field("expiresAt", none, key.expires_at.map(to_time))
+        .field("replaces", none, &key.replaces)
+}
+
 impl Store {
     /// Stores a key if the workspace is active and below `limit` live keys, and its name is
     /// free (or, for a replacement, is exactly the name of the live key it replaces, which has
@@ -356,15 +367,9 @@ impl Store {
         if inserted == 0 {
             return Err(KeyInsertError::LimitReached);
         }
-        let none = Option::<()>::None;
-        let made = Changes::default()
-            .field("name", none, &key.name)
-            .field("scopes", none, key.scopes.to_vec())
-            .field("rateLimit", none, key.rate_limit)
-            .field("expiresAt", none, key.expires_at.map(to_time))
-            .field("replaces", none, &key.replaces);
         let subject = Subject { key_id: Some(&key.id), user_id: None };
-        audit::record(&mut tx, &key.workspace_id, audit, AuditAction::Created, subject, made).await?;
+        audit::record(&mut tx, &key.workspace_id, audit, AuditAction::Created, subject, created(key)).await?;
+        self.count_writes(1);
         if let Some(idem) = idem {
             sqlx::query(
                 "INSERT INTO idempotency (lookup, request_hash, nonce, sealed, created_at) VALUES ($1, $2, $3, $4, $5)
@@ -384,8 +389,9 @@ impl Store {
         Ok(())
     }
 
-    /// Stores keys as they are, without the key limit: for the demo seed and benchmarks.
-    pub async fn insert_keys(&self, keys: &[NewKeyRow]) -> StoreResult<()> {
+    /// Stores keys as they are, without the key limit: for the demo seed and benchmarks. With
+    /// `audit`, each key's creation is logged, dated when it was made.
+    pub async fn insert_keys(&self, keys: &[NewKeyRow], audit: Option<&Audit>) -> StoreResult<()> {
         let mut tx = self.begin_write("seed", "").await?;
         for chunk in keys.chunks(500) {
             let mut insert = Statement::new(
@@ -410,6 +416,11 @@ impl Store {
             });
             insert.execute(&mut *tx).await?;
             self.count_writes(1);
+        }
+        for key in keys.iter().filter(|_| audit.is_some()) {
+            let audit = Audit { at: key.created_at, ..audit.cloned().unwrap_or_else(|| Audit::server(key.created_at)) };
+            let subject = Subject { key_id: Some(&key.id), user_id: None };
+            audit::record(&mut tx, &key.workspace_id, &audit, AuditAction::Created, subject, created(key)).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -539,6 +550,7 @@ impl Store {
             let action = if to { AuditAction::Enabled } else { AuditAction::Disabled };
             entries.push((action, Changes::default().field("enabled", from, to)));
         }
+        self.count_writes(entries.len() as u64);
         for (action, changes) in entries {
             audit::record(&mut tx, workspace_id, audit, action, subject, changes).await?;
         }

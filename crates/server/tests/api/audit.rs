@@ -1,4 +1,4 @@
-//! The audit log: every change to a key or a membership writes exactly one entry, in the
+//! The audit log: each action on a key or a membership writes exactly one entry, in the
 //! change's transaction, with who made it, from where, and the fields before and after; never a
 //! secret; pages stay stable while entries are added.
 
@@ -38,12 +38,14 @@ fn summary(entry: &Value) -> (String, String, Value) {
 async fn every_change_writes_one_entry_with_its_actor_and_fields() {
     let w = World::new().await;
     let start = log(&w, &w.owner, 50).await;
-    // The two members the world added with the admin command line.
-    assert_eq!(start.len(), 2, "{start:?}");
+    // The owner, who came with the workspace, and the two members the world added, all with
+    // the admin command line.
+    assert_eq!(start.len(), 3, "{start:?}");
     assert!(
         start.iter().all(|e| e["action"] == "member_added" && e["actor"]["kind"] == "admin_cli" && e["ip"].is_null())
     );
     assert_eq!(start[0]["changes"]["role"], json!({"from": null, "to": "member"}));
+    assert_eq!(start[2]["changes"]["role"], json!({"from": null, "to": "owner"}));
 
     let (id, secret) = w.ts.new_key(&w.admin, &w.ws, key_body("Zapier")).await;
     let key_path = format!("{}/{id}", w.keys_path());
@@ -65,7 +67,7 @@ async fn every_change_writes_one_entry_with_its_actor_and_fields() {
     assert_eq!(removed.0, StatusCode::NO_CONTENT, "{}", removed.1);
 
     let entries = log(&w, &w.owner, 3).await;
-    let new: Vec<(String, String, Value)> = entries[..entries.len() - 2].iter().rev().map(summary).collect();
+    let new: Vec<(String, String, Value)> = entries[..entries.len() - 3].iter().rev().map(summary).collect();
     let user = "user".to_owned();
     assert_eq!(new[0].0, "created");
     assert_eq!(new[0].2["name"], json!({"from": null, "to": "Zapier"}));
@@ -125,14 +127,16 @@ async fn pages_stay_the_same_while_entries_are_added() {
         assert_eq!(rename(&format!("Paged {i}")).await.0, StatusCode::OK);
     }
     let whole = log(&w, &w.owner, 200).await;
-    assert_eq!(whole.len(), 8);
+    assert_eq!(whole.len(), 9);
     let path = |query: &str| format!("/api/v1/workspaces/{}/audit?{query}", w.ws);
     let (_, first) = w.ts.send(Method::GET, &path("limit=3"), Some(&w.owner), None).await;
     // New entries arrive between pages.
     assert_eq!(rename("Paged again").await.0, StatusCode::OK);
     let mut seen: Vec<Value> = first["entries"].as_array().unwrap().clone();
     let mut next = first["nextBefore"].as_str().map(str::to_owned);
+    let mut pages = 1;
     while let Some(before) = next {
+        pages += 1;
         let (status, page) =
             w.ts.send(Method::GET, &path(&format!("limit=3&before={before}")), Some(&w.owner), None).await;
         assert_eq!(status, StatusCode::OK);
@@ -140,6 +144,7 @@ async fn pages_stay_the_same_while_entries_are_added() {
         next = page["nextBefore"].as_str().map(str::to_owned);
     }
     assert_eq!(seen, whole, "the pages, put together, are the log as it was when paging began");
+    assert_eq!(pages, 3, "9 entries in pages of 3: no empty page after a full one");
     let (status, body) = w.ts.send(Method::GET, &path("before=abc"), Some(&w.owner), None).await;
     assert_error(status, &body, 422, "validation_failed");
     assert_eq!(body["fields"][0]["field"], "before");
@@ -165,6 +170,16 @@ async fn expiry_and_a_removed_creator_are_recorded_by_the_server_once() {
     );
     assert_eq!(entries[0]["changes"]["creatorRole"], json!({"from": "admin", "to": null}));
     assert_eq!(entries[1]["action"], "member_removed");
+    // Back as an admin: the key works again, and the log says so.
+    let out =
+        w.ts.admin_cli(&["add-member", "--workspace", &w.ws, "--email", "admin@example.com", "--role", "admin"]).await;
+    assert!(out.status.success());
+    let entries = log(&w, &w.owner, 50).await;
+    assert_eq!(
+        (entries[0]["action"].as_str(), entries[0]["keyId"].as_str()),
+        (Some("creator_restored"), Some(admins.as_str()))
+    );
+    assert_eq!(entries[1]["action"], "member_added");
     // 91 days on, the 90-day key has expired: the server records it, dated when it expired,
     // once however many times it looks.
     w.ts.clock.advance(std::time::Duration::from_secs(91 * 86_400));
@@ -173,7 +188,7 @@ async fn expiry_and_a_removed_creator_are_recorded_by_the_server_once() {
     let recorded = store.record_expiries(now).await.unwrap() + store.record_expiries(now).await.unwrap();
     assert!(recorded <= 1, "recorded {recorded} times");
     crate::support::eventually(std::time::Duration::from_secs(3), || async {
-        store.audit_log(&w.ws, None, 50).await.unwrap().iter().any(|e| e.key_id.as_deref() == Some(&expiring))
+        store.audit_log(&w.ws, None, 50).await.unwrap().0.iter().any(|e| e.key_id.as_deref() == Some(&expiring))
     })
     .await;
     let owner = w.ts.sign_in("owner@example.com").await;

@@ -148,7 +148,7 @@ export type AuditChange = { from: unknown, to: unknown, };
 
 export type ActorKind = "user" | "admin_cli" | "server";
 
-export type AuditAction = "created" | "renamed" | "scopes_changed" | "rate_limit_changed" | "allowed_ips_changed" | "disabled" | "enabled" | "revoked" | "revoke_scheduled" | "revoked_when_silent" | "expired" | "creator_removed" | "member_added" | "role_changed" | "member_removed" | "leak_reported";
+export type AuditAction = "created" | "renamed" | "scopes_changed" | "rate_limit_changed" | "allowed_ips_changed" | "disabled" | "enabled" | "revoked" | "revoke_scheduled" | "revoked_when_silent" | "expired" | "creator_removed" | "creator_restored" | "member_added" | "role_changed" | "member_removed" | "leak_reported";
 
 export type AppErrorCode = "signed_out" | "unreachable" | "unencrypted" | "no_keychain" | "no_clipboard" | "validation" | "plan_required" | "forbidden" | "key_limit_reached" | "read_only" | "not_found" | "other";
 

@@ -138,6 +138,16 @@ pub fn number_param(
     })
 }
 
+/// Refuses query parameters other than `known`, naming the first one and the supported ones.
+pub fn unknown_params(query: &std::collections::HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
+    match query.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => {
+            Err(ApiError::field(k, &format!("This parameter is not supported here. Supported: {}.", known.join(", "))))
+        }
+        None => Ok(()),
+    }
+}
+
 /// The address of the connection a request came on, when the server knows it (the audit log
 /// records it). Never refuses a request.
 #[derive(Debug, Clone, Copy)]

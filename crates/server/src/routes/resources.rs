@@ -21,7 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, number_param};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, number_param, unknown_params};
 use crate::keycheck::KeyContext;
 use crate::state::AppState;
 use crate::store::{Affects, TimeEntryFilter};
@@ -66,15 +66,6 @@ fn time_param(query: &HashMap<String, String>, name: &str) -> ApiResult<Option<i
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|d| Some(d.and_utc().timestamp_millis()))
         .ok_or_else(|| ApiError::field(name, "Use a date like 2026-11-24 or a time like 2026-11-24T09:00:00Z."))
-}
-
-fn unknown_params(query: &HashMap<String, String>, known: &[&str]) -> ApiResult<()> {
-    match query.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => {
-            Err(ApiError::field(k, &format!("This parameter is not supported here. Supported: {}.", known.join(", "))))
-        }
-        None => Ok(()),
-    }
 }
 
 /// Time entries, newest first.

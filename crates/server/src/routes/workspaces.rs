@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use crate::auth::{Session, member, summary};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiPath, ApiQuery, ClientIp, number_param};
+use crate::extract::{ApiPath, ApiQuery, ClientIp, number_param, unknown_params};
 use crate::state::AppState;
 use crate::store::{Affects, Audit};
 
@@ -105,9 +105,7 @@ async fn audit_log(
             "Only owners and admins see the workspace's audit log. Ask one of them.",
         ));
     }
-    if let Some(unknown) = query.keys().find(|k| !["before", "limit"].contains(&k.as_str())) {
-        return Err(ApiError::field(unknown, "This parameter is not supported here. Supported: before, limit."));
-    }
+    unknown_params(&query, &["before", "limit"])?;
     let limit = number_param(query.get("limit").map(String::as_str), "limit", 1..=200, 50)?;
     let before = match query.get("before") {
         None => None,

@@ -906,8 +906,14 @@ fn run() -> Result<bool> {
                     println!("\n[5] GET /api/v1/me on PostgreSQL vs on SQLite, {CONNECTIONS} connections");
                     let on_p: Vec<Target> =
                         p_pool.iter().map(|k| Target::keyed(p.addr, ME, k)).collect::<Result<_>>()?;
+                    let writes_before = p.state.store.write_statements();
                     let (p_rounds, a_rounds) =
                         alternate(&client_rt, &on_p, &me, "/me PostgreSQL", "/me SQLite", &|| {})?;
+                    let served: u64 = p_rounds.iter().map(Stats::responses).sum();
+                    println!(
+                        "  the PostgreSQL node wrote {} statements (usage, rate-limit claims) for {served} requests",
+                        p.state.store.write_statements() - writes_before
+                    );
                     figures.push(throughput_figure(
                         "me PostgreSQL/SQLite throughput",
                         0.95,

@@ -153,11 +153,18 @@ pub fn unknown_params(query: &std::collections::HashMap<String, String>, known: 
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub Option<std::net::IpAddr>);
 
+impl ClientIp {
+    /// The peer address a request's extensions carry (`None` when served without one).
+    pub fn of(extensions: &axum::http::Extensions) -> ClientIp {
+        let peer = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        ClientIp(peer.map(|c| c.0.ip()))
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
-        Ok(ClientIp(peer.map(|c| c.0.ip())))
+        Ok(ClientIp::of(&parts.extensions))
     }
 }

@@ -1,10 +1,9 @@
 //! The key check as an axum middleware: reads the key and workspace headers, asks the cache
 //! and the rate limiter, runs the route, and notes the answer in the key's usage.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
@@ -15,7 +14,7 @@ use keydeck_core::{ErrorCode, Scope};
 use super::cache::{CachedKey, Unusable, check};
 use super::rate::Decision;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::bearer;
+use crate::extract::{ClientIp, bearer};
 use crate::state::AppState;
 use crate::store::{KeyAuthRow, RequestMethod, RequestRecord};
 
@@ -101,7 +100,7 @@ impl Call {
             at,
             method: request.method().into(),
             path: RequestRecord::cut(request.uri().path()).into(),
-            ip: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
+            ip: ClientIp::of(request.extensions()).0,
         }
     }
 }

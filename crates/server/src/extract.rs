@@ -148,17 +148,51 @@ pub fn unknown_params(query: &std::collections::HashMap<String, String>, known: 
     }
 }
 
-/// The address of the connection a request came on, when the server knows it (the audit log
-/// records it). Never refuses a request.
+/// The address a request came from, when the server knows it (the audit log and a key's
+/// recent requests record it). Never refuses a request.
+///
+/// It is the peer address of the connection, unless the operator named a forwarded header to
+/// trust (`--client-ip-header`, for a server behind a reverse proxy): then
+/// [`resolve_client_ip`] puts the header's last address here first.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub Option<std::net::IpAddr>);
 
 impl ClientIp {
-    /// The peer address a request's extensions carry (`None` when served without one).
+    /// The address a request's extensions carry (`None` when served without one).
     pub fn of(extensions: &axum::http::Extensions) -> ClientIp {
+        if let Some(resolved) = extensions.get::<ClientIp>() {
+            return *resolved;
+        }
         let peer = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
-        ClientIp(peer.map(|c| c.0.ip()))
+        ClientIp(peer.map(|c| c.0.ip().to_canonical()))
     }
+
+    /// The address a trusted proxy put last in `value` (`X-Forwarded-For: client, proxy1`
+    /// lists the hops in order, and each proxy appends the one it saw), as a bare address or
+    /// an address with a port. `None` when the last entry is not an address.
+    pub fn forwarded(value: &str) -> Option<std::net::IpAddr> {
+        let last = value.rsplit(',').next()?.trim();
+        let address = last
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .or_else(|| last.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))?;
+        Some(address.to_canonical())
+    }
+}
+
+/// The middleware added when the operator trusts a forwarded header (`header`): the address
+/// the proxy saw becomes the request's [`ClientIp`]. A request without the header (or with
+/// one that is not an address) keeps its peer address: it did not come through the proxy.
+pub async fn resolve_client_ip(
+    axum::extract::State(header): axum::extract::State<axum::http::HeaderName>,
+    mut request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let forwarded = request.headers().get(&header).and_then(|v| v.to_str().ok()).and_then(ClientIp::forwarded);
+    if let Some(address) = forwarded {
+        request.extensions_mut().insert(ClientIp(Some(address)));
+    }
+    next.run(request).await
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {

@@ -36,6 +36,13 @@ enum Command {
         /// Seed demo data into an empty database and print how to sign in.
         #[arg(long)]
         demo: bool,
+        /// Behind a reverse proxy: the header it writes the client's address in, such as
+        /// X-Forwarded-For. The last address in it is taken as the request's address (the
+        /// audit log's and recent requests'). Set it only when every request comes through
+        /// that proxy: any client can write the header. Default: none, the connection's
+        /// address.
+        #[arg(long, env = "KEYDECK_CLIENT_IP_HEADER")]
+        client_ip_header: Option<axum::http::HeaderName>,
     },
     /// Change users, workspaces, members, plans and billing. Each command returns once every
     /// running server on the database has applied the change.
@@ -126,11 +133,12 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { db, listen, public_url, demo } => {
+        Command::Serve { db, listen, public_url, demo, client_ip_header } => {
             keydeck_server::init_logging();
             let mut config = ServerConfig::new(DbLocation::parse(&db), listen);
             config.public_url = public_url;
             config.demo = demo;
+            config.client_ip_header = client_ip_header;
             let server = keydeck_server::start(config, Clock::default()).await?;
             println!("Keydeck workspace server on {}", server.url());
             println!("API reference: {}/docs", server.url());

@@ -23,6 +23,10 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// Seed the demo data into an empty database.
     pub demo: bool,
+    /// The forwarded header whose last address is a request's address (`X-Forwarded-For`
+    /// behind a reverse proxy that sets it). `None`, the default, trusts no header: any
+    /// client could write one.
+    pub client_ip_header: Option<axum::http::HeaderName>,
     /// How often pending key usage is written.
     pub flush_interval: std::time::Duration,
     /// How often the recent-request log is written as well. The log of a busy key changes
@@ -44,6 +48,7 @@ impl ServerConfig {
             listen,
             public_url: None,
             demo: false,
+            client_ip_header: None,
             flush_interval: std::time::Duration::from_secs(1),
             log_interval: std::time::Duration::from_secs(5),
             watch_interval: std::time::Duration::from_millis(100),

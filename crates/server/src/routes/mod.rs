@@ -166,7 +166,12 @@ pub fn app(
         .route("/docs", get(move || async move { axum::response::Html((*page).clone()) }))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state);
+        .with_state(state.clone());
+    let client_ip = state
+        .config
+        .client_ip_header
+        .clone()
+        .map(|header| axum::middleware::from_fn_with_state(header, crate::extract::resolve_client_ip));
     ServiceBuilder::new()
         .map_response(|response: Response<_>| response.map(Body::new))
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
@@ -174,6 +179,7 @@ pub fn app(
         }))
         .layer(TraceLayer::new_for_http())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .option_layer(client_ip)
         .service(router)
 }
 

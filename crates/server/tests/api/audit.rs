@@ -202,3 +202,51 @@ async fn expiry_and_a_removed_creator_are_recorded_by_the_server_once() {
     let created = entries.iter().find(|e| e["action"] == "created" && e["keyId"] == json!(expiring)).unwrap();
     assert_eq!(expired[0]["at"], created["changes"]["expiresAt"]["to"], "dated when it expired");
 }
+
+/// Behind a proxy the operator names the forwarded header to trust, and the address the proxy
+/// saw (the header's last entry) is the one recorded. Without the setting the header is
+/// ignored: any client can write it.
+#[tokio::test]
+async fn a_trusted_forwarded_header_gives_the_address_recorded() {
+    for trusted in [true, false] {
+        let ts = crate::support::TestServer::start_configured(|config| {
+            config.client_ip_header = trusted.then(|| axum::http::HeaderName::from_static("x-forwarded-for"));
+        })
+        .await;
+        let w = World::on(ts).await;
+        let created =
+            w.ts.http
+                .post(format!("{}{}", w.ts.url, w.keys_path()))
+                .bearer_auth(&w.owner)
+                .header("X-Forwarded-For", "198.51.100.7, 203.0.113.9")
+                .json(&key_body("Zapier"))
+                .send()
+                .await
+                .unwrap();
+        let (status, created) = crate::support::json_of(created).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let entries = log(&w, &w.owner, 50).await;
+        let expected = if trusted { "203.0.113.9" } else { "127.0.0.1" };
+        assert_eq!(entries[0]["action"], "created");
+        assert_eq!(entries[0]["ip"], expected, "trusted: {trusted}");
+
+        let (id, secret) = (created["key"]["id"].as_str().unwrap(), created["secret"].as_str().unwrap());
+        let called =
+            w.ts.http
+                .get(format!("{}/api/v1/me", w.ts.url))
+                .bearer_auth(secret)
+                .header("X-Workspace-Id", &w.ws)
+                .header("X-Forwarded-For", "2001:db8::5")
+                .send()
+                .await
+                .unwrap();
+        assert_eq!(called.status(), StatusCode::OK);
+        let expected = if trusted { "2001:db8::5" } else { "127.0.0.1" };
+        let path = format!("{}/{id}/requests", w.keys_path());
+        crate::support::eventually(std::time::Duration::from_secs(3), || async {
+            let (_, list) = w.ts.send(Method::GET, &path, Some(&w.owner), None).await;
+            list["requests"][0]["ip"] == expected
+        })
+        .await;
+    }
+}

@@ -188,7 +188,9 @@ pub async fn resolve_client_ip(
     mut request: Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let forwarded = request.headers().get(&header).and_then(|v| v.to_str().ok()).and_then(ClientIp::forwarded);
+    // A proxy may add its own header line rather than extend the last one: the last line counts.
+    let last = request.headers().get_all(&header).iter().next_back();
+    let forwarded = last.and_then(|v| v.to_str().ok()).and_then(ClientIp::forwarded);
     if let Some(address) = forwarded {
         request.extensions_mut().insert(ClientIp(Some(address)));
     }

@@ -29,6 +29,7 @@ fn new_key(name: &str) -> CreateKeyRequest {
         expires_in_days: ExpiresInDays::new(30),
         rate_limit: None,
         replaces: None,
+        allowed_ips: None,
     }
 }
 

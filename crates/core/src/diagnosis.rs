@@ -20,6 +20,9 @@ fn key_state_fix(code: ErrorCode) -> Option<&'static str> {
         }
         ErrorCode::PlanRequired => "Move the workspace to the Team or Business plan; the key will work again.",
         ErrorCode::RateLimitExceeded => "Wait, or raise the key's rate limit on its card.",
+        ErrorCode::IpNotAllowed => {
+            "Add the address the server saw to the key's allowed addresses on its page, or call from an allowed one."
+        }
         _ => return None,
     })
 }
@@ -54,6 +57,7 @@ pub fn attempt_refused(refusal: &KeyRefusal, workspace_id: &str) -> RefusalAdvic
                     ErrorCode::KeyDisabled => "the key is disabled",
                     ErrorCode::KeyOwnerRemoved => "the person who made the key is no longer an owner or admin",
                     ErrorCode::PlanRequired => "this workspace's plan has no API access",
+                    ErrorCode::IpNotAllowed => "it called from an address the key does not allow",
                     _ => "it sent more requests than the key's rate limit allows",
                 },
                 fix.to_owned(),
@@ -134,6 +138,7 @@ pub fn refused(code: ErrorCode, message: &str, retry_after: Option<u64>, budget:
         ),
         ErrorCode::PlanRequired => ("This plan has no API access", key_state_fix(code).unwrap_or_default()),
         ErrorCode::RateLimitExceeded => ("The key is over its rate limit", key_state_fix(code).unwrap_or_default()),
+        ErrorCode::IpNotAllowed => ("This address may not use the key", key_state_fix(code).unwrap_or_default()),
         ErrorCode::MissingWorkspaceId => {
             ("No workspace was named", "Send the workspace ID in the X-Workspace-Id header.")
         }
@@ -199,11 +204,12 @@ mod tests {
             ErrorCode::WorkspaceMismatch,
             ErrorCode::PlanRequired,
             ErrorCode::RateLimitExceeded,
+            ErrorCode::IpNotAllowed,
         ]
         .into_iter()
         .map(|c| refused(c, "m.", None, None).title)
         .collect();
-        assert_eq!(titles.len(), 8);
+        assert_eq!(titles.len(), 9);
         let r = refused(ErrorCode::RateLimitExceeded, "Over.", Some(42), None);
         assert!(r.detail.contains("42 seconds"));
     }
@@ -229,11 +235,12 @@ mod tests {
             ErrorCode::KeyExpired,
             ErrorCode::RateLimitExceeded,
             ErrorCode::NotFound,
+            ErrorCode::IpNotAllowed,
         ]
         .into_iter()
         .map(|c| attempt_refused(&refusal(c), "ws").cause)
         .collect();
-        assert_eq!(causes.len(), 8, "each refusal its own cause");
+        assert_eq!(causes.len(), 9, "each refusal its own cause");
         assert!(attempt_refused(&refusal(ErrorCode::NotFound), "ws").fix.contains("404 not_found"));
     }
 

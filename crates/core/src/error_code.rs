@@ -22,6 +22,8 @@ pub enum ErrorCode {
     PlanRequired,
     WorkspaceReadOnly,
     Forbidden,
+    /// The key has an IP allowlist and the request came from another address.
+    IpNotAllowed,
     NotFound,
     MethodNotAllowed,
     KeyLimitReached,
@@ -42,7 +44,7 @@ impl ErrorCode {
             MissingWorkspaceId | BadRequest => 400,
             MissingApiKey | InvalidApiKey | KeyRevoked | KeyExpired | KeyDisabled | KeyOwnerRemoved
             | InvalidCredentials | InvalidSession => 401,
-            WorkspaceMismatch | InsufficientScope | PlanRequired | WorkspaceReadOnly | Forbidden => 403,
+            WorkspaceMismatch | InsufficientScope | PlanRequired | WorkspaceReadOnly | Forbidden | IpNotAllowed => 403,
             NotFound => 404,
             MethodNotAllowed => 405,
             KeyLimitReached | IdempotencyConflict | NameTaken => 409,
@@ -70,6 +72,7 @@ impl ErrorCode {
             PlanRequired => "plan_required",
             WorkspaceReadOnly => "workspace_read_only",
             Forbidden => "forbidden",
+            IpNotAllowed => "ip_not_allowed",
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
             KeyLimitReached => "key_limit_reached",

@@ -4,6 +4,7 @@
 //! rule (key format, scopes, presets, limits, names) testable in isolation and identical on
 //! both sides of the wire.
 
+pub mod allowlist;
 pub mod app;
 pub mod diagnosis;
 pub mod error_code;
@@ -14,6 +15,7 @@ pub mod rules;
 pub mod scope;
 pub mod wire;
 
+pub use allowlist::AllowedIps;
 pub use app::Settings;
 pub use error_code::ErrorCode;
 pub use key::{KeyFormatError, KeySecret, ParsedKey};

@@ -239,6 +239,8 @@ impl Rotation {
             expires_in_days: self.expires_in_days,
             rate_limit: Some(self.rate_limit),
             replaces: Some(self.old_key.id.clone()),
+            // Left out, the server gives the replacement the old key's allowlist.
+            allowed_ips: None,
         }
     }
 
@@ -539,6 +541,9 @@ mod tests {
             rate_limit: RateLimit::default(),
             replaces: None,
             replaced_by: None,
+            allowed_ips: Vec::new(),
+            revoke_plan: None,
+            leak: None,
         }
     }
 

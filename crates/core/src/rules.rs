@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::allowlist::AllowedIps;
 use crate::scope::{Scope, ScopeSet};
 use crate::wire::FieldError;
 
@@ -15,6 +16,9 @@ pub const NAME_MAX_CHARS: usize = 100;
 pub const EXPIRATION_PRESETS: [u16; 5] = [7, 30, 90, 180, 365];
 pub const RATE_LIMIT_MAX_REQUESTS: std::ops::RangeInclusive<u32> = 1..=10_000;
 pub const RATE_LIMIT_WINDOW_SECONDS: std::ops::RangeInclusive<u32> = 1..=3_600;
+/// How long a key must have been silent before the server revokes it on a plan to "revoke it
+/// once it has been silent": one hour to seven days.
+pub const REVOKE_WHEN_SILENT_SECONDS: std::ops::RangeInclusive<u32> = 3_600..=604_800;
 
 /// One of [`EXPIRATION_PRESETS`]. Fixed when the key is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -127,6 +131,9 @@ pub struct NewKeySettings {
     pub rate_limit: RateLimit,
     /// The key this one replaces.
     pub replaces: Option<String>,
+    /// `None` when the request left it out: a replacement then takes the old key's list, any
+    /// other key allows any address.
+    pub allowed_ips: Option<AllowedIps>,
 }
 
 /// A validated change to a key. `None` leaves a setting as it is.
@@ -136,6 +143,10 @@ pub struct KeyChanges {
     pub scopes: Option<ScopeSet>,
     pub rate_limit: Option<RateLimit>,
     pub enabled: Option<bool>,
+    pub allowed_ips: Option<AllowedIps>,
+    /// `Some(Some(seconds))` plans the key's revocation once it has been silent that long;
+    /// `Some(None)` cancels the plan.
+    pub revoke_when_silent: Option<Option<u32>>,
 }
 
 /// What a change request can fail on: ordinary field errors, or an attempt to change the
@@ -150,7 +161,7 @@ pub enum KeyChangeError {
 pub fn validate_new_key(body: &Value) -> Result<NewKeySettings, Vec<FieldError>> {
     let mut errors = Vec::new();
     let Some(map) = object(body, &mut errors) else { return Err(errors) };
-    unknown_fields(map, &["name", "scopes", "expiresInDays", "rateLimit", "replaces"], &mut errors);
+    unknown_fields(map, &["name", "scopes", "expiresInDays", "rateLimit", "replaces", "allowedIps"], &mut errors);
 
     let replaces = match map.get("replaces") {
         None | Some(Value::Null) => Some(None),
@@ -180,9 +191,15 @@ pub fn validate_new_key(body: &Value) -> Result<NewKeySettings, Vec<FieldError>>
         None | Some(Value::Null) => Some(RateLimit::default()),
         Some(v) => rate_limit_field(v, &mut errors),
     };
-    match (name, scopes, expires_in_days, rate_limit, replaces) {
-        (Some(name), Some(scopes), Some(expires_in_days), Some(rate_limit), Some(replaces)) if errors.is_empty() => {
-            Ok(NewKeySettings { name, scopes, expires_in_days, rate_limit, replaces })
+    let allowed_ips = match map.get("allowedIps") {
+        None | Some(Value::Null) => Some(None),
+        Some(v) => allowed_ips_field(v, &mut errors).map(Some),
+    };
+    match (name, scopes, expires_in_days, rate_limit, replaces, allowed_ips) {
+        (Some(name), Some(scopes), Some(expires_in_days), Some(rate_limit), Some(replaces), Some(allowed_ips))
+            if errors.is_empty() =>
+        {
+            Ok(NewKeySettings { name, scopes, expires_in_days, rate_limit, replaces, allowed_ips })
         }
         _ => Err(errors),
     }
@@ -195,7 +212,11 @@ pub fn validate_key_changes(body: &Value) -> Result<KeyChanges, KeyChangeError> 
     if map.contains_key("expiresInDays") || map.contains_key("expiresAt") {
         return Err(KeyChangeError::ExpirationImmutable);
     }
-    unknown_fields(map, &["name", "scopes", "rateLimit", "enabled"], &mut errors);
+    unknown_fields(
+        map,
+        &["name", "scopes", "rateLimit", "enabled", "allowedIps", "revokeWhenSilentSeconds"],
+        &mut errors,
+    );
     let mut changes = KeyChanges::default();
     if let Some(v) = map.get("name") {
         changes.name = name_field(v, &mut errors);
@@ -210,6 +231,28 @@ pub fn validate_key_changes(body: &Value) -> Result<KeyChanges, KeyChangeError> 
         match v {
             Value::Bool(b) => changes.enabled = Some(*b),
             _ => errors.push(FieldError::new("enabled", "Use true or false.")),
+        }
+    }
+    if let Some(v) = map.get("allowedIps") {
+        changes.allowed_ips = allowed_ips_field(v, &mut errors);
+    }
+    match map.get("revokeWhenSilentSeconds") {
+        None => {}
+        Some(Value::Null) => changes.revoke_when_silent = Some(None),
+        Some(v) => {
+            let range = REVOKE_WHEN_SILENT_SECONDS;
+            changes.revoke_when_silent = match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                Some(n) if range.contains(&n) => Some(Some(n)),
+                _ => field_err(
+                    &mut errors,
+                    "revokeWhenSilentSeconds",
+                    &format!(
+                        "Use a whole number of seconds from {} (one hour) to {} (seven days), or null to cancel the plan.",
+                        range.start(),
+                        range.end()
+                    ),
+                ),
+            };
         }
     }
     if errors.is_empty() { Ok(changes) } else { Err(KeyChangeError::Fields(errors)) }
@@ -268,6 +311,18 @@ fn scopes_field(v: &Value, errors: &mut Vec<FieldError>) -> Option<ScopeSet> {
         return field_err(errors, "scopes", "Choose at least one permission.");
     }
     Some(set)
+}
+
+fn allowed_ips_field(v: &Value, errors: &mut Vec<FieldError>) -> Option<AllowedIps> {
+    let entries: Option<Vec<&str>> = v.as_array().and_then(|items| items.iter().map(Value::as_str).collect());
+    let Some(entries) = entries else {
+        return field_err(
+            errors,
+            "allowedIps",
+            "Use a list of addresses or ranges, for example [\"203.0.113.0/24\"], or [] to allow any address.",
+        );
+    };
+    AllowedIps::parse(&entries).map_err(|m| errors.push(FieldError::new("allowedIps", &m))).ok()
 }
 
 fn expiry_field(v: &Value, errors: &mut Vec<FieldError>) -> Option<Option<ExpiresInDays>> {
@@ -405,5 +460,36 @@ mod tests {
         let c = validate_key_changes(&json!({"enabled": false})).unwrap();
         assert_eq!(c.enabled, Some(false));
         assert!(matches!(validate_key_changes(&json!({"enabled": "no"})), Err(KeyChangeError::Fields(_))));
+    }
+
+    #[test]
+    fn an_allowlist_is_checked_on_creation_and_change() {
+        let body =
+            json!({"name": "abc", "scopes": ["reports:read"], "expiresInDays": 30, "allowedIps": ["10.0.0.1/8"]});
+        let e = validate_new_key(&body).unwrap_err();
+        assert_eq!(e[0].field, "allowedIps");
+        assert!(e[0].message.contains("10.0.0.0/8"), "{}", e[0].message);
+        let ok = validate_new_key(&json!({"name": "abc", "scopes": ["reports:read"], "expiresInDays": 30})).unwrap();
+        assert_eq!(ok.allowed_ips, None, "left out");
+        let c = validate_key_changes(&json!({"allowedIps": ["2001:db8::/32"]})).unwrap();
+        assert_eq!(c.allowed_ips.unwrap().to_vec(), ["2001:db8::/32"]);
+        let Err(KeyChangeError::Fields(e)) = validate_key_changes(&json!({"allowedIps": "10.0.0.0/8"})) else {
+            panic!("a bare string is not a list")
+        };
+        assert_eq!(e[0].field, "allowedIps");
+    }
+
+    #[test]
+    fn revoking_when_silent_takes_one_hour_to_seven_days_and_null_cancels() {
+        let c = validate_key_changes(&json!({"revokeWhenSilentSeconds": 86_400})).unwrap();
+        assert_eq!(c.revoke_when_silent, Some(Some(86_400)));
+        let c = validate_key_changes(&json!({"revokeWhenSilentSeconds": null})).unwrap();
+        assert_eq!(c.revoke_when_silent, Some(None));
+        for bad in [json!(3_599), json!(604_801), json!("1h")] {
+            let Err(KeyChangeError::Fields(e)) = validate_key_changes(&json!({"revokeWhenSilentSeconds": bad})) else {
+                panic!("{bad} accepted")
+            };
+            assert!(e[0].message.contains("3600 (one hour) to 604800 (seven days)"), "{}", e[0].message);
+        }
     }
 }

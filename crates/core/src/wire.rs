@@ -110,6 +110,33 @@ wire! {
         pub replaces: Option<String>,
         /// The live key made to replace this one, while there is one.
         pub replaced_by: Option<String>,
+        /// The addresses and CIDR ranges requests with the key may come from; empty allows
+        /// any address. Others are refused with `ip_not_allowed`.
+        pub allowed_ips: Vec<String>,
+        /// The server's plan to revoke the key once it has been silent, while there is one.
+        pub revoke_plan: Option<RevokePlan>,
+        /// Set when a secret scanner reported the key found in public; the key was disabled
+        /// at that moment.
+        pub leak: Option<LeakMark>,
+    }
+
+    /// "Revoke the key once it has been silent for …": the server revokes the key by itself,
+    /// without any app running, once no request has been made with it for `silentSeconds`.
+    pub struct RevokePlan {
+        pub silent_seconds: u32,
+        pub scheduled_at: DateTime<Utc>,
+        /// The earliest moment the plan can run, if no request comes before it: the later of
+        /// the last request and the plan's making, plus `silentSeconds`.
+        pub revokes_at: DateTime<Utc>,
+    }
+
+    /// A report that the key was found in public (for example GitHub secret scanning).
+    pub struct LeakMark {
+        pub reported_at: DateTime<Utc>,
+        /// Where the key was found, as the report gave it.
+        pub url: Option<String>,
+        /// What kind of place it was found in, e.g. `content` or `commit`.
+        pub source: Option<String>,
     }
 
     /// A refused request made with a key.
@@ -156,6 +183,12 @@ wire! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         pub replaces: Option<String>,
+        /// Addresses or CIDR ranges (`203.0.113.0/24`, `2001:db8::/32`), at most 50; empty
+        /// allows any address. Left out, a replacement takes the old key's list and any other
+        /// key allows any address.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub allowed_ips: Option<Vec<String>>,
     }
 
     /// The new key. `secret` appears in this response only.
@@ -179,6 +212,15 @@ wire! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         pub enabled: Option<bool>,
+        /// Replaces the allowlist; `[]` allows any address again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        pub allowed_ips: Option<Vec<String>>,
+        /// Plans the key's revocation once it has been silent this many seconds (3600 to
+        /// 604800); `null` cancels the plan. Left out, the plan stays as it is.
+        #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+        #[ts(optional, type = "number | null")]
+        pub revoke_when_silent_seconds: Option<Option<u32>>,
     }
 
     /// One request made with a key.
@@ -348,6 +390,20 @@ wire! {
     }
 }
 
+/// A field where "left out" and `null` mean different things (`Option<Option<T>>`): serde
+/// reads a present `null` as `Some(None)` only through this.
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(value: &Option<Option<T>>, s: S) -> Result<S::Ok, S::Error> {
+        value.as_ref().and_then(Option::as_ref).serialize(s)
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
 macro_rules! wire_enum {
     ($($item:item)*) => {$(
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -385,6 +441,8 @@ wire_enum! {
         Enabled,
         Revoked,
         RevokeScheduled,
+        /// A plan to revoke a key once it is silent was cancelled before it ran.
+        RevokeCancelled,
         RevokedWhenSilent,
         Expired,
         /// A key stopped working because its creator left the workspace or became a member.

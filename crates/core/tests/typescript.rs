@@ -30,6 +30,8 @@ fn generate() -> String {
         UserInfo,
         WorkspaceSummary,
         KeyCard,
+        RevokePlan,
+        LeakMark,
         KeyCreator,
         KeyRefusal,
         UsageDay,

@@ -114,6 +114,7 @@ async fn integration_key(
         expires_in_days: Purpose::Zapier.expires_in_days(),
         rate_limit: Some(RateLimit::default()),
         replaces: None,
+        allowed_ips: None,
     };
     let created = client.create_key(token, ws, &body, None).await.map_err(from_client)?;
     store_verified(keychain, &address, &created.secret).map_err(crate::error::from_vault)?;

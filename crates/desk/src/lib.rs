@@ -541,6 +541,7 @@ impl Desk {
             expires_in_days: request.expires_in_days,
             rate_limit: Some(request.rate_limit),
             replaces: None,
+            allowed_ips: None,
         };
         let idempotency_key = format!("kd-{}", random_base62(&mut rand::rng(), 32));
         let created = here
@@ -997,6 +998,9 @@ mod tests {
             rate_limit: RateLimit::default(),
             replaces: None,
             replaced_by: None,
+            allowed_ips: Vec::new(),
+            revoke_plan: None,
+            leak: None,
         }
     }
 

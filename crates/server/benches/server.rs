@@ -399,6 +399,7 @@ fn key_row(
         expires_at: None,
         rate_limit,
         replaces: None,
+        allowed_ips: Default::default(),
     };
     (secret, row)
 }

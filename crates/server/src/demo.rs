@@ -183,6 +183,7 @@ pub async fn seed(store: &Store, clock: &Clock) -> StoreResult<Option<DemoAccoun
             expires_at: k.expires_days.map(|d| created_at + d * DAY),
             rate_limit: RateLimit::default(),
             replaces: None,
+            allowed_ips: Default::default(),
         };
         store.insert_keys(std::slice::from_ref(&row), Some(&Audit::server(now))).await?;
         if !k.enabled {
@@ -222,6 +223,7 @@ pub async fn seed(store: &Store, clock: &Clock) -> StoreResult<Option<DemoAccoun
                 expires_at: None,
                 rate_limit: RateLimit::default(),
                 replaces: None,
+                allowed_ips: Default::default(),
             }],
             Some(&Audit::server(now)),
         )

@@ -128,7 +128,8 @@ impl RunningServer {
     }
 }
 
-/// Writes pending key usage every `flush_interval`; every minute, drops expired idempotency
+/// Writes pending key usage every `flush_interval`, then revokes keys that have been silent as
+/// long as planned; every minute, drops expired idempotency
 /// records, sign-in attempts and rate-limit windows, and records keys that expired in the
 /// audit log.
 async fn flusher(state: AppState, mut stopped: watch::Receiver<bool>) {
@@ -150,6 +151,13 @@ async fn flusher(state: AppState, mut stopped: watch::Receiver<bool>) {
             tracing::warn!(error = %e, "could not write key usage; will retry");
         }
         let now = state.clock.now_ms();
+        // Right after this node's usage is written; other nodes write theirs within two ticks.
+        let grace = i64::try_from(state.config.flush_interval.as_millis() * 2).unwrap_or(i64::MAX);
+        match state.store.revoke_silent_keys(now, grace).await {
+            Ok(0) => {}
+            Ok(_) => state.forget(Affects::Keys),
+            Err(e) => tracing::warn!(error = %e, "could not revoke keys planned to be revoked once silent"),
+        }
         if now - last_purge > 60_000 {
             last_purge = now;
             if let Err(e) = state.store.purge_idempotency(now - idempotency::REPLAY_WINDOW_MS).await {

@@ -55,6 +55,9 @@ export function card(overrides: Partial<KeyCard> = {}): KeyCard {
     rateLimit: { enabled: true, maxRequests: 100, windowSeconds: 60 },
     replaces: null,
     replacedBy: null,
+    allowedIps: [],
+    revokePlan: null,
+    leak: null,
     ...overrides,
   };
 }

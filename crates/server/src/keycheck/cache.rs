@@ -5,6 +5,7 @@
 //! It knows nothing of HTTP: the cache takes the database read as a function, and [`check`]
 //! says whether a key may be used as plain data; the middleware turns both into answers.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -55,10 +56,12 @@ pub enum Unusable {
     OtherWorkspace,
     /// The workspace's plan has no API access.
     NoApiAccess,
+    /// The key has an IP allowlist without the request's address.
+    IpNotAllowed,
 }
 
-/// Whether `key` may make a request for `workspace` at `now_ms`.
-pub fn check(key: &KeyAuthRow, workspace: &str, now_ms: i64) -> Result<(), Unusable> {
+/// Whether `key` may make a request for `workspace` from `ip` at `now_ms`.
+pub fn check(key: &KeyAuthRow, workspace: &str, ip: Option<IpAddr>, now_ms: i64) -> Result<(), Unusable> {
     if key.revoked {
         Err(Unusable::Revoked)
     } else if key.expires_at.is_some_and(|e| e <= now_ms) {
@@ -71,6 +74,8 @@ pub fn check(key: &KeyAuthRow, workspace: &str, now_ms: i64) -> Result<(), Unusa
         Err(Unusable::OtherWorkspace)
     } else if !key.plan.has_api_access() {
         Err(Unusable::NoApiAccess)
+    } else if !key.allowed_ips.allows(ip) {
+        Err(Unusable::IpNotAllowed)
     } else {
         Ok(())
     }
@@ -101,23 +106,36 @@ mod tests {
             revoked: false,
             rate_limit: RateLimit::default(),
             creator_role: Some(Role::Admin),
+            allowed_ips: Default::default(),
         }
     }
 
     #[test]
     fn a_key_is_refused_for_the_first_reason_that_applies() {
         let now = 1_000;
-        assert_eq!(check(&row(), "ws_1", now), Ok(()));
-        assert_eq!(check(&row(), "ws_2", now), Err(Unusable::OtherWorkspace));
+        assert_eq!(check(&row(), "ws_1", None, now), Ok(()));
+        assert_eq!(check(&row(), "ws_2", None, now), Err(Unusable::OtherWorkspace));
         let revoked_and_disabled = KeyAuthRow { revoked: true, enabled: false, ..row() };
-        assert_eq!(check(&revoked_and_disabled, "ws_1", now), Err(Unusable::Revoked));
-        assert_eq!(check(&KeyAuthRow { expires_at: Some(now), ..row() }, "ws_1", now), Err(Unusable::Expired));
-        assert_eq!(check(&KeyAuthRow { expires_at: Some(now + 1), ..row() }, "ws_1", now), Ok(()));
-        assert_eq!(check(&KeyAuthRow { enabled: false, ..row() }, "ws_1", now), Err(Unusable::Disabled));
+        assert_eq!(check(&revoked_and_disabled, "ws_1", None, now), Err(Unusable::Revoked));
+        assert_eq!(check(&KeyAuthRow { expires_at: Some(now), ..row() }, "ws_1", None, now), Err(Unusable::Expired));
+        assert_eq!(check(&KeyAuthRow { expires_at: Some(now + 1), ..row() }, "ws_1", None, now), Ok(()));
+        assert_eq!(check(&KeyAuthRow { enabled: false, ..row() }, "ws_1", None, now), Err(Unusable::Disabled));
         for role in [None, Some(Role::Member)] {
-            assert_eq!(check(&KeyAuthRow { creator_role: role, ..row() }, "ws_1", now), Err(Unusable::OwnerRemoved));
+            assert_eq!(
+                check(&KeyAuthRow { creator_role: role, ..row() }, "ws_1", None, now),
+                Err(Unusable::OwnerRemoved)
+            );
         }
-        assert_eq!(check(&KeyAuthRow { plan: Plan::Free, ..row() }, "ws_1", now), Err(Unusable::NoApiAccess));
+        assert_eq!(check(&KeyAuthRow { plan: Plan::Free, ..row() }, "ws_1", None, now), Err(Unusable::NoApiAccess));
+        let office = KeyAuthRow { allowed_ips: keydeck_core::AllowedIps::parse(&["203.0.113.0/24"]).unwrap(), ..row() };
+        let ip = |s: &str| Some(s.parse().unwrap());
+        assert_eq!(check(&office, "ws_1", ip("203.0.113.9"), now), Ok(()));
+        assert_eq!(check(&office, "ws_1", ip("198.51.100.1"), now), Err(Unusable::IpNotAllowed));
+        assert_eq!(
+            check(&office, "ws_2", ip("198.51.100.1"), now),
+            Err(Unusable::OtherWorkspace),
+            "the key's own state first"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The key check as an axum middleware: reads the key and workspace headers, asks the cache
 //! and the rate limiter, runs the route, and notes the answer in the key's usage.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request, State};
@@ -59,7 +60,7 @@ pub async fn require_key(State(state): State<AppState>, mut request: Request, ne
     let now = state.clock.now_ms();
     let call = Call::of(&request, now);
     let changes = state.cache.generation();
-    let mut key = match identify(&state, request.headers(), now).await {
+    let mut key = match identify(&state, request.headers(), call.ip, now).await {
         Ok(key) => key,
         Err((error, known)) => return finish(known.as_deref(), call, None, error.into_response()),
     };
@@ -71,7 +72,7 @@ pub async fn require_key(State(state): State<AppState>, mut request: Request, ne
     if state.cache.generation() != changes {
         // A change landed while this request waited (for its key, or for a claim of rate-limit
         // budget): the key may have been revoked meanwhile, and "revoked" answered.
-        key = match identify(&state, request.headers(), now).await {
+        key = match identify(&state, request.headers(), call.ip, now).await {
             Ok(key) => key,
             Err((error, known)) => return finish(known.as_deref(), call, None, error.into_response()),
         };
@@ -136,7 +137,12 @@ fn rate_limited(limit: RateLimit, d: &Decision) -> ApiError {
 type Refused = (ApiError, Option<Arc<CachedKey>>);
 
 /// The key the request was made with, if it may make it.
-async fn identify(state: &AppState, headers: &HeaderMap, now: i64) -> Result<Arc<CachedKey>, Refused> {
+async fn identify(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: Option<IpAddr>,
+    now: i64,
+) -> Result<Arc<CachedKey>, Refused> {
     let token = bearer(headers, ErrorCode::InvalidApiKey).map_err(|e| (e, None))?.ok_or_else(|| {
         let message = "No API key was sent. Send it in the Authorization header as \"Bearer kdk_...\".";
         (ApiError::new(ErrorCode::MissingApiKey, message), None)
@@ -167,7 +173,7 @@ async fn identify(state: &AppState, headers: &HeaderMap, now: i64) -> Result<Arc
             "The X-Workspace-Id header contains characters that no workspace ID has. Copy the ID again.",
         ))
     })?;
-    check(&key.row, workspace, now).map_err(|why| refuse(unusable(&key.row, why)))?;
+    check(&key.row, workspace, ip, now).map_err(|why| refuse(unusable(&key.row, why, ip)))?;
     Ok(key)
 }
 
@@ -180,7 +186,7 @@ async fn read_key(state: &AppState, hash: &[u8; 32]) -> crate::store::StoreResul
 }
 
 /// The answer to a key that may not be used, saying what to do about it.
-fn unusable(key: &KeyAuthRow, why: Unusable) -> ApiError {
+fn unusable(key: &KeyAuthRow, why: Unusable, ip: Option<IpAddr>) -> ApiError {
     let KeyAuthRow { name, hint, .. } = key;
     let (code, message) = match why {
         Unusable::Revoked => (
@@ -216,6 +222,21 @@ fn unusable(key: &KeyAuthRow, why: Unusable) -> ApiError {
             ErrorCode::PlanRequired,
             "This workspace's plan does not include API access. Move to the Team or Business plan to use API keys."
                 .to_owned(),
+        ),
+        Unusable::IpNotAllowed => (
+            ErrorCode::IpNotAllowed,
+            match ip {
+                Some(ip) => format!(
+                    "The key \"{name}\" (…{hint}) only accepts requests from {}, and this one came from {}. Call from an allowed address, or add {} to the key's allowed addresses in Keydeck.",
+                    key.allowed_ips.to_vec().join(", "),
+                    ip.to_canonical(),
+                    ip.to_canonical()
+                ),
+                None => format!(
+                    "The key \"{name}\" (…{hint}) only accepts requests from {}, and the server could not tell where this one came from. Ask whoever runs the server to check its proxy setting (--client-ip-header).",
+                    key.allowed_ips.to_vec().join(", ")
+                ),
+            },
         ),
     };
     ApiError::new(code, message)

@@ -117,9 +117,11 @@ async fn create_key(
         return Err(read_only());
     }
     let secret = KeySecret::generate(&mut rand::rng());
-    // A replacement takes the replaced key's name exactly; the store checks again, in its
-    // transaction, that the key is live, unreplaced and still has that name.
-    let name = match &settings.replaces {
+    // The store checks again, in its transaction, that the key to replace is live, unreplaced
+    // and still has that name.
+    // A replacement takes the replaced key's name exactly, and its allowlist unless the request
+    // gives one.
+    let (name, allowed_ips) = match &settings.replaces {
         Some(old) => {
             let old = state.store.key(&ws, old).await?.ok_or_else(|| {
                 ApiError::field(
@@ -130,9 +132,9 @@ async fn create_key(
             if settings.name.as_deref().is_some_and(|given| !same_name(given, &old.name)) {
                 return Err(not_the_replaced_name(&old.name));
             }
-            old.name
+            (old.name, settings.allowed_ips.unwrap_or(old.allowed_ips))
         }
-        None => settings.name.unwrap_or_default(),
+        None => (settings.name.unwrap_or_default(), settings.allowed_ips.unwrap_or_default()),
     };
     let row = NewKeyRow {
         id: format!("key_{}", random_base62(&mut rand::rng(), 16)),
@@ -147,6 +149,7 @@ async fn create_key(
         expires_at: settings.expires_in_days.map(|d| now + i64::from(d.days()) * 86_400_000),
         rate_limit: settings.rate_limit,
         replaces: settings.replaces,
+        allowed_ips,
     };
     let card = created_card(&row, &session, membership.role);
     let response = CreatedKey { key: card, secret: secret.expose().to_owned() };
@@ -266,6 +269,12 @@ fn created_card(row: &NewKeyRow, session: &Session, role: keydeck_core::wire::Ro
         rate_limit_window: i64::from(row.rate_limit.window_seconds),
         replaces: row.replaces.clone(),
         replaced_by: None,
+        allowed_ips: row.allowed_ips.clone(),
+        revoke_when_silent_secs: None,
+        revoke_scheduled_at: None,
+        leaked_at: None,
+        leak_url: None,
+        leak_source: None,
     }
     .card(row.created_at)
 }
@@ -289,10 +298,16 @@ async fn get_key(
     Ok(Json(key.card(state.clock.now_ms())))
 }
 
-/// Change a key's name, scopes or rate limit, or disable and enable it. Takes effect on the
-/// key's next request, on every server process of the database, by the time this answers. The
-/// expiration is fixed: trying to change it answers `expiration_immutable`. A key and its live
-/// replacement keep their name until the rotation ends.
+/// Change a key's name, scopes, rate limit or allowed addresses, disable and enable it, or plan
+/// its revocation once it has been silent. Takes effect on the key's next request, on every
+/// server process of the database, by the time this answers. The expiration is fixed: trying to
+/// change it answers `expiration_immutable`. A key and its live replacement keep their name
+/// until the rotation ends.
+///
+/// With `revokeWhenSilentSeconds` the server revokes the key by itself, with no app running,
+/// once no request (accepted or refused) has been made with it for that long, counted from the
+/// later of its last request and the plan's making; `revokePlan` on the card says when that is
+/// at the earliest. `null` cancels the plan while it has not run.
 #[utoipa::path(patch, path = "/api/v1/workspaces/{ws}/keys/{id}", tag = "Keys", security(("session" = [])),
     params(("ws" = String, Path, description = "Workspace ID"), ("id" = String, Path, description = "Key ID")),
     request_body = UpdateKeyRequest,

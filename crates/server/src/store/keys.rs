@@ -6,8 +6,10 @@
 //! creations of one name at once cannot both pass it.
 
 use keydeck_core::rules::{RateLimit, same_name};
-use keydeck_core::wire::{AuditAction, BillingStatus, KeyCard, KeyCreator, KeyStatus, Plan, Role};
-use keydeck_core::{ScopeSet, rules::KeyChanges};
+use keydeck_core::wire::{
+    AuditAction, BillingStatus, KeyCard, KeyCreator, KeyStatus, LeakMark, Plan, RevokePlan, Role,
+};
+use keydeck_core::{AllowedIps, ScopeSet, rules::KeyChanges};
 use sqlx::Row;
 
 use super::audit::{self, Audit, Changes, Subject};
@@ -42,6 +44,12 @@ pub struct KeyRow {
     pub replaces: Option<String>,
     /// The live key whose `replaces` is this key.
     pub replaced_by: Option<String>,
+    pub allowed_ips: AllowedIps,
+    pub revoke_when_silent_secs: Option<i64>,
+    pub revoke_scheduled_at: Option<i64>,
+    pub leaked_at: Option<i64>,
+    pub leak_url: Option<String>,
+    pub leak_source: Option<String>,
 }
 
 /// Flags are stored as 0/1 on both engines.
@@ -74,6 +82,12 @@ fn key_row(r: &sqlx::any::AnyRow) -> KeyRow {
         rate_limit_window: r.get("rate_limit_window"),
         replaces: r.get("replaces"),
         replaced_by: r.get("replaced_by"),
+        allowed_ips: AllowedIps::from_storage(r.get("allowed_ips")),
+        revoke_when_silent_secs: r.get("revoke_when_silent_secs"),
+        revoke_scheduled_at: r.get("revoke_scheduled_at"),
+        leaked_at: r.get("leaked_at"),
+        leak_url: r.get("leak_url"),
+        leak_source: r.get("leak_source"),
     }
 }
 
@@ -115,14 +129,49 @@ impl KeyRow {
             rate_limit: self.rate_limit(),
             replaces: self.replaces.clone(),
             replaced_by: self.replaced_by.clone(),
+            allowed_ips: self.allowed_ips.to_vec(),
+            revoke_plan: self.revoke_plan().map(|plan| RevokePlan {
+                silent_seconds: u32::try_from(plan.silent_ms / 1000).unwrap_or(u32::MAX),
+                scheduled_at: to_time(plan.scheduled_at),
+                revokes_at: to_time(plan.due_at()),
+            }),
+            leak: self.leaked_at.map(|at| LeakMark {
+                reported_at: to_time(at),
+                url: self.leak_url.clone(),
+                source: self.leak_source.clone(),
+            }),
         }
+    }
+
+    fn revoke_plan(&self) -> Option<SilencePlan> {
+        Some(SilencePlan {
+            silent_ms: self.revoke_when_silent_secs? * 1000,
+            scheduled_at: self.revoke_scheduled_at?,
+            last_used_at: self.last_used_at,
+        })
+    }
+}
+
+/// A plan to revoke a key once it has been silent: it runs once no request has come for
+/// `silent_ms`, counted from the later of the key's last request and the plan's making.
+#[derive(Debug, Clone, Copy)]
+struct SilencePlan {
+    silent_ms: i64,
+    scheduled_at: i64,
+    last_used_at: Option<i64>,
+}
+
+impl SilencePlan {
+    fn due_at(self) -> i64 {
+        self.last_used_at.unwrap_or(0).max(self.scheduled_at) + self.silent_ms
     }
 }
 
 const KEY_COLUMNS: &str = "k.id, k.workspace_id, k.name, k.prefix, k.hint, k.scopes, k.created_at, k.created_by,
     u.name AS creator_name, m.role AS creator_role, k.last_used_at, k.last_success_at, k.last_refusal_at,
     k.last_refusal_error, k.last_refusal_status, k.request_count, k.expires_at, k.enabled,
-    k.rate_limit_enabled, k.rate_limit_max, k.rate_limit_window, k.replaces,
+    k.rate_limit_enabled, k.rate_limit_max, k.rate_limit_window, k.replaces, k.allowed_ips,
+    k.revoke_when_silent_secs, k.revoke_scheduled_at, k.leaked_at, k.leak_url, k.leak_source,
     (SELECT r.id FROM api_keys r WHERE r.replaces = k.id AND r.revoked_at IS NULL LIMIT 1) AS replaced_by
     FROM api_keys k JOIN users u ON u.id = k.created_by
     LEFT JOIN memberships m ON m.workspace_id = k.workspace_id AND m.user_id = k.created_by";
@@ -142,6 +191,7 @@ pub struct KeyAuthRow {
     pub revoked: bool,
     pub rate_limit: RateLimit,
     pub creator_role: Option<Role>,
+    pub allowed_ips: AllowedIps,
 }
 
 /// A key about to be stored.
@@ -160,6 +210,7 @@ pub struct NewKeyRow {
     pub rate_limit: RateLimit,
     /// The live key this one replaces (a rotation's replacement).
     pub replaces: Option<String>,
+    pub allowed_ips: AllowedIps,
 }
 
 /// A sealed response of `POST /keys`, stored with the key it made.
@@ -289,6 +340,7 @@ fn created(key: &NewKeyRow) -> Changes {
         .field("rateLimit", none, key.rate_limit)
         .field("expiresAt", none, key.expires_at.map(to_time))
         .field("replaces", none, &key.replaces)
+        .field("allowedIps", none, key.allowed_ips.to_vec())
 }
 
 impl Store {
@@ -340,9 +392,9 @@ impl Store {
         }
         let inserted = sqlx::query(
             "INSERT INTO api_keys (id, workspace_id, name, secret_hash, prefix, hint, scopes, created_at, created_by,
-                expires_at, rate_limit_enabled, rate_limit_max, rate_limit_window, replaces)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
-             WHERE (SELECT COUNT(*) FROM api_keys WHERE workspace_id = $15 AND revoked_at IS NULL) < $16",
+                expires_at, rate_limit_enabled, rate_limit_max, rate_limit_window, replaces, allowed_ips)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15
+             WHERE (SELECT COUNT(*) FROM api_keys WHERE workspace_id = $16 AND revoked_at IS NULL) < $17",
         )
         .bind(&key.id)
         .bind(&key.workspace_id)
@@ -358,6 +410,7 @@ impl Store {
         .bind(i64::from(key.rate_limit.max_requests))
         .bind(i64::from(key.rate_limit.window_seconds))
         .bind(&key.replaces)
+        .bind(key.allowed_ips.to_storage())
         .bind(&key.workspace_id)
         .bind(i64::from(limit))
         .execute(&mut *tx)
@@ -397,7 +450,7 @@ impl Store {
             let mut insert = Statement::new(
                 self.engine,
                 "INSERT INTO api_keys (id, workspace_id, name, secret_hash, prefix, hint, scopes, created_at, created_by,
-                    expires_at, rate_limit_enabled, rate_limit_max, rate_limit_window) VALUES ",
+                    expires_at, rate_limit_enabled, rate_limit_max, rate_limit_window, allowed_ips) VALUES ",
             );
             insert.values(chunk, |b, k| {
                 b.bind(k.id.clone())
@@ -412,7 +465,8 @@ impl Store {
                     .bind(k.expires_at)
                     .bind(i64::from(k.rate_limit.enabled))
                     .bind(i64::from(k.rate_limit.max_requests))
-                    .bind(i64::from(k.rate_limit.window_seconds));
+                    .bind(i64::from(k.rate_limit.window_seconds))
+                    .bind(k.allowed_ips.to_storage());
             });
             insert.execute(&mut *tx).await?;
             self.count_writes(1);
@@ -472,7 +526,8 @@ impl Store {
     ) -> Result<i64, KeyChangeRefusal> {
         let mut tx = self.begin_write("workspace", workspace_id).await?;
         let before = sqlx::query(
-            "SELECT name, scopes, rate_limit_enabled, rate_limit_max, rate_limit_window, enabled FROM api_keys
+            "SELECT name, scopes, rate_limit_enabled, rate_limit_max, rate_limit_window, enabled, allowed_ips,
+                    revoke_when_silent_secs FROM api_keys
              WHERE workspace_id = $1 AND id = $2 AND revoked_at IS NULL",
         )
         .bind(workspace_id)
@@ -480,6 +535,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(KeyChangeRefusal::NotFound)?;
+        let silent_before = before.get::<Option<i64>, _>("revoke_when_silent_secs").and_then(|s| u32::try_from(s).ok());
         let before = KeyChanges {
             name: Some(before.get("name")),
             scopes: Some(ScopeSet::from_storage(&before.get::<String, _>("scopes"))),
@@ -489,6 +545,8 @@ impl Store {
                 window_seconds: u32::try_from(before.get::<i64, _>("rate_limit_window")).unwrap_or(0),
             }),
             enabled: Some(flag(&before, "enabled")),
+            allowed_ips: Some(AllowedIps::from_storage(before.get("allowed_ips"))),
+            revoke_when_silent: Some(silent_before),
         };
         if let Some(name) = &changes.name {
             let live = live_keys(&mut tx, workspace_id).await?;
@@ -518,6 +576,15 @@ impl Store {
         }
         if let Some(enabled) = changes.enabled {
             update.push(", enabled = ").bind(i64::from(enabled));
+        }
+        if let Some(allowed) = &changes.allowed_ips {
+            update.push(", allowed_ips = ").bind(allowed.to_storage());
+        }
+        // A plan is made (or remade with another period) when it differs from the one in place;
+        // sending the same period again keeps the plan's start.
+        if let Some(silent) = changes.revoke_when_silent.filter(|s| Some(*s) != before.revoke_when_silent) {
+            update.push(", revoke_when_silent_secs = ").bind(silent.map(i64::from));
+            update.push(", revoke_scheduled_at = ").bind(silent.map(|_| audit.at));
         }
         update.push(" WHERE workspace_id = ").bind(workspace_id.to_owned());
         update.push(" AND id = ").bind(key_id.to_owned());
@@ -549,6 +616,18 @@ impl Store {
         {
             let action = if to { AuditAction::Enabled } else { AuditAction::Disabled };
             entries.push((action, Changes::default().field("enabled", from, to)));
+        }
+        if let (Some(from), Some(to)) = (&before.allowed_ips, &changes.allowed_ips)
+            && from != to
+        {
+            let change = Changes::default().field("allowedIps", from.to_vec(), to.to_vec());
+            entries.push((AuditAction::AllowedIpsChanged, change));
+        }
+        if let (Some(from), Some(to)) = (before.revoke_when_silent, changes.revoke_when_silent)
+            && from != to
+        {
+            let action = if to.is_some() { AuditAction::RevokeScheduled } else { AuditAction::RevokeCancelled };
+            entries.push((action, Changes::default().field("revokeWhenSilentSeconds", from, to)));
         }
         self.count_writes(entries.len() as u64);
         for (action, changes) in entries {
@@ -586,11 +665,63 @@ impl Store {
         Ok(Some(generation))
     }
 
+    /// Revokes every key whose plan to "revoke it once silent" has come due by `now`, plus
+    /// `grace`: the time within which every node writes the requests it answered, so a request
+    /// made just before the deadline on another node still counts. Each revocation is checked
+    /// again under the workspace's write lock, so on several nodes it runs once, and a request
+    /// or a cancellation that came meanwhile wins. Returns how many keys it revoked.
+    pub async fn revoke_silent_keys(&self, now: i64, grace: i64) -> StoreResult<usize> {
+        const PLAN: &str = "SELECT id, workspace_id, last_used_at, revoke_scheduled_at, revoke_when_silent_secs
+            FROM api_keys WHERE revoke_scheduled_at IS NOT NULL AND revoked_at IS NULL";
+        let plan_of = |r: &sqlx::any::AnyRow| {
+            let plan = SilencePlan {
+                silent_ms: r.get::<Option<i64>, _>("revoke_when_silent_secs")? * 1000,
+                scheduled_at: r.get::<Option<i64>, _>("revoke_scheduled_at")?,
+                last_used_at: r.get("last_used_at"),
+            };
+            (plan.due_at() + grace <= now).then_some(plan)
+        };
+        let due: Vec<(String, String)> = sqlx::query(PLAN)
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .filter(|r| plan_of(r).is_some())
+            .map(|r| (r.get("id"), r.get("workspace_id")))
+            .collect();
+        let mut revoked = 0;
+        for (key_id, workspace_id) in due {
+            let mut tx = self.begin_write("workspace", &workspace_id).await?;
+            let row = sqlx::query(&format!("{PLAN} AND id = $1")).bind(&key_id).fetch_optional(&mut *tx).await?;
+            let Some(plan) = row.as_ref().and_then(plan_of) else { continue };
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now)
+                .bind(&key_id)
+                .execute(&mut *tx)
+                .await?;
+            let silent_since = plan.last_used_at.unwrap_or(0).max(plan.scheduled_at);
+            let changes = Changes::default().field("revokedAt", Option::<()>::None, to_time(now)).field(
+                "silentSince",
+                Option::<()>::None,
+                to_time(silent_since),
+            );
+            let subject = Subject { key_id: Some(&key_id), user_id: None };
+            let audit = Audit::server(now);
+            audit::record(&mut tx, &workspace_id, &audit, AuditAction::RevokedWhenSilent, subject, changes).await?;
+            bump_generation(&mut tx, Affects::Keys).await?;
+            tx.commit().await?;
+            self.count_writes(3);
+            revoked += 1;
+            tracing::info!(workspace = %workspace_id, key = %key_id, "key revoked once silent, as planned");
+        }
+        Ok(revoked)
+    }
+
     /// The key with this SHA-256, revoked or not, with what authentication needs.
     pub async fn key_for_auth(&self, secret_hash: &[u8; 32]) -> StoreResult<Option<KeyAuthRow>> {
         let row = sqlx::query(
             "SELECT k.id, k.workspace_id, w.name AS workspace_name, w.plan, k.name, k.hint, k.scopes, k.expires_at,
-                    k.enabled, k.revoked_at, k.rate_limit_enabled, k.rate_limit_max, k.rate_limit_window, m.role
+                    k.enabled, k.revoked_at, k.rate_limit_enabled, k.rate_limit_max, k.rate_limit_window, m.role,
+                    k.allowed_ips
              FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
              LEFT JOIN memberships m ON m.workspace_id = k.workspace_id AND m.user_id = k.created_by
              WHERE k.secret_hash = $1",
@@ -615,6 +746,7 @@ impl Store {
                 window_seconds: u32::try_from(r.get::<i64, _>("rate_limit_window")).unwrap_or(1),
             },
             creator_role: r.get::<Option<String>, _>("role").as_deref().and_then(Role::parse),
+            allowed_ips: AllowedIps::from_storage(r.get("allowed_ips")),
         }))
     }
 }

@@ -5,6 +5,7 @@
 
 mod admin_cli;
 mod audit;
+mod keep_watch;
 mod keys;
 mod nodes;
 mod openapi;

@@ -1,7 +1,7 @@
 // Generated from crates/core by `make bindings`: do not edit by hand.
 /* eslint-disable */
 
-export type ErrorCode = "missing_workspace_id" | "bad_request" | "missing_api_key" | "invalid_api_key" | "key_revoked" | "key_expired" | "key_disabled" | "key_owner_removed" | "invalid_credentials" | "invalid_session" | "workspace_mismatch" | "insufficient_scope" | "plan_required" | "workspace_read_only" | "forbidden" | "not_found" | "method_not_allowed" | "key_limit_reached" | "idempotency_conflict" | "name_taken" | "validation_failed" | "expiration_immutable" | "rate_limit_exceeded" | "too_many_attempts" | "internal_error";
+export type ErrorCode = "missing_workspace_id" | "bad_request" | "missing_api_key" | "invalid_api_key" | "key_revoked" | "key_expired" | "key_disabled" | "key_owner_removed" | "invalid_credentials" | "invalid_session" | "workspace_mismatch" | "insufficient_scope" | "plan_required" | "workspace_read_only" | "forbidden" | "ip_not_allowed" | "not_found" | "method_not_allowed" | "key_limit_reached" | "idempotency_conflict" | "name_taken" | "validation_failed" | "expiration_immutable" | "rate_limit_exceeded" | "too_many_attempts" | "internal_error";
 
 export type Scope = "time_entries:read" | "time_entries:write" | "employees:read" | "reports:read" | "projects:read" | "projects:write";
 
@@ -85,7 +85,38 @@ replaces: string | null,
 /**
  * The live key made to replace this one, while there is one.
  */
-replacedBy: string | null, };
+replacedBy: string | null, 
+/**
+ * The addresses and CIDR ranges requests with the key may come from; empty allows
+ * any address. Others are refused with `ip_not_allowed`.
+ */
+allowedIps: Array<string>, 
+/**
+ * The server's plan to revoke the key once it has been silent, while there is one.
+ */
+revokePlan: RevokePlan | null, 
+/**
+ * Set when a secret scanner reported the key found in public; the key was disabled
+ * at that moment.
+ */
+leak: LeakMark | null, };
+
+export type RevokePlan = { silentSeconds: number, scheduledAt: string, 
+/**
+ * The earliest moment the plan can run, if no request comes before it: the later of
+ * the last request and the plan's making, plus `silentSeconds`.
+ */
+revokesAt: string, };
+
+export type LeakMark = { reportedAt: string, 
+/**
+ * Where the key was found, as the report gave it.
+ */
+url: string | null, 
+/**
+ * What kind of place it was found in, e.g. `content` or `commit`.
+ */
+source: string | null, };
 
 export type KeyCreator = { id: string, name: string, 
 /**
@@ -148,7 +179,7 @@ export type AuditChange = { from: unknown, to: unknown, };
 
 export type ActorKind = "user" | "admin_cli" | "server";
 
-export type AuditAction = "created" | "renamed" | "scopes_changed" | "rate_limit_changed" | "allowed_ips_changed" | "disabled" | "enabled" | "revoked" | "revoke_scheduled" | "revoked_when_silent" | "expired" | "creator_removed" | "creator_restored" | "member_added" | "role_changed" | "member_removed" | "leak_reported";
+export type AuditAction = "created" | "renamed" | "scopes_changed" | "rate_limit_changed" | "allowed_ips_changed" | "disabled" | "enabled" | "revoked" | "revoke_scheduled" | "revoke_cancelled" | "revoked_when_silent" | "expired" | "creator_removed" | "creator_restored" | "member_added" | "role_changed" | "member_removed" | "leak_reported";
 
 export type AppErrorCode = "signed_out" | "unreachable" | "unencrypted" | "no_keychain" | "no_clipboard" | "validation" | "plan_required" | "forbidden" | "key_limit_reached" | "read_only" | "not_found" | "other";
 
@@ -334,7 +365,16 @@ export type Limits = { nameChars: Bounds, keysPerWorkspace: number, rateLimitMax
 
 export type Bounds = { min: number, max: number, };
 
-export type UpdateKeyRequest = { name?: string, scopes?: Array<Scope>, rateLimit?: RateLimit, enabled?: boolean, };
+export type UpdateKeyRequest = { name?: string, scopes?: Array<Scope>, rateLimit?: RateLimit, enabled?: boolean, 
+/**
+ * Replaces the allowlist; `[]` allows any address again.
+ */
+allowedIps?: Array<string>, 
+/**
+ * Plans the key's revocation once it has been silent this many seconds (3600 to
+ * 604800); `null` cancels the plan. Left out, the plan stays as it is.
+ */
+revokeWhenSilentSeconds?: number | null, };
 
 export type RotationReason = "scheduled" | "incident";
 

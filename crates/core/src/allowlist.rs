@@ -81,6 +81,15 @@ fn parse_range(raw: &str) -> Result<IpNet, String> {
             "\"{entry}\" is not an IP address or range. Write an address such as 203.0.113.7, or a range such as 203.0.113.0/24 or 2001:db8::/32."
         )
     })?;
+    // `::ffff:203.0.113.0/120` is the IPv4 range written the IPv6 way; clients are compared in
+    // their IPv4 form, so the range is kept in that form too, or it would never match.
+    let range = match range {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 && v6.addr().to_ipv4_mapped().is_some() => {
+            let v4 = v6.addr().to_ipv4_mapped().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+            ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).map(IpNet::V4).unwrap_or(range)
+        }
+        other => other,
+    };
     if range.trunc() != range {
         return Err(format!(
             "{entry} has bits set past its /{prefix} prefix. Write {network}/{prefix} for the whole network, or {addr} for the one address.",
@@ -122,6 +131,9 @@ mod tests {
         let list = AllowedIps::parse(&["203.0.113.0/24"]).unwrap();
         assert!(list.allows(ip("::ffff:203.0.113.7")));
         assert_eq!(AllowedIps::parse(&["::ffff:203.0.113.7"]).unwrap().to_vec(), ["203.0.113.7"]);
+        let mapped_range = AllowedIps::parse(&["::ffff:203.0.113.0/120"]).unwrap();
+        assert_eq!(mapped_range.to_vec(), ["203.0.113.0/24"]);
+        assert!(mapped_range.allows(ip("203.0.113.7")) && mapped_range.allows(ip("::ffff:203.0.113.8")));
     }
 
     #[test]

@@ -147,16 +147,21 @@ async fn flusher(state: AppState, mut stopped: watch::Receiver<bool>) {
         } else {
             state.usage.flush_counts(&state.store).await
         };
-        if let Err(e) = flushed {
-            tracing::warn!(error = %e, "could not write key usage; will retry");
-        }
         let now = state.clock.now_ms();
-        // Right after this node's usage is written; other nodes write theirs within two ticks.
-        let grace = i64::try_from(state.config.flush_interval.as_millis() * 2).unwrap_or(i64::MAX);
-        match state.store.revoke_silent_keys(now, grace).await {
-            Ok(0) => {}
-            Ok(_) => state.forget(Affects::Keys),
-            Err(e) => tracing::warn!(error = %e, "could not revoke keys planned to be revoked once silent"),
+        match flushed {
+            // Not while this node holds requests it could not write: one of them may be the
+            // request that breaks a key's silence.
+            Err(e) => tracing::warn!(error = %e, "could not write key usage; will retry"),
+            Ok(_) => {
+                // Right after this node's usage is written; other nodes write theirs within
+                // two ticks.
+                let grace = i64::try_from(state.config.flush_interval.as_millis() * 2).unwrap_or(i64::MAX);
+                match state.store.revoke_silent_keys(now, grace).await {
+                    Ok(0) => {}
+                    Ok(_) => state.forget(Affects::Keys),
+                    Err(e) => tracing::warn!(error = %e, "could not revoke keys planned to be revoked once silent"),
+                }
+            }
         }
         if now - last_purge > 60_000 {
             last_purge = now;

@@ -223,18 +223,17 @@ fn unusable(key: &KeyAuthRow, why: Unusable, ip: Option<IpAddr>) -> ApiError {
             "This workspace's plan does not include API access. Move to the Team or Business plan to use API keys."
                 .to_owned(),
         ),
+        // The message names the address seen, never the allowed ranges: whoever holds a leaked
+        // key would learn where to call from. Admins see the ranges on the key's page.
         Unusable::IpNotAllowed => (
             ErrorCode::IpNotAllowed,
             match ip {
                 Some(ip) => format!(
-                    "The key \"{name}\" (…{hint}) only accepts requests from {}, and this one came from {}. Call from an allowed address, or add {} to the key's allowed addresses in Keydeck.",
-                    key.allowed_ips.to_vec().join(", "),
-                    ip.to_canonical(),
-                    ip.to_canonical()
+                    "The key \"{name}\" (…{hint}) does not accept requests from {ip}, the address this one came from. Call from one of the key's allowed addresses, or ask an admin of the workspace to add {ip} to them in Keydeck.",
+                    ip = ip.to_canonical(),
                 ),
                 None => format!(
-                    "The key \"{name}\" (…{hint}) only accepts requests from {}, and the server could not tell where this one came from. Ask whoever runs the server to check its proxy setting (--client-ip-header).",
-                    key.allowed_ips.to_vec().join(", ")
+                    "The key \"{name}\" (…{hint}) only accepts requests from its allowed addresses, and the server could not tell where this one came from. Ask whoever runs the server to check its proxy setting (--client-ip-header)."
                 ),
             },
         ),

@@ -645,7 +645,8 @@ impl Store {
         let now = audit.at;
         let mut tx = self.begin_write("workspace", workspace_id).await?;
         let changed = sqlx::query(
-            "UPDATE api_keys SET revoked_at = $1 WHERE workspace_id = $2 AND id = $3 AND revoked_at IS NULL",
+            "UPDATE api_keys SET revoked_at = $1, revoke_scheduled_at = NULL, revoke_when_silent_secs = NULL
+             WHERE workspace_id = $2 AND id = $3 AND revoked_at IS NULL",
         )
         .bind(now)
         .bind(workspace_id)
@@ -693,11 +694,26 @@ impl Store {
             let mut tx = self.begin_write("workspace", &workspace_id).await?;
             let row = sqlx::query(&format!("{PLAN} AND id = $1")).bind(&key_id).fetch_optional(&mut *tx).await?;
             let Some(plan) = row.as_ref().and_then(plan_of) else { continue };
-            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(now)
-                .bind(&key_id)
-                .execute(&mut *tx)
-                .await?;
+            // The due condition again, in the UPDATE itself: usage is written under another
+            // lock than the workspace's, and on PostgreSQL an UPDATE checks its WHERE against
+            // the row as the latest committed write left it.
+            let deadline = now - grace;
+            let changed = sqlx::query(
+                "UPDATE api_keys SET revoked_at = $1, revoke_scheduled_at = NULL, revoke_when_silent_secs = NULL
+                 WHERE id = $2 AND revoked_at IS NULL AND revoke_scheduled_at IS NOT NULL
+                   AND revoke_scheduled_at + revoke_when_silent_secs * 1000 <= $3
+                   AND (last_used_at IS NULL OR last_used_at + revoke_when_silent_secs * 1000 <= $4)",
+            )
+            .bind(now)
+            .bind(&key_id)
+            .bind(deadline)
+            .bind(deadline)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 0 {
+                continue;
+            }
             let silent_since = plan.last_used_at.unwrap_or(0).max(plan.scheduled_at);
             let changes = Changes::default().field("revokedAt", Option::<()>::None, to_time(now)).field(
                 "silentSince",

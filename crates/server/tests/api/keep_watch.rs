@@ -73,14 +73,14 @@ async fn an_allowlist_lets_its_ranges_in_and_names_the_address_it_refuses() {
         let (status, body) = me_from(&w, &secret, refused).await;
         assert_error(status, &body, 403, "ip_not_allowed");
         let message = body["message"].as_str().unwrap();
-        assert!(message.contains(&format!("this one came from {refused}.")), "{message}");
-        assert!(message.contains("203.0.113.0/24, 2001:db8:1::/48"), "{message}");
+        assert!(message.contains(&format!("does not accept requests from {refused}, the address")), "{message}");
+        assert!(!message.contains("203.0.113.0") && !message.contains("2001:db8:1::"), "no range told: {message}");
     }
     // Every route is behind the same check, not only /me.
     let projects = w.ts.with_key(Method::GET, "/projects", &secret, &w.ws, None).await;
     let (status, body) = json_of(projects).await;
     assert_error(status, &body, 403, "ip_not_allowed");
-    assert!(body["message"].as_str().unwrap().contains("came from 127.0.0.1"), "no header: the peer itself");
+    assert!(body["message"].as_str().unwrap().contains("requests from 127.0.0.1,"), "no header: the peer itself");
 
     // The refusal is the key's latest, for the app to explain.
     eventually(Duration::from_secs(3), || async { card(&w, &id).await["lastRefusal"]["error"] == "ip_not_allowed" })
@@ -224,4 +224,31 @@ async fn on_two_nodes_a_planned_revocation_runs_once() {
         assert_eq!(runs, 1, "{id}");
     }
     second.stop().await;
+}
+
+/// Two stores on one database look for due plans at the same moment, over and over: each due
+/// key is revoked by exactly one of them, with one entry in the log.
+#[tokio::test]
+async fn revokers_racing_on_one_database_revoke_each_key_once() {
+    let w = World::new().await;
+    let one = keydeck_server::store::Store::open(&w.ts.db).await.unwrap();
+    let other = keydeck_server::store::Store::open(&w.ts.db).await.unwrap();
+    for round in 0..3 {
+        let mut keys = Vec::new();
+        for n in 0..4 {
+            let (id, _) = w.ts.new_key(&w.admin, &w.ws, key_body(&format!("Race {round}-{n}"))).await;
+            assert_eq!(patch(&w, &id, json!({"revokeWhenSilentSeconds": 3_600})).await.0, StatusCode::OK);
+            keys.push(id);
+        }
+        // Due for the racers, not yet for the server's own flusher (whose clock is not moved).
+        let later = w.ts.clock.now_ms() + 3_700_000;
+        let (a, b) = tokio::join!(one.revoke_silent_keys(later, 0), other.revoke_silent_keys(later, 0));
+        assert_eq!(a.unwrap() + b.unwrap(), keys.len(), "round {round}");
+        for id in &keys {
+            let runs = key_history(&w, id).await.iter().filter(|e| e["action"] == "revoked_when_silent").count();
+            assert_eq!(runs, 1, "round {round}, {id}");
+        }
+    }
+    one.close().await;
+    other.close().await;
 }

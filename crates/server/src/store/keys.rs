@@ -669,52 +669,54 @@ impl Store {
     /// Revokes every key whose plan to "revoke it once silent" has come due by `now`, plus
     /// `grace`: the time within which every node writes the requests it answered, so a request
     /// made just before the deadline on another node still counts. Each revocation is checked
-    /// again under the workspace's write lock, so on several nodes it runs once, and a request
-    /// or a cancellation that came meanwhile wins. Returns how many keys it revoked.
+    /// again by its own write, so on several nodes it runs once, and a request or a
+    /// cancellation that came meanwhile wins. Returns how many keys it revoked.
     pub async fn revoke_silent_keys(&self, now: i64, grace: i64) -> StoreResult<usize> {
-        const PLAN: &str = "SELECT id, workspace_id, last_used_at, revoke_scheduled_at, revoke_when_silent_secs
-            FROM api_keys WHERE revoke_scheduled_at IS NOT NULL AND revoked_at IS NULL";
-        let plan_of = |r: &sqlx::any::AnyRow| {
-            let plan = SilencePlan {
-                silent_ms: r.get::<Option<i64>, _>("revoke_when_silent_secs")? * 1000,
-                scheduled_at: r.get::<Option<i64>, _>("revoke_scheduled_at")?,
-                last_used_at: r.get("last_used_at"),
-            };
-            (plan.due_at() + grace <= now).then_some(plan)
-        };
-        let due: Vec<(String, String)> = sqlx::query(PLAN)
+        // The one statement of when a plan is due (`SilencePlan::due_at` shows the same date on
+        // the card): no request, and no plan change, since `deadline`. Bound as $1 and $2.
+        const DUE: &str = "revoked_at IS NULL AND revoke_scheduled_at IS NOT NULL
+            AND revoke_scheduled_at + revoke_when_silent_secs * 1000 <= $1
+            AND (last_used_at IS NULL OR last_used_at + revoke_when_silent_secs * 1000 <= $2)";
+        let deadline = now - grace;
+        let due: Vec<(String, String)> = sqlx::query(&format!("SELECT id, workspace_id FROM api_keys WHERE {DUE}"))
+            .bind(deadline)
+            .bind(deadline)
             .fetch_all(&self.reader)
             .await?
             .iter()
-            .filter(|r| plan_of(r).is_some())
             .map(|r| (r.get("id"), r.get("workspace_id")))
             .collect();
         let mut revoked = 0;
         for (key_id, workspace_id) in due {
             let mut tx = self.begin_write("workspace", &workspace_id).await?;
-            let row = sqlx::query(&format!("{PLAN} AND id = $1")).bind(&key_id).fetch_optional(&mut *tx).await?;
-            let Some(plan) = row.as_ref().and_then(plan_of) else { continue };
-            // The due condition again, in the UPDATE itself: usage is written under another
-            // lock than the workspace's, and on PostgreSQL an UPDATE checks its WHERE against
-            // the row as the latest committed write left it.
-            let deadline = now - grace;
-            let changed = sqlx::query(
-                "UPDATE api_keys SET revoked_at = $1, revoke_scheduled_at = NULL, revoke_when_silent_secs = NULL
-                 WHERE id = $2 AND revoked_at IS NULL AND revoke_scheduled_at IS NOT NULL
-                   AND revoke_scheduled_at + revoke_when_silent_secs * 1000 <= $3
-                   AND (last_used_at IS NULL OR last_used_at + revoke_when_silent_secs * 1000 <= $4)",
-            )
+            let Some(before) = sqlx::query("SELECT last_used_at, revoke_scheduled_at FROM api_keys WHERE id = $1")
+                .bind(&key_id)
+                .fetch_optional(&mut *tx)
+                .await?
+            else {
+                continue;
+            };
+            // The due condition is checked again by the revoking write itself, under the
+            // workspace's lock: another node may have revoked the key, or a request or a
+            // cancellation may have come, since the list was read. Usage is written under
+            // another lock than the workspace's, and on PostgreSQL an UPDATE checks its WHERE
+            // against the row as the latest committed write left it.
+            let changed = sqlx::query(&format!(
+                "UPDATE api_keys SET revoked_at = $3, revoke_scheduled_at = NULL, revoke_when_silent_secs = NULL
+                 WHERE id = $4 AND {DUE}"
+            ))
+            .bind(deadline)
+            .bind(deadline)
             .bind(now)
             .bind(&key_id)
-            .bind(deadline)
-            .bind(deadline)
             .execute(&mut *tx)
             .await?
             .rows_affected();
             if changed == 0 {
                 continue;
             }
-            let silent_since = plan.last_used_at.unwrap_or(0).max(plan.scheduled_at);
+            let last_used = before.get::<Option<i64>, _>("last_used_at").unwrap_or(0);
+            let silent_since = last_used.max(before.get::<Option<i64>, _>("revoke_scheduled_at").unwrap_or(0));
             let changes = Changes::default().field("revokedAt", Option::<()>::None, to_time(now)).field(
                 "silentSince",
                 Option::<()>::None,

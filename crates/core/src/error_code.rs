@@ -17,6 +17,8 @@ pub enum ErrorCode {
     KeyOwnerRemoved,
     InvalidCredentials,
     InvalidSession,
+    /// A leak report without a valid signature from a key the operator configured.
+    InvalidSignature,
     WorkspaceMismatch,
     InsufficientScope,
     PlanRequired,
@@ -43,7 +45,7 @@ impl ErrorCode {
         match self {
             MissingWorkspaceId | BadRequest => 400,
             MissingApiKey | InvalidApiKey | KeyRevoked | KeyExpired | KeyDisabled | KeyOwnerRemoved
-            | InvalidCredentials | InvalidSession => 401,
+            | InvalidCredentials | InvalidSession | InvalidSignature => 401,
             WorkspaceMismatch | InsufficientScope | PlanRequired | WorkspaceReadOnly | Forbidden | IpNotAllowed => 403,
             NotFound => 404,
             MethodNotAllowed => 405,
@@ -67,6 +69,7 @@ impl ErrorCode {
             KeyOwnerRemoved => "key_owner_removed",
             InvalidCredentials => "invalid_credentials",
             InvalidSession => "invalid_session",
+            InvalidSignature => "invalid_signature",
             WorkspaceMismatch => "workspace_mismatch",
             InsufficientScope => "insufficient_scope",
             PlanRequired => "plan_required",

@@ -31,17 +31,33 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 format!("The body must be JSON, sent with Content-Type: application/json (it was \"{content_type}\")."),
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
-            BytesRejection::FailedToBufferBody(_) => ApiError::new(
-                ErrorCode::BadRequest,
-                format!(
-                    "The request body is larger than {} KiB. Send less data in one request.",
-                    MAX_BODY_BYTES / 1024
-                ),
-            ),
-            other => ApiError::new(ErrorCode::BadRequest, format!("The request body could not be read: {other}.")),
-        })?;
+        let ApiBytes(bytes) = ApiBytes::from_request(req, state).await?;
         parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// A body as bytes, whatever its type, for a handler that checks a signature over the exact
+/// bytes before it reads them. An oversized or broken body answers `bad_request`.
+#[derive(Debug)]
+pub struct ApiBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(req, state)
+            .await
+            .map_err(|e| match e {
+                BytesRejection::FailedToBufferBody(_) => ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!(
+                        "The request body is larger than {} KiB. Send less data in one request.",
+                        MAX_BODY_BYTES / 1024
+                    ),
+                ),
+                other => ApiError::new(ErrorCode::BadRequest, format!("The request body could not be read: {other}.")),
+            })
+            .map(ApiBytes)
     }
 }
 

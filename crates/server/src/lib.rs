@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod keycheck;
+pub mod leak_reports;
 pub mod leased;
 pub mod lockout;
 pub mod password;

@@ -43,6 +43,12 @@ enum Command {
         /// address.
         #[arg(long, env = "KEYDECK_CLIENT_IP_HEADER")]
         client_ip_header: Option<axum::http::HeaderName>,
+        /// A file with the public keys of the secret scanners whose leak reports to trust, as
+        /// GitHub publishes them at https://api.github.com/meta/public_keys/secret_scanning.
+        /// A key reported in a report signed by one of them is disabled at once. Default: none,
+        /// every report is refused.
+        #[arg(long, env = "KEYDECK_LEAK_REPORT_KEYS")]
+        leak_report_keys: Option<std::path::PathBuf>,
     },
     /// Change users, workspaces, members, plans and billing. Each command returns once every
     /// running server on the database has applied the change.
@@ -133,12 +139,18 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { db, listen, public_url, demo, client_ip_header } => {
+        Command::Serve { db, listen, public_url, demo, client_ip_header, leak_report_keys } => {
             keydeck_server::init_logging();
             let mut config = ServerConfig::new(DbLocation::parse(&db), listen);
             config.public_url = public_url;
             config.demo = demo;
             config.client_ip_header = client_ip_header;
+            if let Some(path) = leak_report_keys {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| anyhow::anyhow!("could not read the leak-report keys {}: {e}", path.display()))?;
+                config.leak_report_keys = keydeck_server::leak_reports::ReportKeys::from_published(&text)
+                    .map_err(|e| anyhow::anyhow!("the leak-report keys file {} {e}", path.display()))?;
+            }
             let server = keydeck_server::start(config, Clock::default()).await?;
             println!("Keydeck workspace server on {}", server.url());
             println!("API reference: {}/docs", server.url());

@@ -27,6 +27,9 @@ pub struct ServerConfig {
     /// behind a reverse proxy that sets it). `None`, the default, trusts no header: any
     /// client could write one.
     pub client_ip_header: Option<axum::http::HeaderName>,
+    /// The public keys whose signed leak reports (`POST /api/v1/leaks`) the server believes.
+    /// Empty, the default: every report is refused.
+    pub leak_report_keys: crate::leak_reports::ReportKeys,
     /// How often pending key usage is written.
     pub flush_interval: std::time::Duration,
     /// How often the recent-request log is written as well. The log of a busy key changes
@@ -49,6 +52,7 @@ impl ServerConfig {
             public_url: None,
             demo: false,
             client_ip_header: None,
+            leak_report_keys: crate::leak_reports::ReportKeys::default(),
             flush_interval: std::time::Duration::from_secs(1),
             log_interval: std::time::Duration::from_secs(5),
             watch_interval: std::time::Duration::from_millis(100),

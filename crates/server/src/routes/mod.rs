@@ -3,6 +3,7 @@
 
 mod docs;
 mod keys;
+mod leaks;
 mod resources;
 pub mod sessions;
 mod workspaces;
@@ -44,6 +45,7 @@ pub use workspaces::api_base_url;
         (name = "Workspaces", description = "The signed-in user's workspaces"),
         (name = "Keys", description = "Managing API keys (owners and admins, on Team and Business plans)"),
         (name = "API", description = "What an API key gives access to"),
+        (name = "Leak reports", description = "Where secret scanners report keys found in public"),
     ),
     components(schemas(keydeck_core::ErrorCode, keydeck_core::wire::FieldError))
 )]
@@ -134,6 +136,7 @@ fn routes_for_docs() -> OpenApiRouter<AppState> {
         .merge(sessions::router())
         .merge(workspaces::router())
         .merge(keys::router())
+        .merge(leaks::router())
         .merge(resources::router())
 }
 
@@ -151,6 +154,7 @@ pub fn app(
         .merge(sessions::router())
         .merge(workspaces::router())
         .merge(keys::router())
+        .merge(leaks::router())
         .merge(keyed)
         .split_for_parts();
     document_the_key_check(&mut openapi);

@@ -176,6 +176,14 @@ const KEY_COLUMNS: &str = "k.id, k.workspace_id, k.name, k.prefix, k.hint, k.sco
     FROM api_keys k JOIN users u ON u.id = k.created_by
     LEFT JOIN memberships m ON m.workspace_id = k.workspace_id AND m.user_id = k.created_by";
 
+/// A leak report about one of the server's keys.
+#[derive(Debug, Clone)]
+pub struct LeakRecorded {
+    pub key_id: String,
+    /// The change generation, or `None` when the report repeated one already recorded.
+    pub generation: Option<i64>,
+}
+
 /// Everything needed to decide whether a request made with a key may proceed.
 #[derive(Debug, Clone)]
 pub struct KeyAuthRow {
@@ -732,6 +740,70 @@ impl Store {
             tracing::info!(workspace = %workspace_id, key = %key_id, "key revoked once silent, as planned");
         }
         Ok(revoked)
+    }
+
+    /// Records a secret scanner's report that the key with this SHA-256 was found in public:
+    /// disables it if it is live, marks it leaked (the first report's date, place and source
+    /// stay on the key; every report with a new place gets its own `leak_reported` entry), and
+    /// returns the change generation. `Ok(None)` when no key has this hash: not one of ours.
+    pub async fn report_leak(
+        &self,
+        secret_hash: &[u8; 32],
+        url: Option<&str>,
+        source: Option<&str>,
+        audit: &Audit,
+    ) -> StoreResult<Option<LeakRecorded>> {
+        let Some(found) = sqlx::query("SELECT id, workspace_id FROM api_keys WHERE secret_hash = $1")
+            .bind(&secret_hash[..])
+            .fetch_optional(&self.reader)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (key_id, workspace_id): (String, String) = (found.get("id"), found.get("workspace_id"));
+        let mut tx = self.begin_write("workspace", &workspace_id).await?;
+        let before = sqlx::query("SELECT enabled, revoked_at, leaked_at, leak_url FROM api_keys WHERE id = $1")
+            .bind(&key_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let live = before.get::<Option<i64>, _>("revoked_at").is_none();
+        let was_enabled = flag(&before, "enabled");
+        let first = before.get::<Option<i64>, _>("leaked_at").is_none();
+        // GitHub sends a report again when it finds the token again, in the same place or another.
+        if !first && before.get::<Option<String>, _>("leak_url").as_deref() == url && !(live && was_enabled) {
+            return Ok(Some(LeakRecorded { key_id, generation: None }));
+        }
+        sqlx::query(
+            "UPDATE api_keys SET enabled = CASE WHEN revoked_at IS NULL THEN 0 ELSE enabled END,
+                 leaked_at = COALESCE(leaked_at, $1),
+                 leak_url = CASE WHEN leaked_at IS NULL THEN $2 ELSE leak_url END,
+                 leak_source = CASE WHEN leaked_at IS NULL THEN $3 ELSE leak_source END
+             WHERE id = $4",
+        )
+        .bind(audit.at)
+        .bind(url.map(str::to_owned))
+        .bind(source.map(str::to_owned))
+        .bind(&key_id)
+        .execute(&mut *tx)
+        .await?;
+        let mut changes = Changes::default().field("leakUrl", Option::<()>::None, url).field(
+            "leakSource",
+            Option::<()>::None,
+            source,
+        );
+        if live && was_enabled {
+            changes = changes.field("enabled", true, false);
+        }
+        if first {
+            changes = changes.field("leakedAt", Option::<()>::None, to_time(audit.at));
+        }
+        let subject = Subject { key_id: Some(&key_id), user_id: None };
+        audit::record(&mut tx, &workspace_id, audit, AuditAction::LeakReported, subject, changes).await?;
+        let generation = bump_generation(&mut tx, Affects::Keys).await?;
+        tx.commit().await?;
+        self.count_writes(3);
+        tracing::warn!(workspace = %workspace_id, key = %key_id, "key reported leaked; disabled");
+        Ok(Some(LeakRecorded { key_id, generation: Some(generation) }))
     }
 
     /// The key with this SHA-256, revoked or not, with what authentication needs.

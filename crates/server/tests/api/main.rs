@@ -7,6 +7,7 @@ mod admin_cli;
 mod audit;
 mod keep_watch;
 mod keys;
+mod leaks;
 mod nodes;
 mod openapi;
 mod robustness;

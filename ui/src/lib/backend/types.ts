@@ -1,7 +1,7 @@
 // Generated from crates/core by `make bindings`: do not edit by hand.
 /* eslint-disable */
 
-export type ErrorCode = "missing_workspace_id" | "bad_request" | "missing_api_key" | "invalid_api_key" | "key_revoked" | "key_expired" | "key_disabled" | "key_owner_removed" | "invalid_credentials" | "invalid_session" | "workspace_mismatch" | "insufficient_scope" | "plan_required" | "workspace_read_only" | "forbidden" | "ip_not_allowed" | "not_found" | "method_not_allowed" | "key_limit_reached" | "idempotency_conflict" | "name_taken" | "validation_failed" | "expiration_immutable" | "rate_limit_exceeded" | "too_many_attempts" | "internal_error";
+export type ErrorCode = "missing_workspace_id" | "bad_request" | "missing_api_key" | "invalid_api_key" | "key_revoked" | "key_expired" | "key_disabled" | "key_owner_removed" | "invalid_credentials" | "invalid_session" | "invalid_signature" | "workspace_mismatch" | "insufficient_scope" | "plan_required" | "workspace_read_only" | "forbidden" | "ip_not_allowed" | "not_found" | "method_not_allowed" | "key_limit_reached" | "idempotency_conflict" | "name_taken" | "validation_failed" | "expiration_immutable" | "rate_limit_exceeded" | "too_many_attempts" | "internal_error";
 
 export type Scope = "time_entries:read" | "time_entries:write" | "employees:read" | "reports:read" | "projects:read" | "projects:write";
 

@@ -141,4 +141,28 @@ describe("a key's detail", () => {
     await fireEvent.click(screen.getByTestId("incident-open"));
     expect(app.screen).toEqual({ name: "incident", keyId: "k1" });
   });
+
+  it("says where a scanner found a leaked key, and leads to the leaked-key steps", async () => {
+    const leak = {
+      reportedAt: "2026-12-02T09:30:00Z",
+      url: "https://github.com/octocat/hello/blob/abc123/.env",
+      source: "content",
+    };
+    const { app } = await openDetail(
+      detail({ key: view({ id: "k1", name: "Zapier", enabled: false, status: "disabled", leak }) }),
+    );
+    const banner = screen.getByTestId("key-leaked");
+    expect(banner).toHaveTextContent(
+      "A secret scanner reported this key as found in public on Dec 2, 2026, at https://github.com/octocat/hello/blob/abc123/.env.",
+    );
+    expect(screen.getByTestId("marker-leaked")).toHaveTextContent("Reported leaked");
+    await fireEvent.click(screen.getByTestId("leak-respond"));
+    expect(app.screen).toEqual({ name: "incident", keyId: "k1" });
+  });
+
+  it("marks no leak on a key nobody reported", async () => {
+    await openDetail();
+    expect(screen.queryByTestId("key-leaked")).toBeNull();
+    expect(screen.queryByTestId("marker-leaked")).toBeNull();
+  });
 });

@@ -7,7 +7,6 @@ use axum::http::HeaderMap;
 use keydeck_core::ErrorCode;
 use keydeck_core::key::{check, sha256_of};
 use keydeck_core::wire::ErrorBody;
-use sha2::{Digest, Sha256};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -15,7 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiBytes, ClientIp, parse_json};
 use crate::leak_reports::{KEY_ID_HEADER, LeakReport, LeakVerdict, SIGNATURE_HEADER, bounded};
 use crate::state::AppState;
-use crate::store::{Affects, Audit};
+use crate::store::{Affects, Audit, LeakOutcome};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(report_leaks))
@@ -57,20 +56,21 @@ async fn report_leaks(
     let mut latest = None;
     let mut verdicts = Vec::with_capacity(reports.len());
     for report in &reports {
-        let ours = if check(&report.token).is_ok() {
+        let hash = sha256_of(&report.token);
+        let outcome = if check(&report.token).is_ok() {
             let url = report.url.as_deref().map(bounded);
             let source = report.source.as_deref().map(bounded);
-            state.store.report_leak(&sha256_of(&report.token), url, source, &audit).await?
+            state.store.report_leak(&hash, url, source, &audit).await?
         } else {
-            None
+            LeakOutcome::NotOurs
         };
-        if let Some(generation) = ours.as_ref().and_then(|o| o.generation) {
+        if let LeakOutcome::Recorded(generation) = outcome {
             latest = latest.max(Some(generation));
         }
         verdicts.push(LeakVerdict {
-            token_hash: hex(&Sha256::digest(report.token.as_bytes())),
+            token_hash: hex(&hash),
             token_type: report.token_type.clone(),
-            label: if ours.is_some() { "true_positive" } else { "false_positive" }.to_owned(),
+            label: if outcome == LeakOutcome::NotOurs { "false_positive" } else { "true_positive" }.to_owned(),
         });
     }
     tracing::info!(signed_by, matches = reports.len(), "leak report received");

@@ -86,6 +86,24 @@ pub(super) async fn record(
     Ok(())
 }
 
+/// Whether the log already holds a `leak_reported` entry for this key naming this place.
+pub(super) async fn leak_place_recorded(
+    tx: &mut sqlx::AnyConnection,
+    key_id: &str,
+    url: Option<&str>,
+) -> StoreResult<bool> {
+    let entries: Vec<String> = sqlx::query_scalar("SELECT changes FROM audit_log WHERE key_id = $1 AND action = $2")
+        .bind(key_id)
+        .bind(text(AuditAction::LeakReported))
+        .fetch_all(tx)
+        .await?;
+    let place = serde_json::to_value(url).unwrap_or_default();
+    Ok(entries.iter().any(|changes| {
+        serde_json::from_str::<BTreeMap<String, AuditChange>>(changes)
+            .is_ok_and(|c| c.get("leakUrl").is_some_and(|change| change.to == place))
+    }))
+}
+
 /// A unit enum as the string it serializes to.
 fn text(value: impl Serialize) -> String {
     match serde_json::to_value(value) {

@@ -176,12 +176,15 @@ const KEY_COLUMNS: &str = "k.id, k.workspace_id, k.name, k.prefix, k.hint, k.sco
     FROM api_keys k JOIN users u ON u.id = k.created_by
     LEFT JOIN memberships m ON m.workspace_id = k.workspace_id AND m.user_id = k.created_by";
 
-/// A leak report about one of the server's keys.
-#[derive(Debug, Clone)]
-pub struct LeakRecorded {
-    pub key_id: String,
-    /// The change generation, or `None` when the report repeated one already recorded.
-    pub generation: Option<i64>,
+/// What a leak report about one token came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeakOutcome {
+    /// No key of this server has that hash.
+    NotOurs,
+    /// One of the server's keys, reported before at the same place, and already not usable.
+    Repeat,
+    /// One of the server's keys: recorded (and disabled if it was live), at this change generation.
+    Recorded(i64),
 }
 
 /// Everything needed to decide whether a request made with a key may proceed.
@@ -752,17 +755,17 @@ impl Store {
         url: Option<&str>,
         source: Option<&str>,
         audit: &Audit,
-    ) -> StoreResult<Option<LeakRecorded>> {
+    ) -> StoreResult<LeakOutcome> {
         let Some(found) = sqlx::query("SELECT id, workspace_id FROM api_keys WHERE secret_hash = $1")
             .bind(&secret_hash[..])
             .fetch_optional(&self.reader)
             .await?
         else {
-            return Ok(None);
+            return Ok(LeakOutcome::NotOurs);
         };
         let (key_id, workspace_id): (String, String) = (found.get("id"), found.get("workspace_id"));
         let mut tx = self.begin_write("workspace", &workspace_id).await?;
-        let before = sqlx::query("SELECT enabled, revoked_at, leaked_at, leak_url FROM api_keys WHERE id = $1")
+        let before = sqlx::query("SELECT enabled, revoked_at, leaked_at FROM api_keys WHERE id = $1")
             .bind(&key_id)
             .fetch_one(&mut *tx)
             .await?;
@@ -770,8 +773,10 @@ impl Store {
         let was_enabled = flag(&before, "enabled");
         let first = before.get::<Option<i64>, _>("leaked_at").is_none();
         // GitHub sends a report again when it finds the token again, in the same place or another.
-        if !first && before.get::<Option<String>, _>("leak_url").as_deref() == url && !(live && was_enabled) {
-            return Ok(Some(LeakRecorded { key_id, generation: None }));
+        // A place already in the log adds nothing, unless the key was made usable again since.
+        let changes_the_key = first || (live && was_enabled);
+        if !changes_the_key && audit::leak_place_recorded(&mut tx, &key_id, url).await? {
+            return Ok(LeakOutcome::Repeat);
         }
         sqlx::query(
             "UPDATE api_keys SET enabled = CASE WHEN revoked_at IS NULL THEN 0 ELSE enabled END,
@@ -803,7 +808,7 @@ impl Store {
         tx.commit().await?;
         self.count_writes(3);
         tracing::warn!(workspace = %workspace_id, key = %key_id, "key reported leaked; disabled");
-        Ok(Some(LeakRecorded { key_id, generation: Some(generation) }))
+        Ok(LeakOutcome::Recorded(generation))
     }
 
     /// The key with this SHA-256, revoked or not, with what authentication needs.

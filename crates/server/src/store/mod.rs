@@ -39,7 +39,7 @@ use sqlx::{Any, AnyPool, Arguments, Executor};
 pub use accounts::{Membership, WorkspaceRow};
 pub use audit::{Audit, Changes, Subject};
 pub use keys::{
-    IdempotencyRecord, KeyAuthRow, KeyChangeRefusal, KeyInsertError, KeyRow, LeakRecorded, NewKeyRow, RenameRefusal,
+    IdempotencyRecord, KeyAuthRow, KeyChangeRefusal, KeyInsertError, KeyRow, LeakOutcome, NewKeyRow, RenameRefusal,
 };
 pub use processes::{ALIVE_MS, Affects, Generations};
 pub use resources::TimeEntryFilter;

@@ -127,6 +127,51 @@ async fn a_signed_report_disables_the_key_at_once_and_marks_where_it_was_found()
     assert_eq!(entries[0]["changes"].get("enabled"), None, "it was disabled already");
     let (_, card) = w.ts.send(Method::GET, &format!("{}/{leaked_id}", w.keys_path()), Some(&w.owner), None).await;
     assert_eq!(card["leak"]["url"], json!(url));
+    // The second place, reported again, is not new either.
+    let (status, _) = post(&w.ts.url, &again, Some(KEY_ID), Some(&signature_of(&scanner, again.as_bytes()))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(leak_entries(&w, &leaked_id).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_report_without_a_place_is_recorded_and_a_key_enabled_again_is_disabled_again() {
+    let scanner = signing_key();
+    let w = trusting(&scanner).await;
+    let (id, secret) = w.ts.new_key(&w.admin, &w.ws, key_body("Zapier")).await;
+    // `url` and `source` are optional in GitHub's format: stored as NULL on both engines.
+    let body = json!([{"token": secret, "type": "keydeck_api_key"}]).to_string();
+    let signature = signature_of(&scanner, body.as_bytes());
+    let (status, verdicts) = post(&w.ts.url, &body, Some(KEY_ID), Some(&signature)).await;
+    assert_eq!(status, StatusCode::OK, "{verdicts}");
+    assert_eq!(verdicts[0]["label"], json!("true_positive"));
+    assert_error_of(w.ts.me(&secret, &w.ws).await, "key_disabled");
+    let card_path = format!("{}/{id}", w.keys_path());
+    let (_, card) = w.ts.send(Method::GET, &card_path, Some(&w.owner), None).await;
+    assert!(card["leak"]["reportedAt"].is_string(), "{card}");
+    assert_eq!(card["leak"]["url"], Value::Null, "{card}");
+    assert_eq!(card["leak"]["source"], Value::Null, "{card}");
+    let entries = leak_entries(&w, &id).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["changes"]["leakUrl"], json!({"from": null, "to": null}));
+    assert_eq!(post(&w.ts.url, &body, Some(KEY_ID), Some(&signature)).await.0, StatusCode::OK);
+    assert_eq!(leak_entries(&w, &id).await.len(), 1, "the same report again adds nothing");
+
+    // An owner who decides the report was wrong can enable the key again; the mark stays, and
+    // the same report arriving again disables it again, with an entry saying so.
+    let (status, enabled) = w.ts.send(Method::PATCH, &card_path, Some(&w.owner), Some(json!({"enabled": true}))).await;
+    assert_eq!(status, StatusCode::OK, "{enabled}");
+    assert!(enabled["leak"]["reportedAt"].is_string(), "{enabled}");
+    assert_eq!(w.ts.me(&secret, &w.ws).await.0, StatusCode::OK);
+    assert_eq!(post(&w.ts.url, &body, Some(KEY_ID), Some(&signature)).await.0, StatusCode::OK);
+    assert_error_of(w.ts.me(&secret, &w.ws).await, "key_disabled");
+    let entries = leak_entries(&w, &id).await;
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(entries[0]["changes"]["enabled"], json!({"from": true, "to": false}));
+    assert_eq!(entries[0]["changes"].get("leakedAt"), None, "the first report's time stays");
+}
+
+fn assert_error_of((status, body): (StatusCode, Value), code: &str) {
+    assert_error(status, &body, 401, code);
 }
 
 #[tokio::test]

@@ -380,6 +380,10 @@ wire! {
         pub user_id: Option<String>,
         /// The fields that changed.
         pub changes: std::collections::BTreeMap<String, AuditChange>,
+        /// The key's name when the entry was written (after the change, for `renamed`).
+        pub key_name: Option<String>,
+        /// The member's name when the entry was written, for member actions.
+        pub user_name: Option<String>,
     }
 
     /// `GET /workspaces/{ws}/audit`: newest first.

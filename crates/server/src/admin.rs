@@ -9,7 +9,7 @@ use keydeck_core::wire::{BillingStatus, Plan, Role, UserInfo};
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::store::{Audit, Store, StoreError};
+use crate::store::{Audit, AuditFilter, Store, StoreError};
 
 /// How long an admin change waits, at most, for running servers to apply it.
 pub const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(2);
@@ -145,7 +145,7 @@ pub async fn set_billing(
 /// `<time>  <who> [from <address>]  <action>  [key <id>] [member <id>]  <field>: <from> -> <to>; ...`.
 pub async fn audit_lines(store: &Store, workspace_id: &str, limit: u32) -> Result<Vec<String>, AdminError> {
     store.workspace(workspace_id).await?;
-    let (entries, _) = store.audit_log(workspace_id, None, limit.clamp(1, 10_000)).await?;
+    let (entries, _) = store.audit_log(workspace_id, None, limit.clamp(1, 10_000), &AuditFilter::default()).await?;
     Ok(entries
         .iter()
         .map(|e| {

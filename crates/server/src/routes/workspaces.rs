@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use keydeck_core::ErrorCode;
-use keydeck_core::wire::{AuditPage, ErrorBody, Role, WorkspaceList};
+use keydeck_core::wire::{ActorKind, AuditAction, AuditPage, ErrorBody, Role, WorkspaceList};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -12,7 +12,7 @@ use crate::auth::{Session, member, summary};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, ApiQuery, ClientIp, number_param, unknown_params};
 use crate::state::AppState;
-use crate::store::{Affects, Audit};
+use crate::store::{ActorFilter, Affects, Audit, AuditFilter};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_workspaces)).routes(routes!(remove_member)).routes(routes!(audit_log))
@@ -80,11 +80,15 @@ async fn remove_member(
 
 /// The workspace's audit log, newest first: every change to a key or a membership, who made it,
 /// when and from where. Owners and admins only. Page with `before`: the `nextBefore` of the
-/// page before; pages stay the same while new entries arrive.
+/// page before; pages stay the same while new entries arrive. `key`, `actor` and `action` narrow
+/// the log to some keys, one actor and some actions, with paging that works the same.
 #[utoipa::path(get, path = "/api/v1/workspaces/{ws}/audit", tag = "Workspaces", security(("session" = [])),
     params(("ws" = String, Path, description = "Workspace ID"),
            ("before" = Option<String>, Query, description = "Only entries older than this entry id"),
-           ("limit" = Option<u32>, Query, description = "1 to 200, default 50")),
+           ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
+           ("key" = Option<String>, Query, description = "Only entries about these keys: key ids, comma-separated, at most 20"),
+           ("actor" = Option<String>, Query, description = "Only changes by this user id, or by `admin_cli` or `server`"),
+           ("action" = Option<String>, Query, description = "Only these actions, comma-separated (`created`, `revoked`, ...)")),
     responses(
         (status = 200, body = AuditPage),
         (status = 401, description = "`invalid_session`", body = ErrorBody),
@@ -105,7 +109,7 @@ async fn audit_log(
             "Only owners and admins see the workspace's audit log. Ask one of them.",
         ));
     }
-    unknown_params(&query, &["before", "limit"])?;
+    unknown_params(&query, &["before", "limit", "key", "actor", "action"])?;
     let limit = number_param(query.get("limit").map(String::as_str), "limit", 1..=200, 50)?;
     let before = match query.get("before") {
         None => None,
@@ -113,6 +117,39 @@ async fn audit_log(
             ApiError::field("before", "Use the nextBefore of the page before (an entry id, a whole number).")
         })?),
     };
-    let (entries, next_before) = state.store.audit_log(&ws, before, limit).await?;
+    let filter = audit_filter(&query)?;
+    let (entries, next_before) = state.store.audit_log(&ws, before, limit, &filter).await?;
     Ok(Json(AuditPage { entries, next_before }))
+}
+
+/// At most this many keys in one `key` filter (a key's page asks for the key and the keys it
+/// replaced or was replaced by).
+const MAX_FILTER_KEYS: usize = 20;
+
+fn audit_filter(query: &std::collections::HashMap<String, String>) -> ApiResult<AuditFilter> {
+    let list = |name: &str| -> Vec<&str> {
+        query.get(name).map(|raw| raw.split(',').map(str::trim).filter(|s| !s.is_empty()).collect()).unwrap_or_default()
+    };
+    let key_ids: Vec<String> = list("key").into_iter().map(str::to_owned).collect();
+    if key_ids.len() > MAX_FILTER_KEYS {
+        return Err(ApiError::field("key", &format!("Ask for at most {MAX_FILTER_KEYS} keys at once.")));
+    }
+    let actor = match query.get("actor").map(|raw| raw.trim()) {
+        None | Some("") => None,
+        Some("admin_cli") => Some(ActorFilter::Kind(ActorKind::AdminCli)),
+        Some("server") => Some(ActorFilter::Kind(ActorKind::Server)),
+        Some(user) => Some(ActorFilter::User(user.to_owned())),
+    };
+    let actions = list("action")
+        .into_iter()
+        .map(|name| {
+            serde_json::from_value::<AuditAction>(serde_json::Value::String(name.to_owned())).map_err(|_| {
+                ApiError::field(
+                    "action",
+                    &format!("`{name}` is not an action of the log. Use the names entries carry, such as created, revoked, leak_reported."),
+                )
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(AuditFilter { key_ids, actor, actions })
 }

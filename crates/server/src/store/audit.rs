@@ -9,7 +9,7 @@ use keydeck_core::wire::{ActorKind, AuditAction, AuditActor, AuditChange, AuditE
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{Store, StoreResult, to_time};
+use super::{Statement, Store, StoreResult, to_time};
 
 /// Who made a change, when, and from which address: given to every change the log records.
 #[derive(Debug, Clone)]
@@ -36,6 +36,23 @@ impl Audit {
     pub fn server(at: i64) -> Audit {
         Audit { actor: AuditActor { kind: ActorKind::Server, id: None, name: None }, at, ip: None }
     }
+}
+
+/// Which entries a page of the log holds; the default is all of them.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Entries about any of these keys.
+    pub key_ids: Vec<String>,
+    pub actor: Option<ActorFilter>,
+    /// Entries of any of these actions.
+    pub actions: Vec<AuditAction>,
+}
+
+/// Whose changes: one user's, or all the admin command line's or the server's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActorFilter {
+    User(String),
+    Kind(ActorKind),
 }
 
 /// The fields a change set, with their values before and after.
@@ -68,8 +85,10 @@ pub(super) async fn record(
     changes: Changes,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO audit_log (workspace_id, at, actor_kind, actor_id, actor_name, ip, action, key_id, user_id, changes)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO audit_log (workspace_id, at, actor_kind, actor_id, actor_name, ip, action, key_id, user_id, changes,
+                                key_name, user_name)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                 (SELECT name FROM api_keys WHERE id = $8), (SELECT name FROM users WHERE id = $9))",
     )
     .bind(workspace_id.to_owned())
     .bind(audit.at)
@@ -192,17 +211,30 @@ impl Store {
         workspace_id: &str,
         before: Option<i64>,
         limit: u32,
+        filter: &AuditFilter,
     ) -> StoreResult<(Vec<AuditEntry>, Option<String>)> {
-        let rows = sqlx::query(
-            "SELECT id, at, actor_kind, actor_id, actor_name, ip, action, key_id, user_id, changes FROM audit_log
-             WHERE workspace_id = $1 AND ($2 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
-        )
-        .bind(workspace_id)
-        .bind(before)
-        .bind(before)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&self.reader)
-        .await?;
+        let mut query = Statement::new(
+            self.engine,
+            "SELECT id, at, actor_kind, actor_id, actor_name, ip, action, key_id, user_id, changes, key_name, user_name
+             FROM audit_log WHERE workspace_id = ",
+        );
+        query.bind(workspace_id.to_owned());
+        if let Some(before) = before {
+            query.push(" AND id < ").bind(before);
+        }
+        if !filter.key_ids.is_empty() {
+            query.push(" AND key_id IN ").list(filter.key_ids.clone());
+        }
+        match &filter.actor {
+            Some(ActorFilter::User(id)) => query.push(" AND actor_id = ").bind(id.clone()),
+            Some(ActorFilter::Kind(kind)) => query.push(" AND actor_kind = ").bind(text(kind)),
+            None => &mut query,
+        };
+        if !filter.actions.is_empty() {
+            query.push(" AND action IN ").list(filter.actions.iter().map(text).collect::<Vec<_>>());
+        }
+        query.push(" ORDER BY id DESC LIMIT ").bind(i64::from(limit) + 1);
+        let rows = query.fetch_all(&self.reader).await?;
         let shown = &rows[..rows.len().min(limit as usize)];
         let next = (rows.len() > shown.len()).then(|| shown.last().map(|r| r.get::<i64, _>("id").to_string()));
         // A row this node cannot read (an action a newer node wrote) is left out of the page,
@@ -223,6 +255,8 @@ impl Store {
                     key_id: r.get("key_id"),
                     user_id: r.get("user_id"),
                     changes: serde_json::from_str(&r.get::<String, _>("changes")).unwrap_or_default(),
+                    key_name: r.get("key_name"),
+                    user_name: r.get("user_name"),
                 })
             })
             .collect();

@@ -33,11 +33,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, TimeZone, Utc};
-use sqlx::any::{AnyArguments, AnyPoolOptions};
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Arguments, Executor};
 
 pub use accounts::{Membership, WorkspaceRow};
-pub use audit::{Audit, Changes, Subject};
+pub use audit::{ActorFilter, Audit, AuditFilter, Changes, Subject};
 pub use keys::{
     IdempotencyRecord, KeyAuthRow, KeyChangeRefusal, KeyInsertError, KeyRow, LeakOutcome, NewKeyRow, RenameRefusal,
 };
@@ -199,6 +199,24 @@ impl Statement {
 
     pub(crate) async fn execute<'c, E: Executor<'c, Database = Any>>(self, executor: E) -> sqlx::Result<u64> {
         Ok(sqlx::query_with(&self.sql, self.args).execute(executor).await?.rows_affected())
+    }
+
+    pub(crate) async fn fetch_all<'c, E: Executor<'c, Database = Any>>(self, executor: E) -> sqlx::Result<Vec<AnyRow>> {
+        sqlx::query_with(&self.sql, self.args).fetch_all(executor).await
+    }
+
+    /// Appends `(…)` with one parameter per value: the list of an `IN`.
+    pub(crate) fn list<T>(&mut self, values: impl IntoIterator<Item = T>) -> &mut Statement
+    where
+        T: sqlx::Encode<'static, Any> + sqlx::Type<Any> + 'static,
+    {
+        self.sql.push('(');
+        let mut row = Tuple { statement: self, first: true };
+        for value in values {
+            row.bind(value);
+        }
+        self.sql.push(')');
+        self
     }
 }
 

@@ -188,7 +188,13 @@ async fn expiry_and_a_removed_creator_are_recorded_by_the_server_once() {
     let recorded = store.record_expiries(now).await.unwrap() + store.record_expiries(now).await.unwrap();
     assert!(recorded <= 1, "recorded {recorded} times");
     crate::support::eventually(std::time::Duration::from_secs(3), || async {
-        store.audit_log(&w.ws, None, 50).await.unwrap().0.iter().any(|e| e.key_id.as_deref() == Some(&expiring))
+        store
+            .audit_log(&w.ws, None, 50, &Default::default())
+            .await
+            .unwrap()
+            .0
+            .iter()
+            .any(|e| e.key_id.as_deref() == Some(&expiring))
     })
     .await;
     let owner = w.ts.sign_in("owner@example.com").await;
@@ -249,4 +255,78 @@ async fn a_trusted_forwarded_header_gives_the_address_recorded() {
         })
         .await;
     }
+}
+
+/// Every entry of `query` (`key=…&actor=…&action=…`), read in pages of `limit`.
+async fn filtered(w: &World, query: &str, limit: u32) -> Vec<Value> {
+    let mut entries = Vec::new();
+    let mut before = String::new();
+    loop {
+        let path = format!("/api/v1/workspaces/{}/audit?limit={limit}&{query}{before}", w.ws);
+        let (status, page) = w.ts.send(Method::GET, &path, Some(&w.owner), None).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {page}");
+        entries.extend(page["entries"].as_array().unwrap().iter().cloned());
+        match page["nextBefore"].as_str() {
+            Some(next) => before = format!("&before={next}"),
+            None => return entries,
+        }
+    }
+}
+
+fn actions(entries: &[Value]) -> Vec<&str> {
+    entries.iter().map(|e| e["action"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn the_log_narrows_to_keys_a_person_and_actions_and_names_what_entries_are_about() {
+    let w = World::new().await;
+    let (old, _) = w.ts.new_key(&w.admin, &w.ws, key_body("Payroll")).await;
+    let (other, _) = w.ts.new_key(&w.owner, &w.ws, key_body("Reports")).await;
+    let old_path = format!("{}/{old}", w.keys_path());
+    let renamed = w.ts.send(Method::PATCH, &old_path, Some(&w.admin), Some(json!({"name": "Payroll sync"}))).await;
+    assert_eq!(renamed.0, StatusCode::OK);
+    let other_path = format!("{}/{other}", w.keys_path());
+    let disabled = w.ts.send(Method::PATCH, &other_path, Some(&w.owner), Some(json!({"enabled": false}))).await;
+    assert_eq!(disabled.0, StatusCode::OK);
+    // A rotation: the replacement, then the old key revoked.
+    let replacement = json!({"replaces": old, "scopes": ["time_entries:read"], "expiresInDays": 90});
+    let (new, _) = w.ts.new_key(&w.admin, &w.ws, replacement).await;
+    assert_eq!(w.ts.send(Method::DELETE, &old_path, Some(&w.admin), None).await.0, StatusCode::NO_CONTENT);
+
+    // One key, read a page of one entry at a time: exactly its entries, newest first, each
+    // with the key's name as it was then, kept after the key was revoked.
+    let by_key = filtered(&w, &format!("key={old}"), 1).await;
+    assert_eq!(actions(&by_key), ["revoked", "renamed", "created"]);
+    let names: Vec<&str> = by_key.iter().map(|e| e["keyName"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Payroll sync", "Payroll sync", "Payroll"]);
+    // A key's page asks for the key and its replacement: the rotation's whole story.
+    let story = filtered(&w, &format!("key={old},{new}"), 50).await;
+    assert_eq!(actions(&story), ["revoked", "created", "renamed", "created"]);
+    assert_eq!(story[1]["keyId"], json!(new));
+    assert_eq!(story[1]["changes"]["replaces"]["to"], json!(old));
+
+    // One person; the admin command line; some actions; and all three narrowings at once.
+    let by_admin = filtered(&w, &format!("actor={}", w.admin_id), 2).await;
+    assert_eq!(actions(&by_admin), ["revoked", "created", "renamed", "created"]);
+    assert!(by_admin.iter().all(|e| e["actor"]["id"] == json!(w.admin_id)));
+    let by_cli = filtered(&w, "actor=admin_cli", 50).await;
+    assert_eq!(actions(&by_cli), ["member_added"; 3]);
+    assert!(by_cli.iter().all(|e| e["userName"].is_string()), "{by_cli:?}");
+    let revocations = filtered(&w, "action=revoked,disabled", 50).await;
+    assert_eq!(actions(&revocations), ["revoked", "disabled"]);
+    let narrow = filtered(&w, &format!("key={old},{other}&actor={}&action=created,disabled", w.admin_id), 50).await;
+    assert_eq!(actions(&narrow), ["created"]);
+    assert_eq!(narrow[0]["keyId"], json!(old));
+    assert!(filtered(&w, "actor=usr_nobody", 50).await.is_empty());
+
+    // What is wrong, named.
+    let path = |query: &str| format!("/api/v1/workspaces/{}/audit?{query}", w.ws);
+    let (status, body) = w.ts.send(Method::GET, &path("action=created,deleted"), Some(&w.owner), None).await;
+    assert_error(status, &body, 422, "validation_failed");
+    assert_eq!(body["fields"][0]["field"], "action");
+    assert!(body["fields"][0]["message"].as_str().unwrap().contains("`deleted`"), "{body}");
+    let many = vec!["key_x"; 21].join(",");
+    let (status, body) = w.ts.send(Method::GET, &path(&format!("key={many}")), Some(&w.owner), None).await;
+    assert_error(status, &body, 422, "validation_failed");
+    assert_eq!(body["fields"][0]["field"], "key");
 }

@@ -167,7 +167,15 @@ userId: string | null,
 /**
  * The fields that changed.
  */
-changes: { [key in string]?: AuditChange }, };
+changes: { [key in string]?: AuditChange }, 
+/**
+ * The key's name when the entry was written (after the change, for `renamed`).
+ */
+keyName: string | null, 
+/**
+ * The member's name when the entry was written, for member actions.
+ */
+userName: string | null, };
 
 export type AuditActor = { kind: ActorKind, 
 /**

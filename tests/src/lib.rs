@@ -67,6 +67,9 @@ pub struct App {
     driver: Child,
     /// The app's own XDG_DATA_HOME: each launch starts with no remembered accounts.
     data_home: PathBuf,
+    /// When the app was launched: each step is logged with the seconds since, so a scenario
+    /// that runs out of time shows (in the test's captured output) the step it was on.
+    started: Instant,
 }
 
 impl App {
@@ -99,6 +102,10 @@ impl App {
         if !binary.exists() {
             bail!("{} does not exist: build the app first (make e2e does)", binary.display());
         }
+        for p in [port, port + 1] {
+            free_port(p).await?;
+        }
+        no_app_running(binary).await?;
         let native = which("WebKitWebDriver")?;
         let driver = Command::new(which("tauri-driver")?)
             .args(["--port", &port.to_string(), "--native-port", &(port + 1).to_string(), "--native-driver"])
@@ -112,30 +119,33 @@ impl App {
         caps.insert("tauri:options".into(), serde_json::json!({"application": binary}));
         caps.insert("browserName".into(), "wry".into());
         let deadline = Instant::now() + Duration::from_secs(30);
+        let address = format!("http://127.0.0.1:{port}");
         let client = loop {
-            match ClientBuilder::rustls()?.capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await
-            {
-                Ok(c) => break c,
-                Err(e) if Instant::now() < deadline => {
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
-                Err(e) => bail!("could not start a WebDriver session: {e}"),
+            let mut builder = ClientBuilder::rustls()?;
+            let connect = builder.capabilities(caps.clone()).connect(&address);
+            match tokio::time::timeout(Duration::from_secs(60), connect).await {
+                Ok(Ok(c)) => break c,
+                Ok(Err(_)) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(250)).await,
+                Ok(Err(e)) => bail!("could not start a WebDriver session: {e}"),
+                Err(_) => bail!("tauri-driver on port {port} took a session request and gave no answer within 60 s"),
             }
         };
-        Ok(App { client, driver, data_home })
+        Ok(App { client, driver, data_home, started: Instant::now() })
     }
 
     /// The first element matching `css`, waiting up to `secs` seconds for it.
     /// When it does not come, the error says what the window showed instead.
     pub async fn find(&self, css: &str, secs: u64) -> Result<Element> {
-        let found = self
+        self.step(&format!("find {css}"));
+        let waited = self
             .client
             .wait()
             .at_most(Duration::from_secs(secs))
             .every(Duration::from_millis(100))
-            .for_element(Locator::Css(css))
-            .await;
+            .for_element(Locator::Css(css));
+        let found = tokio::time::timeout(Duration::from_secs(secs + 30), waited)
+            .await
+            .with_context(|| format!("looking for {css}: the window did not answer within {} s", secs + 30))?;
         match found {
             Ok(element) => Ok(element),
             Err(e) => {
@@ -158,19 +168,32 @@ impl App {
     /// over a page scrolled just so), it is brought to the middle of the window first.
     pub async fn click(&self, css: &str) -> Result<()> {
         let element = self.find(css, 15).await?;
-        if element.clone().click().await.is_err() {
-            let arg = serde_json::to_value(&element)?;
-            self.client.execute("arguments[0].scrollIntoView({block: 'center'});", vec![arg]).await?;
-            element.click().await.with_context(|| format!("clicking {css}"))?;
-        }
-        Ok(())
+        self.step(&format!("click {css}"));
+        let clicked = async {
+            if element.clone().click().await.is_err() {
+                let arg = serde_json::to_value(&element)?;
+                self.client.execute("arguments[0].scrollIntoView({block: 'center'});", vec![arg]).await?;
+                element.click().await?;
+            }
+            Ok::<_, anyhow::Error>(())
+        };
+        answered(clicked, &format!("clicking {css}")).await
     }
 
     pub async fn type_into(&self, css: &str, text: &str) -> Result<()> {
         let field = self.find(css, 15).await?;
-        field.clear().await?;
-        field.send_keys(text).await?;
-        Ok(())
+        self.step(&format!("type into {css}"));
+        let typed = async {
+            field.clear().await?;
+            field.send_keys(text).await?;
+            Ok::<_, anyhow::Error>(())
+        };
+        answered(typed, &format!("typing into {css}")).await
+    }
+
+    /// Logs a step of the scenario to the test's captured output, which a failure shows.
+    pub fn step(&self, what: &str) {
+        eprintln!("[e2e +{:.1} s] {what}", self.started.elapsed().as_secs_f64());
     }
 
     /// Waits until `check` holds, polling every 200 ms for up to `secs` seconds.
@@ -179,6 +202,7 @@ impl App {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<bool>>,
     {
+        self.step(&format!("until {what}"));
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             if check().await.unwrap_or(false) {
@@ -279,12 +303,80 @@ impl Drop for App {
     }
 }
 
-/// SIGTERM, so tauri-driver stops WebKitWebDriver too (SIGKILL would leave it running).
+/// One WebDriver exchange, given 30 seconds: a window that stops answering fails the step it
+/// hung on, by name, instead of the whole scenario's deadline.
+async fn answered<T>(exchange: impl std::future::Future<Output = Result<T>>, what: &str) -> Result<T> {
+    tokio::time::timeout(Duration::from_secs(30), exchange)
+        .await
+        .with_context(|| format!("{what}: the window did not answer within 30 s"))?
+        .with_context(|| what.to_owned())
+}
+
+/// SIGTERM, so tauri-driver stops WebKitWebDriver too; whatever of the two is still running
+/// 5 seconds later is killed, so the next scenario finds its ports free.
 fn stop(child: &mut Child) {
-    if let Ok(None) = child.try_wait() {
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-        let _ = child.wait();
+    if !matches!(child.try_wait(), Ok(None)) {
+        return;
     }
+    let id = child.id().to_string();
+    let native = children_of(&id);
+    let _ = Command::new("kill").arg("-TERM").arg(&id).status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    for pid in native {
+        let _ = Command::new("kill").args(["-KILL", &pid]).stderr(Stdio::null()).status();
+    }
+}
+
+/// Waits up to 10 seconds for no app of `binary` to be running, then kills any left: the app
+/// is single-instance, so one an earlier scenario left behind would take this launch over.
+async fn no_app_running(binary: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = processes_of(binary)?;
+        if left.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            eprintln!("[e2e] an app of an earlier scenario was still running ({left:?}): killed");
+            for pid in &left {
+                let _ = Command::new("kill").args(["-KILL", pid]).status();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The processes whose parent is `pid`, from `/proc/<pid>/stat` (its fourth field, after the
+/// parenthesised command name).
+fn children_of(pid: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let parent = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?;
+            (parent == pid).then(|| e.file_name().to_string_lossy().into_owned())
+        })
+        .collect()
+}
+
+/// Waits up to 10 seconds for nothing to listen on `port`; a driver a scenario before left
+/// behind would otherwise take this scenario's requests.
+async fn free_port(port: u16) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            let holder = output("ss", &["-ltnpH", &format!("sport = :{port}")]).unwrap_or_default();
+            bail!("port {port} is still taken after 10 s, by: {}", holder.trim());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
 }
 
 fn which(name: &str) -> Result<PathBuf> {

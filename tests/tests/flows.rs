@@ -341,7 +341,7 @@ async fn zapier_twice_then_a_refused_rotation_cancelled_touch_only_their_own_key
     }
     let _one = ONE_AT_A_TIME.lock().await;
     keydeck_e2e::bounded(300, async {
-        let app = App::launch(4484, Some(FAST)).await?;
+        let app = App::launch(4504, Some(FAST)).await?;
         app.click("[data-testid=open-demo]").await?;
         app.find(&card(INTEGRATION), 90).await?;
         let (ws, api) = demo_api(&app).await?;

@@ -10,6 +10,7 @@ const COMMANDS: &[&str] = &[
     "list_keys",
     "generate_key",
     "key_detail",
+    "activity",
     "update_key",
     "revoke_key",
     "test_key",

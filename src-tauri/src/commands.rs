@@ -2,11 +2,11 @@
 
 use keydeck_core::Settings;
 use keydeck_core::app::{
-    AppError, GenerateRequest, GenerateResult, KeyCardView, KeyDetail, KeysView, RotationAction, RotationCheck,
-    RotationStep, RotationTested, SessionView, Startup, TestKeyInput, TestReport,
+    ActivityQuery, AppError, GenerateRequest, GenerateResult, KeyCardView, KeyDetail, KeysView, RotationAction,
+    RotationCheck, RotationStep, RotationTested, SessionView, Startup, TestKeyInput, TestReport,
 };
 use keydeck_core::rotation::{RotationReason, RotationView};
-use keydeck_core::wire::UpdateKeyRequest;
+use keydeck_core::wire::{AuditPage, UpdateKeyRequest};
 use tauri::State;
 
 use keydeck_desk::Desk;
@@ -57,6 +57,11 @@ pub async fn generate_key(desk: State<'_, Desk>, request: GenerateRequest) -> Re
 #[tauri::command]
 pub async fn key_detail(desk: State<'_, Desk>, key_id: String) -> Result<KeyDetail> {
     desk.key_detail(&key_id).await
+}
+
+#[tauri::command]
+pub async fn activity(desk: State<'_, Desk>, query: ActivityQuery) -> Result<AuditPage> {
+    desk.activity(query).await
 }
 
 #[tauri::command]

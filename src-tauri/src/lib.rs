@@ -24,6 +24,7 @@ fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync
         commands::list_keys,
         commands::generate_key,
         commands::key_detail,
+        commands::activity,
         commands::update_key,
         commands::revoke_key,
         commands::test_key,

@@ -1,6 +1,6 @@
 import { fireEvent, render, screen } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { BackendError, backend } from "$lib/backend";
 import { AppState } from "$lib/app.svelte";
 import type { MockedBackend } from "./test/backend-mock";
@@ -11,6 +11,8 @@ vi.mock("$lib/backend", async (original) =>
   (await import("./test/backend-mock")).mockBackendModule(await original()),
 );
 const api = backend as unknown as MockedBackend;
+// A key's page shows its history; these tests are about the rest of it.
+beforeEach(() => api.activity.mockResolvedValue({ entries: [], nextBefore: null }));
 
 describe("the app", () => {
   it("goes straight to the keys when the back end restored a session", async () => {

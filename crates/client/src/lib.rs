@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use keydeck_core::ErrorCode;
+use keydeck_core::app::ActivityQuery;
 use keydeck_core::wire::{
-    CreateKeyRequest, CreatedKey, ErrorBody, KeyCard, KeyList, KeyRequestList, KeyUsage, Me, SessionCreated,
+    AuditPage, CreateKeyRequest, CreatedKey, ErrorBody, KeyCard, KeyList, KeyRequestList, KeyUsage, Me, SessionCreated,
     SignInRequest, UpdateKeyRequest, WorkspaceList,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -205,6 +206,26 @@ impl Client {
             self.request(Method::GET, &format!("/workspaces/{ws}/keys/{id}/requests?limit={limit}")).bearer_auth(token),
         )
         .await
+    }
+
+    /// One page of the workspace's audit log, newest first, narrowed by `query`.
+    pub async fn audit(&self, token: &str, ws: &str, query: &ActivityQuery, limit: u32) -> ClientResult<AuditPage> {
+        let mut params = vec![("limit", limit.to_string())];
+        let joined = |items: Vec<String>| (!items.is_empty()).then(|| items.join(","));
+        let actions = query.actions.iter().filter_map(|a| serde_json::to_value(a).ok());
+        let actions = actions.filter_map(|a| a.as_str().map(str::to_owned)).collect();
+        for (name, value) in [
+            ("before", query.before.clone()),
+            ("key", joined(query.key_ids.clone())),
+            ("actor", query.actor.clone()),
+            ("action", joined(actions)),
+        ] {
+            params.extend(value.map(|v| (name, v)));
+        }
+        let address = format!("{}/api/v1/workspaces/{ws}/audit", self.base);
+        let mut url = reqwest::Url::parse(&address).map_err(|_| ClientError::BadAddress(self.base.clone()))?;
+        url.query_pairs_mut().extend_pairs(&params);
+        self.send(self.http.get(url).bearer_auth(token)).await
     }
 
     pub async fn key_usage(&self, token: &str, ws: &str, id: &str, days: u32) -> ClientResult<KeyUsage> {

@@ -1,7 +1,8 @@
 //! The client against a real workspace server over HTTP.
 
 use keydeck_client::{Client, ClientError};
-use keydeck_core::wire::{CreateKeyRequest, Plan, UpdateKeyRequest};
+use keydeck_core::app::ActivityQuery;
+use keydeck_core::wire::{AuditAction, CreateKeyRequest, Plan, UpdateKeyRequest};
 use keydeck_core::{ErrorCode, ExpiresInDays, Scope};
 use keydeck_server::{Clock, ServerConfig, admin};
 
@@ -112,4 +113,65 @@ async fn an_unreachable_server_and_a_foreign_one_are_told_apart() {
     });
     let err = Client::new(&format!("http://{addr}")).unwrap().sign_in("a@example.com", "x").await.unwrap_err();
     assert!(matches!(err, ClientError::Unexpected { status: 404, .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_audit_log_comes_narrowed_and_paged_as_asked() {
+    let (server, ws, _dir) = server().await;
+    let client = Client::new(&server.url()).unwrap();
+    let token = client.sign_in("ana@example.com", PASSWORD).await.unwrap().token;
+    let one = client.create_key(&token, &ws, &new_key("Dashboard"), None).await.unwrap().key;
+    let two = client.create_key(&token, &ws, &new_key("Payroll, sync & more"), None).await.unwrap().key;
+    let off = UpdateKeyRequest { enabled: Some(false), ..Default::default() };
+    client.update_key(&token, &ws, &two.id, &off).await.unwrap();
+    client.revoke_key(&token, &ws, &one.id).await.unwrap();
+
+    let all = ActivityQuery::default();
+    let everything = client.audit(&token, &ws, &all, 50).await.unwrap();
+    let actions: Vec<AuditAction> = everything.entries.iter().map(|e| e.action).collect();
+    // The workspace's creation by the admin command line made Ana its owner: the oldest entry.
+    let expected = [
+        AuditAction::Revoked,
+        AuditAction::Disabled,
+        AuditAction::Created,
+        AuditAction::Created,
+        AuditAction::MemberAdded,
+    ];
+    assert_eq!(actions, expected);
+
+    // One key (its name has a comma and an ampersand: the ids travel, not names), some actions.
+    let narrowed = ActivityQuery {
+        key_ids: vec![two.id.clone()],
+        actions: vec![AuditAction::Disabled, AuditAction::Enabled],
+        ..Default::default()
+    };
+    let page = client.audit(&token, &ws, &narrowed, 50).await.unwrap();
+    assert_eq!(page.entries.len(), 1);
+    assert_eq!(
+        (page.entries[0].action, page.entries[0].key_name.as_deref()),
+        (AuditAction::Disabled, Some("Payroll, sync & more"))
+    );
+
+    // Two at a time, each page from where the one before ended, to the end.
+    let (mut paged, mut before, mut pages) = (Vec::new(), None, 0);
+    loop {
+        let page = client.audit(&token, &ws, &ActivityQuery { before, ..Default::default() }, 2).await.unwrap();
+        pages += 1;
+        paged.extend(page.entries.iter().map(|e| e.id.clone()));
+        match page.next_before {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    let whole: Vec<String> = everything.entries.iter().map(|e| e.id.clone()).collect();
+    assert_eq!((paged, pages), (whole, 3));
+
+    // By person: Ana made every change but the first; the server and an unknown id (spaces and an ampersand,
+    // encoded on the way) made none.
+    let ana = everything.entries[0].actor.id.clone();
+    let by = |actor: Option<String>| ActivityQuery { actor, ..Default::default() };
+    assert_eq!(client.audit(&token, &ws, &by(ana), 50).await.unwrap().entries.len(), 4);
+    assert_eq!(client.audit(&token, &ws, &by(Some("admin_cli".into())), 50).await.unwrap().entries.len(), 1);
+    assert!(client.audit(&token, &ws, &by(Some("server".into())), 50).await.unwrap().entries.is_empty());
+    assert!(client.audit(&token, &ws, &by(Some("usr x&key=1".into())), 50).await.unwrap().entries.is_empty());
 }

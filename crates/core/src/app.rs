@@ -9,7 +9,7 @@ use crate::purpose::Purpose;
 use crate::rotation::{RotationView, Verification};
 use crate::rules::{ExpiresInDays, RateLimit};
 use crate::scope::Scope;
-use crate::wire::{FieldError, KeyCard, KeyRequestLog, KeyStatus, Plan, Role, UsageDay, WorkspaceSummary};
+use crate::wire::{AuditAction, FieldError, KeyCard, KeyRequestLog, KeyStatus, Plan, Role, UsageDay, WorkspaceSummary};
 
 macro_rules! ipc {
     ($($item:item)*) => {$(
@@ -237,6 +237,23 @@ ipc! {
     pub struct KeychainLocation {
         pub service: String,
         pub account: String,
+    }
+
+    /// Which entries of the workspace's audit log to show (Activity, a key's history); all of
+    /// them when every field is empty.
+    #[derive(Default)]
+    pub struct ActivityQuery {
+        /// Older than this entry (the `nextBefore` of the page before).
+        #[serde(default)]
+        pub before: Option<String>,
+        /// Entries about any of these keys.
+        #[serde(default)]
+        pub key_ids: Vec<String>,
+        /// A user id, or `admin_cli` or `server`.
+        #[serde(default)]
+        pub actor: Option<String>,
+        #[serde(default)]
+        pub actions: Vec<AuditAction>,
     }
 
     pub struct KeyDetail {

@@ -57,6 +57,7 @@ fn generate() -> String {
         GenerateRequest,
         GenerateResult,
         KeychainLocation,
+        ActivityQuery,
         KeyDetail,
         TestKeyInput,
         TestReport,

@@ -14,11 +14,13 @@ use std::time::Duration;
 use chrono::Utc;
 use keydeck_client::{Client, ClientError};
 use keydeck_core::app::{
-    AccountSummary, AppErrorCode, Budget, GenerateRequest, GenerateResult, KeyCardView, KeyDetail, KeychainLocation,
-    KeysView, PresetView, SessionView, Startup, TestKeyInput, TestReport,
+    AccountSummary, ActivityQuery, AppErrorCode, Budget, GenerateRequest, GenerateResult, KeyCardView, KeyDetail,
+    KeychainLocation, KeysView, PresetView, SessionView, Startup, TestKeyInput, TestReport,
 };
 use keydeck_core::key::random_base62;
-use keydeck_core::wire::{CreateKeyRequest, CreatedKey, KeyCard, KeyStatus, UpdateKeyRequest, WorkspaceSummary};
+use keydeck_core::wire::{
+    AuditPage, CreateKeyRequest, CreatedKey, KeyCard, KeyStatus, UpdateKeyRequest, WorkspaceSummary,
+};
 use keydeck_core::{ParsedKey, Settings, diagnosis};
 use keydeck_vault::{KeychainAddress, SecretClipboard, SecretStore, VaultError, clear_if_holds};
 use tokio::sync::Mutex;
@@ -98,6 +100,9 @@ fn is_key(secret: &str, prefix: &str, hint: &str) -> bool {
 
 /// The app's identifier: its data directory's name, as Tauri names it from `tauri.conf.json`.
 pub const APP_IDENTIFIER: &str = "dev.keydeck.app";
+
+/// Entries per page of Activity: a window's worth and some, so scrolling asks again rarely.
+const ACTIVITY_PAGE: u32 = 50;
 
 /// The data directory that the window and `kdk` share: the platform's data folder (on Linux
 /// `$XDG_DATA_HOME`, else `~/.local/share`) joined with the app's identifier, as Tauri's
@@ -648,6 +653,12 @@ impl Desk {
             usage: usage.map_err(from_client)?.days,
             requests: requests.map_err(from_client)?.requests,
         })
+    }
+
+    /// A page of the current workspace's audit log (owners and admins), newest first.
+    pub async fn activity(&self, query: ActivityQuery) -> AppResult<AuditPage> {
+        let here = self.here().await?;
+        here.client.audit(&here.token, &here.workspace.id, &query, ACTIVITY_PAGE).await.map_err(from_client)
     }
 
     /// Changes a key; a new name moves its keychain entry to the new name's address.

@@ -31,7 +31,9 @@ export type Screen =
   /** A key leaked: disable it, review its requests, replace it. */
   | { name: "incident"; keyId: string }
   /** The guided "Connect Zapier" path. */
-  | { name: "zapier" };
+  | { name: "zapier" }
+  /** The workspace's audit log (owners and admins). */
+  | { name: "activity" };
 
 /** Shown when a command answered `signed_out`: sign in again, then carry on where you were. */
 export interface SignInPrompt {

@@ -3,8 +3,10 @@
 // screens branch on.
 import { invoke } from "@tauri-apps/api/core";
 import type {
+  ActivityQuery,
   AppError,
   AppErrorCode,
+  AuditPage,
   FieldError,
   GenerateRequest,
   GenerateResult,
@@ -120,6 +122,11 @@ export const backend = {
   cancelRotation: (rotationId: string) => call<void>("cancel_rotation", { rotationId }),
   /** Copies the rotation's new key to the clipboard again, from the keychain. */
   copyRotationKey: (rotationId: string) => call<void>("copy_rotation_key", { rotationId }),
+  /**
+   * A page of the workspace's audit log, newest first, narrowed by `query` (owners and admins;
+   * a member gets `forbidden`). Pass the page's `nextBefore` as `before` for the next one.
+   */
+  activity: (query: ActivityQuery) => call<AuditPage>("activity", { query }),
   /** Bench-only: reports that the page has painted (ignored outside `make bench`). */
   benchPainted: () => call<void>("bench_painted"),
 };

@@ -293,6 +293,20 @@ clipboardProblem?: string, };
 
 export type KeychainLocation = { service: string, account: string, };
 
+export type ActivityQuery = { 
+/**
+ * Older than this entry (the `nextBefore` of the page before).
+ */
+before: string | null, 
+/**
+ * Entries about any of these keys.
+ */
+keyIds: Array<string>, 
+/**
+ * A user id, or `admin_cli` or `server`.
+ */
+actor: string | null, actions: Array<AuditAction>, };
+
 export type KeyDetail = { key: KeyCardView, usage: Array<UsageDay>, requests: Array<KeyRequestLog>, };
 
 export type TestKeyInput = { "source": "pasted", key: string, } | { "source": "keychain", keyName: string, };

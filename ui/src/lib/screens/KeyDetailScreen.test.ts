@@ -1,6 +1,6 @@
 import { fireEvent, screen, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { BackendError, backend } from "$lib/backend";
 import type { MockedBackend } from "../../test/backend-mock";
 import { detail, renderWithApp, view } from "../../test/fixtures";
@@ -11,6 +11,8 @@ vi.mock("$lib/backend", async (original) =>
   (await import("../../test/backend-mock")).mockBackendModule(await original()),
 );
 const api = backend as unknown as MockedBackend;
+// A key's page shows its history; these tests are about the rest of it.
+beforeEach(() => api.activity.mockResolvedValue({ entries: [], nextBefore: null }));
 
 function openDetail(d = detail()) {
   return openKeyScreen(KeyDetailScreen, { name: "key", keyId: "k1" }, d, { name: "Zapier" });
@@ -158,6 +160,50 @@ describe("a key's detail", () => {
     expect(screen.getByTestId("marker-leaked")).toHaveTextContent("Reported leaked");
     await fireEvent.click(screen.getByTestId("leak-respond"));
     expect(app.screen).toEqual({ name: "incident", keyId: "k1" });
+  });
+
+  it("shows the key's history, with the key it replaced, so its rotation reads as one story", async () => {
+    api.activity.mockResolvedValue({
+      entries: [
+        {
+          id: "aud_2",
+          at: "2026-12-02T10:05:00Z",
+          actor: { kind: "server", id: null, name: null },
+          ip: null,
+          action: "revoked_when_silent",
+          keyId: "k0",
+          userId: null,
+          changes: {},
+          keyName: "Zapier",
+          userName: null,
+        },
+        {
+          id: "aud_1",
+          at: "2026-12-01T10:00:00Z",
+          actor: { kind: "user", id: "u1", name: "Ana Silva" },
+          ip: "198.51.100.4",
+          action: "created",
+          keyId: "k1",
+          userId: null,
+          changes: { replaces: { from: null, to: "k0" } },
+          keyName: "Zapier",
+          userName: null,
+        },
+      ],
+      nextBefore: null,
+    });
+    await openDetail(detail({ key: view({ id: "k1", name: "Zapier", replaces: "k0" }) }));
+    const history = screen.getByTestId("key-history");
+    const story = await within(history).findByTestId("activity-rotation");
+    expect(story).toHaveTextContent("Rotated “Zapier”");
+    expect(story).toHaveTextContent("Old key revoked by the server once it had fallen silent");
+    expect(story).toHaveTextContent("The workspace server");
+    expect(api.activity).toHaveBeenCalledWith({
+      keyIds: ["k1", "k0"],
+      actor: null,
+      actions: [],
+      before: null,
+    });
   });
 
   it("marks no leak on a key nobody reported", async () => {

@@ -12,6 +12,7 @@ import {
   session,
   startup,
   view,
+  workspace,
   DAY,
 } from "../../test/fixtures";
 import KeysScreen from "./KeysScreen.svelte";
@@ -210,6 +211,20 @@ describe("the keys screen", () => {
     await screen.findAllByTestId("key-card");
     await fireEvent.click(screen.getByTestId("zapier-open"));
     expect(app.screen).toEqual({ name: "zapier" });
+  });
+
+  it("opens Activity for owners and admins, and does not offer it to members", async () => {
+    api.listKeys.mockResolvedValue(keysView());
+    const { app, unmount } = renderWithApp(KeysScreen, {});
+    await screen.findAllByTestId("key-card");
+    await fireEvent.click(screen.getByTestId("activity-open"));
+    expect(app.screen).toEqual({ name: "activity" });
+    unmount();
+
+    const member = session({ workspaces: [workspace({ role: "member" })] });
+    renderWithApp(KeysScreen, {}, appState({ startup: startup({ session: member }) }));
+    await screen.findByTestId("no-access");
+    expect(screen.queryByTestId("activity-open")).not.toBeInTheDocument();
   });
 });
 

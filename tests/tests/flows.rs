@@ -129,6 +129,22 @@ async fn rotation_incident_and_zapier_on_the_demo() -> Result<()> {
         ensure!(call(&api, &new, &ws).await?.is_none(), "the new key works");
         app.click("[data-testid=rotation-close]").await?;
 
+        // Activity tells that rotation as one story, from the server's log: replacement made,
+        // then the old key revoked, each by the demo's owner.
+        app.click("[data-testid=activity-open]").await?;
+        let story = "[data-testid=activity-rotation][data-state=done]";
+        let told = app.find(story, 20).await.context("the rotation's story")?.text().await?;
+        ensure!(told.contains(&format!("Rotated “{INTEGRATION}”")), "the story names the key: {told}");
+        let steps = format!("{story} [data-testid=activity-step]");
+        let mut actions = Vec::new();
+        for step in app.client.find_all(fantoccini::Locator::Css(&steps)).await? {
+            actions.push(step.attr("data-action").await?.unwrap_or_default());
+        }
+        ensure!(actions == ["created", "revoked"], "one story of two steps: {actions:?}");
+        app.accessible("Activity").await?;
+        app.screenshot("activity").await?;
+        app.click("[data-testid=activity-close]").await?;
+
         // 2. A rotation while something keeps using the old key: step 3 cannot pass by itself, the
         // user overrides, and step 4 warns.
         let name = "E2E billing export";

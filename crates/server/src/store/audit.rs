@@ -187,9 +187,9 @@ impl Store {
         for workspace in workspaces {
             let mut tx = self.begin_write("workspace", &workspace).await?;
             recorded += sqlx::query(&format!(
-                "INSERT INTO audit_log (workspace_id, at, actor_kind, action, key_id, changes)
+                "INSERT INTO audit_log (workspace_id, at, actor_kind, action, key_id, changes, key_name)
                  SELECT k.workspace_id, k.expires_at, 'server', 'expired', k.id, \
-                 '{{\"status\":{{\"from\":\"active\",\"to\":\"expired\"}}}}'
+                 '{{\"status\":{{\"from\":\"active\",\"to\":\"expired\"}}}}', k.name
                  FROM api_keys k WHERE k.workspace_id = $2 AND {EXPIRED} ORDER BY k.expires_at"
             ))
             .bind(now)

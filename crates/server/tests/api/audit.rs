@@ -206,6 +206,7 @@ async fn expiry_and_a_removed_creator_are_recorded_by_the_server_once() {
         (Some(expiring.as_str()), Some("server"))
     );
     let created = entries.iter().find(|e| e["action"] == "created" && e["keyId"] == json!(expiring)).unwrap();
+    assert_eq!(expired[0]["keyName"], created["keyName"], "an expiry names the key, as every key entry does");
     assert_eq!(expired[0]["at"], created["changes"]["expiresAt"]["to"], "dated when it expired");
 }
 

@@ -25,6 +25,7 @@ const COMMANDS: &[&str] = &[
     "check_rotation",
     "test_rotation",
     "finish_rotation",
+    "finish_rotation_when_silent",
     "cancel_rotation",
     "copy_rotation_key",
     "bench_painted",

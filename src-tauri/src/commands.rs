@@ -143,6 +143,15 @@ pub async fn finish_rotation(desk: State<'_, Desk>, rotation_id: String, confirm
 }
 
 #[tauri::command]
+pub async fn finish_rotation_when_silent(
+    desk: State<'_, Desk>,
+    rotation_id: String,
+    silent_seconds: u32,
+) -> Result<RotationView> {
+    desk.finish_rotation_when_silent(&rotation_id, silent_seconds).await
+}
+
+#[tauri::command]
 pub async fn cancel_rotation(desk: State<'_, Desk>, rotation_id: String) -> Result<()> {
     desk.cancel_rotation(&rotation_id).await
 }

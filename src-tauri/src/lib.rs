@@ -39,6 +39,7 @@ fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync
         commands::check_rotation,
         commands::test_rotation,
         commands::finish_rotation,
+        commands::finish_rotation_when_silent,
         commands::cancel_rotation,
         commands::copy_rotation_key,
         commands::bench_painted,

@@ -361,6 +361,40 @@ fn a_rotation_swaps_the_keychain_confirms_by_watching_and_revokes_the_old_key() 
 }
 
 #[test]
+fn step_four_can_leave_the_old_key_to_the_server_until_it_falls_silent() {
+    let h = Harness::new();
+    h.sign_in();
+    let old = h.generate("Ledger").unwrap();
+    let previous = KeychainAddress::previous_for_key(&h.ws, "Ledger");
+    let step: RotationStep =
+        h.invoke("start_rotation", json!({"keyId": old.key.card.id, "reason": "scheduled"})).unwrap();
+    let id = step.rotation.id.clone();
+    let plan = |seconds: u32| json!({"rotationId": id, "silentSeconds": seconds});
+    // Not before step 4: the old key is untouched.
+    let early = h.invoke::<Value>("finish_rotation_when_silent", plan(3600)).unwrap_err();
+    assert!(early.message.contains("step 4"), "{}", early.message);
+    for action in ["begin_update", "begin_confirm", "override"] {
+        h.invoke::<RotationView>("advance_rotation", json!({"rotationId": id, "action": action})).unwrap();
+    }
+    // A minute is too short: the server's words at its field, and the rotation still at step 4.
+    let short = h.invoke::<Value>("finish_rotation_when_silent", plan(60)).unwrap_err();
+    assert_eq!(short.code, AppErrorCode::Validation);
+    assert_eq!(short.fields.unwrap()[0].field, "revokeWhenSilentSeconds");
+    assert_eq!(h.journal_files().len(), 1);
+    assert!(h.keys_named("Ledger").iter().all(|k| k.card.revoke_plan.is_none()));
+
+    let done: RotationView = h.invoke("finish_rotation_when_silent", plan(86_400)).unwrap();
+    assert_eq!(done.stage, Stage::Done);
+    assert!(h.journal_files().is_empty(), "the rotation is over for the app");
+    assert_eq!(h.keychain.load(&previous).unwrap(), None, "the old secret's entry is gone");
+    // The old key works until it has been silent for a day, and its card says so.
+    h.use_key(&old.secret).unwrap();
+    let cards = h.keys_named("Ledger");
+    let old_card = cards.iter().find(|k| k.card.id == old.key.card.id).expect("the old key is still live");
+    assert_eq!(old_card.card.revoke_plan.as_ref().map(|p| p.silent_seconds), Some(86_400));
+}
+
+#[test]
 fn a_crash_between_the_servers_answer_and_the_keychain_resumes_with_the_same_key() {
     let app_dir = tempfile::tempdir().unwrap();
     let keychain = Arc::new(MemoryKeychain::default());

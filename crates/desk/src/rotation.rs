@@ -20,7 +20,7 @@ use keydeck_core::rotation::{
     ConfirmedBy, KeyRef, Recovery, Rotation, RotationReason, RotationView, Stage, WrongStage,
 };
 use keydeck_core::rules::same_name;
-use keydeck_core::wire::KeyCard;
+use keydeck_core::wire::{KeyCard, UpdateKeyRequest};
 use keydeck_vault::KeychainAddress;
 
 use super::{Desk, Here, is_key, spawn_blocking, test_secret};
@@ -487,6 +487,41 @@ impl Desk {
         r.begin_revoke().map_err(wrong_stage)?;
         self.journal(&r)?;
         self.revoke_old(&here, &mut r).await?;
+        Ok(RotationView::from(&r))
+    }
+
+    /// Step 4 the other way: the server revokes the old key by itself once it has had no
+    /// request for `silent_seconds` (1 hour to 7 days), whether or not Keydeck is running, and
+    /// the rotation ends here. The plan is made on the server first, while the journal still
+    /// says step 4: a crash before the journal is gone leaves step 4 to choose again, never a
+    /// revocation nobody chose. Then the "previous" keychain entry goes (nothing needs the old
+    /// secret past step 4) and the journal with it. The old key's card shows the plan, which
+    /// can be called off there until it runs.
+    pub async fn finish_rotation_when_silent(&self, rotation_id: &str, silent_seconds: u32) -> AppResult<RotationView> {
+        let _turn = self.turn().await?;
+        let (here, mut r) = self.rotation_here(rotation_id).await?;
+        if r.stage != Stage::Confirmed {
+            return Err(app_error(
+                AppErrorCode::Other,
+                "Only a rotation at step 4, with the new key confirmed, can leave the old key to the server.",
+            ));
+        }
+        let plan = UpdateKeyRequest { revoke_when_silent_seconds: Some(Some(silent_seconds)), ..Default::default() };
+        here.client.update_key(&here.token, &here.workspace.id, &r.old_key.id, &plan).await.map_err(from_client)?;
+        r.begin_revoke().map_err(wrong_stage)?;
+        if self.keychain_ok() {
+            let (_, previous) = Self::addresses(&r);
+            self.forget(&here.server, &previous, &r.old_key.prefix, &r.old_key.hint)
+                .await
+                .map_err(crate::error::from_vault)?;
+        }
+        r.finish(Utc::now()).map_err(wrong_stage)?;
+        self.data.remove_rotation(&r.id).map_err(|e| {
+            app_error(
+                AppErrorCode::Other,
+                format!("The server will revoke the old key once it is silent, but the rotation's journal could not be removed: {e}"),
+            )
+        })?;
         Ok(RotationView::from(&r))
     }
 

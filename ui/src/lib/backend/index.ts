@@ -116,6 +116,14 @@ export const backend = {
   finishRotation: (rotationId: string, confirmName: string) =>
     call<Rotation>("finish_rotation", { rotationId, confirmName }),
   /**
+   * Step 4 the other way: the server revokes the old key once it has had no request for
+   * `silentSeconds` (1 hour to 7 days), even with Keydeck closed; the rotation ends now and the
+   * "previous" entry is deleted. The old key's card shows the plan; `updateKey` with
+   * `revokeWhenSilentSeconds: null` calls it off.
+   */
+  finishRotationWhenSilent: (rotationId: string, silentSeconds: number) =>
+    call<Rotation>("finish_rotation_when_silent", { rotationId, silentSeconds }),
+  /**
    * Calls a rotation off before step 4: revokes the replacement, puts the old secret back at
    * the key's keychain address, deletes the journal. The old key keeps working.
    */

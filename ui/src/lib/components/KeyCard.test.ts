@@ -22,6 +22,12 @@ describe("a key card", () => {
     expect(card).toHaveTextContent("Added Nov 1, 2026 by Ana Silva");
   });
 
+  it("shows a plan to revoke the key once it falls silent", () => {
+    const plan = { silentSeconds: (3 * DAY) / 1000, scheduledAt: ago(DAY), revokesAt: ahead(2 * DAY) };
+    expect(show(view({ revokePlan: plan })).card).toHaveTextContent("Revoked once silent for 3 days");
+    expect(show(view()).card.querySelector("[data-testid=marker-revoke-plan]")).toBeNull();
+  });
+
   it("says when a key was never used", () => {
     const { card } = show(view({ lastUsedAt: null, requestCount: 0 }));
     expect(card).toHaveTextContent("Never used · 0 requests");

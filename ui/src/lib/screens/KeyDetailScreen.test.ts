@@ -206,6 +206,30 @@ describe("a key's detail", () => {
     });
   });
 
+  it("shows a plan to revoke the key once silent, and calls it off only as far as the server says", async () => {
+    const plan = {
+      silentSeconds: 86_400,
+      scheduledAt: "2026-12-01T09:00:00Z",
+      revokesAt: "2026-12-02T09:00:00Z",
+    };
+    const { app } = await openDetail(detail({ key: view({ id: "k1", name: "Zapier", revokePlan: plan }) }));
+    const panel = screen.getByTestId("revoke-plan");
+    expect(panel).toHaveTextContent("once it has had no request for 1 day: at Dec 2, 2026");
+    expect(panel).toHaveTextContent("even with Keydeck closed");
+
+    // The server answers with the plan still in place: no "called off".
+    api.updateKey.mockResolvedValueOnce(view({ id: "k1", name: "Zapier", revokePlan: plan }));
+    await fireEvent.click(screen.getByTestId("revoke-plan-cancel"));
+    expect(api.updateKey).toHaveBeenCalledWith("k1", { revokeWhenSilentSeconds: null });
+    expect(await within(panel).findByRole("alert")).toHaveTextContent("The server still shows the plan.");
+    expect(app.notice).toBeNull();
+
+    api.updateKey.mockResolvedValueOnce(view({ id: "k1", name: "Zapier", revokePlan: null }));
+    await fireEvent.click(screen.getByTestId("revoke-plan-cancel"));
+    await vi.waitFor(() => expect(screen.queryByTestId("revoke-plan")).not.toBeInTheDocument());
+    expect(app.notice).toBe("The plan is called off: “Zapier” stays until you revoke it.");
+  });
+
   it("marks no leak on a key nobody reported", async () => {
     await openDetail();
     expect(screen.queryByTestId("key-leaked")).toBeNull();

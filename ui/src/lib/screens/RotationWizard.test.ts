@@ -471,6 +471,45 @@ describe("rotation step 4", () => {
     expect(done).toHaveTextContent("account ws_harbor/Legacy BI) holds the new key (kdk_…N3wK)");
     expect(done).toHaveTextContent("“ws_harbor/Legacy BI (previous)” is deleted");
   });
+
+  it("can leave the old key to the server until it falls silent, and says it still works until then", async () => {
+    await resumeAt("confirmed");
+    api.finishRotationWhenSilent.mockRejectedValueOnce(
+      new BackendError({
+        code: "validation",
+        message: "Some fields need attention.",
+        fields: [{ field: "revokeWhenSilentSeconds", message: "Choose between 1 hour and 7 days." }],
+      }),
+    );
+    const choice = screen.getByTestId("rotation-silent-choice");
+    expect(choice).toHaveAccessibleName("Revoke it once it has been silent for");
+    expect(choice).toHaveDisplayValue("1 day");
+    await fireEvent.change(choice, { target: { value: String(3 * 86_400) } });
+    await fireEvent.click(screen.getByTestId("rotation-silent-submit"));
+    expect(api.finishRotationWhenSilent).toHaveBeenCalledWith("rot_1", 259_200);
+    expect(await screen.findByRole("alert")).toHaveTextContent("Choose between 1 hour and 7 days.");
+    expect(choice).toHaveAttribute("aria-invalid", "true");
+    expect(wizard()).toHaveAttribute("data-step", "4");
+
+    api.finishRotationWhenSilent.mockResolvedValueOnce(rotation("done"));
+    await fireEvent.click(screen.getByTestId("rotation-silent-submit"));
+    await atStep("done");
+    const done = screen.getByTestId("rotation-done");
+    expect(done).toHaveTextContent("“Legacy BI” is replaced");
+    expect(screen.getByTestId("rotation-done-silent")).toHaveTextContent(
+      "revokes the old key (kdk_…7hQe) once it has had no request for 3 days, even with Keydeck closed. Until then it still works",
+    );
+    expect(done).not.toHaveTextContent("is revoked: it can't be used");
+    expect(api.finishRotation).not.toHaveBeenCalled();
+  });
+
+  it("does not offer to wait for silence when deleting a leaked key", async () => {
+    api.resumeRotation.mockResolvedValue({ rotation: rotation("confirmed", { reason: "incident" }) });
+    api.checkRotation.mockResolvedValue(rotationCheck(rotation("confirmed", { reason: "incident" })));
+    open({ rotationId: "rot_1" });
+    await screen.findByTestId("rotation-revoke-input");
+    expect(screen.queryByTestId("rotation-silent-submit")).not.toBeInTheDocument();
+  });
 });
 
 describe("resuming a rotation", () => {

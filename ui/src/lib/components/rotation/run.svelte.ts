@@ -51,6 +51,9 @@ export class RotationRun {
   problem = $state<string | undefined>();
   copyMessage = $state<{ text: string; failed: boolean } | null>(null);
 
+  /** Rotations whose old key was left to the server, by rotation id: the silence chosen. */
+  plannedSilence = $state<Record<string, number>>({});
+
   cancelOpen = $state(false);
   cancelProblem = $state<string | undefined>();
 

@@ -103,6 +103,42 @@ fn server_binary() -> std::path::PathBuf {
     keydeck_e2e::app_binary().with_file_name("keydeck-server")
 }
 
+/// A `keydeck-server` of its own on `dir/server.db`, with Riley, the owner of a Business
+/// workspace: the server, its address and the workspace's id.
+async fn separate_server(dir: &std::path::Path, port: u16) -> Result<(Server, String, String)> {
+    std::fs::create_dir_all(dir)?;
+    let db = dir.join("server.db");
+    let admin = |args: &[&str]| -> Result<String> {
+        let out = Command::new(server_binary()).arg("admin").arg("--db").arg(&db).args(args).output()?;
+        ensure!(out.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    admin(&["create-user", "--email", "riley@example.com", "--password", "riley-password-1", "--name", "Riley Chen"])?;
+    let ws =
+        admin(&["create-workspace", "--name", "Riley's Agency", "--plan", "business", "--owner", "riley@example.com"])?;
+    let server = Server(
+        Command::new(server_binary())
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
+            .arg(&db)
+            .stdout(Stdio::null())
+            .spawn()?,
+    );
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok((server, format!("http://127.0.0.1:{port}"), ws))
+}
+
+async fn sign_in_as_riley(app: &App, url: &str) -> Result<()> {
+    app.type_into("[data-testid=signin-server]", url).await?;
+    app.type_into("[data-testid=signin-email]", "riley@example.com").await?;
+    app.type_into("[data-testid=signin-password]", "riley-password-1").await?;
+    app.click("[data-testid=signin-submit]").await
+}
+
 #[tokio::test]
 async fn sign_in_to_a_separately_started_server() -> Result<()> {
     if !real_desktop() {
@@ -111,46 +147,8 @@ async fn sign_in_to_a_separately_started_server() -> Result<()> {
     let _one = ONE_AT_A_TIME.lock().await;
     keydeck_e2e::bounded(300, async {
         let dir = std::env::temp_dir().join(format!("keydeck-e2e-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let db = dir.join("server.db");
-        let admin = |args: &[&str]| -> Result<String> {
-            let out = Command::new(server_binary()).arg("admin").arg("--db").arg(&db).args(args).output()?;
-            ensure!(out.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-        };
-        admin(&[
-            "create-user",
-            "--email",
-            "riley@example.com",
-            "--password",
-            "riley-password-1",
-            "--name",
-            "Riley Chen",
-        ])?;
-        let ws = admin(&[
-            "create-workspace",
-            "--name",
-            "Riley's Agency",
-            "--plan",
-            "business",
-            "--owner",
-            "riley@example.com",
-        ])?;
         let port = 18_000 + (std::process::id() % 1000) as u16;
-        let _server = Server(
-            Command::new(server_binary())
-                .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
-                .arg(&db)
-                .stdout(Stdio::null())
-                .spawn()?,
-        );
-        let url = format!("http://127.0.0.1:{port}");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let (_server, url, ws) = separate_server(&dir, port).await?;
 
         let app = App::launch(4454, None).await?;
         app.type_into("[data-testid=signin-server]", &url).await?;
@@ -174,6 +172,81 @@ async fn sign_in_to_a_separately_started_server() -> Result<()> {
         let _ = std::fs::remove_dir_all(&dir);
         let _ = root();
         app.close().await
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_server_revokes_a_rotated_key_once_silent_while_the_app_is_closed() -> Result<()> {
+    if !real_desktop() {
+        return Ok(());
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    keydeck_e2e::bounded(300, async {
+        let dir = std::env::temp_dir().join(format!("keydeck-e2e-silent-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let port = 19_000 + (std::process::id() % 1000) as u16;
+        let (_server, url, ws) = separate_server(&dir, port).await?;
+        let api = keydeck_client::Client::new(&url)?;
+        let works = |secret: String| {
+            let (api, ws) = (&api, &ws);
+            async move { anyhow::Ok(api.me(&secret, ws).await?.me.is_ok()) }
+        };
+
+        let app = App::launch(4514, None).await?;
+        sign_in_as_riley(&app, &url).await?;
+        app.click("[data-testid=generate-open]").await?;
+        app.type_into("[data-testid=generate-name]", "Nightly export").await?;
+        app.click("[data-testid=generate-submit]").await?;
+        let old = app.find("[data-testid=revealed-secret]", 30).await?.text().await?.trim().to_owned();
+        app.click("[data-testid=reveal-close]").await?;
+        let old_id = api.me(&old, &ws).await?.me?.key.id;
+
+        // Rotate it, on to step 4 without waiting for proof, and leave the old key to the server.
+        app.click("[data-testid=key-card][data-key-name='Nightly export']").await?;
+        app.click("[data-testid=rotate-open]").await?;
+        app.click("[data-testid=rotation-create]").await?;
+        let new = app.find("[data-testid=revealed-secret]", 30).await?.text().await?.trim().to_owned();
+        app.click("[data-testid=rotation-next]").await?;
+        app.click("[data-testid=rotation-updated]").await?;
+        app.click("[data-testid=rotation-override]").await?;
+        app.click("[data-testid=rotation-override-ack]").await?;
+        app.click("[data-testid=rotation-override-submit]").await?;
+        app.find("[data-testid=rotation-silent-choice]", 20).await?;
+        app.click("[data-testid=rotation-silent-submit]").await?;
+        let said = app.find("[data-testid=rotation-done-silent]", 30).await?.text().await?;
+        ensure!(said.contains("once it has had no request for 1 day"), "{said}");
+        app.screenshot("rotation-silent-planned").await?;
+        app.close().await?;
+        ensure!(keydeck_e2e::processes_of(&keydeck_e2e::app_binary())?.is_empty(), "the app is closed");
+
+        // With the app closed, the old key still works: it has not been silent for a day.
+        ensure!(works(old.clone()).await?, "the old key works until it falls silent");
+        // That request's time reaches the database within two of the server's 1-second flushes.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        // A day and a bit pass for this key: its plan's start and its last request move back
+        // 25 hours in the server's database (what a day of silence leaves there).
+        let db = dir.join("server.db");
+        let shift = "UPDATE api_keys SET revoke_scheduled_at = revoke_scheduled_at - 90000000, \
+                     last_used_at = last_used_at - 90000000 WHERE id = ?";
+        let script = format!(
+            "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=10)\nc.execute({shift:?}, (sys.argv[2],))\nc.commit()"
+        );
+        let out = Command::new("python3").arg("-c").arg(script).arg(&db).arg(&old_id).output()?;
+        ensure!(out.status.success(), "moving the key's times back: {}", String::from_utf8_lossy(&out.stderr));
+        // The server revokes it by itself (watched through Riley's session: a request with the
+        // old key would break its silence), and the new key is untouched.
+        let token = api.sign_in("riley@example.com", "riley-password-1").await?.token;
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while api.key(&token, &ws, &old_id).await.is_ok() {
+            ensure!(std::time::Instant::now() < deadline, "the server did not revoke the silent key within 20 s");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let refused = api.me(&old, &ws).await?.me.err().and_then(|e| e.code()).map(|c| c.as_str());
+        ensure!(refused == Some("key_revoked"), "refused as revoked: {refused:?}");
+        ensure!(works(new.clone()).await?, "the new key works");
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
     })
     .await
 }

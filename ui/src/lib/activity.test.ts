@@ -1,5 +1,6 @@
 import { describe as group, expect, it } from "vitest";
-import type { AuditAction, AuditEntry } from "$lib/backend";
+import type { AuditEntry } from "$lib/backend";
+import { auditEntry } from "../test/fixtures";
 import {
   actorName,
   describe,
@@ -10,23 +11,7 @@ import {
   type RotationStory,
 } from "./activity";
 
-let next = 0;
-function entry(action: AuditAction, keyId: string | null, more: Partial<AuditEntry> = {}): AuditEntry {
-  next += 1;
-  return {
-    id: `aud_${String(next).padStart(4, "0")}`,
-    at: new Date(Date.UTC(2026, 11, 1, 9, next)).toISOString(),
-    actor: { kind: "user", id: "usr_ada", name: "Ada Admin" },
-    ip: "203.0.113.9",
-    action,
-    keyId,
-    userId: null,
-    changes: {},
-    keyName: keyId ? "Payroll sync" : null,
-    userName: null,
-    ...more,
-  };
-}
+const entry = auditEntry;
 
 /** Oldest first in the call, newest first in the answer: as the log serves them. */
 function log(...entries: AuditEntry[]): AuditEntry[] {
@@ -49,7 +34,7 @@ group("stories", () => {
     expect(rotation.state).toBe("done");
     expect(rotation.created).toBe(made);
     expect(rotation.later).toEqual([revoked]);
-    expect(describeRotation(rotation).title).toBe("Rotated “Payroll sync”");
+    expect(describeRotation(rotation).title).toBe("Rotated “Legacy BI”");
     expect(describeRotation(rotation).steps.map((s) => s.what)).toEqual([
       "Replacement made, with the same name and permissions",
       "Old key revoked",
@@ -91,7 +76,7 @@ group("stories", () => {
   it("says a rotation is still under way, planned, or called off", () => {
     const underWay = stories(log(replacing("key_b", "key_a")))[0] as RotationStory;
     expect(underWay.state).toBe("under_way");
-    expect(describeRotation(underWay).title).toBe("Rotating “Payroll sync”: the old key still works");
+    expect(describeRotation(underWay).title).toBe("Rotating “Legacy BI”: the old key still works");
 
     const planned = stories(
       log(replacing("key_d", "key_c"), entry("revoke_scheduled", "key_c")),
@@ -146,7 +131,7 @@ group("describe", () => {
         }),
       ),
     ).toEqual({
-      what: "Changed the permissions of “Payroll sync”",
+      what: "Changed the permissions of “Legacy BI”",
       detail: "From Read reports to Read reports, Read projects",
     });
     expect(
@@ -179,7 +164,7 @@ group("describe", () => {
       },
     });
     expect(describe(found)).toEqual({
-      what: "“Payroll sync” was reported leaked, and disabled",
+      what: "“Legacy BI” was reported leaked, and disabled",
       detail: "Found at https://github.com/o/r/blob/x",
     });
     expect(describe(entry("leak_reported", "key_a")).detail).toBe(

@@ -5,6 +5,8 @@ import type { Component } from "svelte";
 import { vocabulary } from "$lib/vocabulary";
 import type {
   AccountSummary,
+  AuditAction,
+  AuditEntry,
   GenerateResult,
   KeyCard,
   KeyCardView,
@@ -280,4 +282,31 @@ export function rotationCheck(
   v: Partial<Verification> = {},
 ): RotationCheck {
   return { rotation: r, verification: verification(v) };
+}
+
+let auditCount = 0;
+
+/**
+ * An audit log entry about `keyId` by Ana Silva from 198.51.100.4; each one made is a minute
+ * after the one before (and has a higher id), as the log would have them.
+ */
+export function auditEntry(
+  action: AuditAction,
+  keyId: string | null,
+  overrides: Partial<AuditEntry> = {},
+): AuditEntry {
+  auditCount += 1;
+  return {
+    id: `aud_${String(auditCount).padStart(4, "0")}`,
+    at: new Date(Date.UTC(2026, 11, 2, 10, auditCount)).toISOString(),
+    actor: { kind: "user", id: "u1", name: "Ana Silva" },
+    ip: "198.51.100.4",
+    action,
+    keyId,
+    userId: null,
+    changes: {},
+    keyName: keyId ? "Legacy BI" : null,
+    userName: null,
+    ...overrides,
+  };
 }

@@ -2,7 +2,16 @@ import { fireEvent, screen, within } from "@testing-library/svelte";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { BackendError, backend, type AuditEntry, type AuditPage } from "$lib/backend";
 import type { MockedBackend } from "../../test/backend-mock";
-import { appState, keysView, renderWithApp, session, startup, view, workspace } from "../../test/fixtures";
+import {
+  appState,
+  auditEntry,
+  keysView,
+  renderWithApp,
+  session,
+  startup,
+  view,
+  workspace,
+} from "../../test/fixtures";
 import ActivityScreen from "./ActivityScreen.svelte";
 
 vi.mock("$lib/backend", async (original) =>
@@ -10,27 +19,7 @@ vi.mock("$lib/backend", async (original) =>
 );
 const api = backend as unknown as MockedBackend;
 
-let n = 0;
-function entry(
-  action: AuditEntry["action"],
-  keyId: string | null,
-  more: Partial<AuditEntry> = {},
-): AuditEntry {
-  n += 1;
-  return {
-    id: `aud_${String(n).padStart(4, "0")}`,
-    at: new Date(Date.UTC(2026, 11, 2, 10, n)).toISOString(),
-    actor: { kind: "user", id: "u1", name: "Ana Silva" },
-    ip: "198.51.100.4",
-    action,
-    keyId,
-    userId: null,
-    changes: {},
-    keyName: "Legacy BI",
-    userName: null,
-    ...more,
-  };
-}
+const entry = auditEntry;
 
 function page(entries: AuditEntry[], nextBefore: string | null = null): AuditPage {
   return { entries, nextBefore };

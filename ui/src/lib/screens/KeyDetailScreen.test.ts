@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { BackendError, backend } from "$lib/backend";
 import type { MockedBackend } from "../../test/backend-mock";
-import { detail, renderWithApp, view } from "../../test/fixtures";
+import { auditEntry, detail, renderWithApp, view } from "../../test/fixtures";
 import { openKeyScreen } from "../../test/screens";
 import KeyDetailScreen from "./KeyDetailScreen.svelte";
 
@@ -163,35 +163,16 @@ describe("a key's detail", () => {
   });
 
   it("shows the key's history, with the key it replaced, so its rotation reads as one story", async () => {
-    api.activity.mockResolvedValue({
-      entries: [
-        {
-          id: "aud_2",
-          at: "2026-12-02T10:05:00Z",
-          actor: { kind: "server", id: null, name: null },
-          ip: null,
-          action: "revoked_when_silent",
-          keyId: "k0",
-          userId: null,
-          changes: {},
-          keyName: "Zapier",
-          userName: null,
-        },
-        {
-          id: "aud_1",
-          at: "2026-12-01T10:00:00Z",
-          actor: { kind: "user", id: "u1", name: "Ana Silva" },
-          ip: "198.51.100.4",
-          action: "created",
-          keyId: "k1",
-          userId: null,
-          changes: { replaces: { from: null, to: "k0" } },
-          keyName: "Zapier",
-          userName: null,
-        },
-      ],
-      nextBefore: null,
+    const made = auditEntry("created", "k1", {
+      keyName: "Zapier",
+      changes: { replaces: { from: null, to: "k0" } },
     });
+    const gone = auditEntry("revoked_when_silent", "k0", {
+      keyName: "Zapier",
+      actor: { kind: "server", id: null, name: null },
+      ip: null,
+    });
+    api.activity.mockResolvedValue({ entries: [gone, made], nextBefore: null });
     await openDetail(detail({ key: view({ id: "k1", name: "Zapier", replaces: "k0" }) }));
     const history = screen.getByTestId("key-history");
     const story = await within(history).findByTestId("activity-rotation");

@@ -368,7 +368,7 @@ fn step_four_can_leave_the_old_key_to_the_server_until_it_falls_silent() {
     let previous = KeychainAddress::previous_for_key(&h.ws, "Ledger");
     let step: RotationStep =
         h.invoke("start_rotation", json!({"keyId": old.key.card.id, "reason": "scheduled"})).unwrap();
-    let id = step.rotation.id.clone();
+    let id = step.rotation.id;
     let plan = |seconds: u32| json!({"rotationId": id, "silentSeconds": seconds});
     // Not before step 4: the old key is untouched.
     let early = h.invoke::<Value>("finish_rotation_when_silent", plan(3600)).unwrap_err();

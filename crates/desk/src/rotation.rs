@@ -509,24 +509,18 @@ impl Desk {
         let plan = UpdateKeyRequest { revoke_when_silent_seconds: Some(Some(silent_seconds)), ..Default::default() };
         here.client.update_key(&here.token, &here.workspace.id, &r.old_key.id, &plan).await.map_err(from_client)?;
         r.begin_revoke().map_err(wrong_stage)?;
-        if self.keychain_ok() {
-            let (_, previous) = Self::addresses(&r);
-            self.forget(&here.server, &previous, &r.old_key.prefix, &r.old_key.hint)
-                .await
-                .map_err(crate::error::from_vault)?;
-        }
-        r.finish(Utc::now()).map_err(wrong_stage)?;
-        self.data.remove_rotation(&r.id).map_err(|e| {
-            app_error(
-                AppErrorCode::Other,
-                format!("The server will revoke the old key once it is silent, but the rotation's journal could not be removed: {e}"),
-            )
-        })?;
+        self.end(&here, &mut r, "The server will revoke the old key once it is silent").await?;
         Ok(RotationView::from(&r))
     }
 
     async fn revoke_old(&self, here: &Here, r: &mut Rotation) -> AppResult<()> {
         self.revoke_if_live(here, &r.old_key.id).await?;
+        self.end(here, r, "The old key is revoked").await
+    }
+
+    /// The old key is dealt with (`done` says how, for an error after it): the "previous"
+    /// keychain entry goes, then the journal.
+    async fn end(&self, here: &Here, r: &mut Rotation, done: &str) -> AppResult<()> {
         if self.keychain_ok() {
             let (_, previous) = Self::addresses(r);
             self.forget(&here.server, &previous, &r.old_key.prefix, &r.old_key.hint)
@@ -537,7 +531,7 @@ impl Desk {
         self.data.remove_rotation(&r.id).map_err(|e| {
             app_error(
                 AppErrorCode::Other,
-                format!("The old key is revoked, but the finished rotation's journal could not be removed: {e}"),
+                format!("{done}, but the finished rotation's journal could not be removed: {e}"),
             )
         })
     }

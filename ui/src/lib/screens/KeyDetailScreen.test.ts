@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { BackendError, backend } from "$lib/backend";
 import type { MockedBackend } from "../../test/backend-mock";
-import { auditEntry, detail, renderWithApp, view } from "../../test/fixtures";
+import { ago, auditEntry, detail, renderWithApp, view } from "../../test/fixtures";
 import { openKeyScreen } from "../../test/screens";
 import KeyDetailScreen from "./KeyDetailScreen.svelte";
 
@@ -100,6 +100,54 @@ describe("a key's detail", () => {
     expect(name).toHaveAttribute("aria-invalid", "true");
     expect(name).toHaveAccessibleDescription("Use at most 100 characters (this one has 120).");
     expect(name).toHaveValue("Zapier (production)");
+  });
+
+  it("limits where the key may be used from, offering the addresses its requests came from", async () => {
+    const user = userEvent.setup();
+    const requests = [
+      { at: ago(60_000), method: "GET", path: "/api/v1/me", status: 200, ip: "203.0.113.7" },
+      { at: ago(120_000), method: "GET", path: "/api/v1/me", status: 200, ip: "2001:db8::5" },
+      { at: ago(180_000), method: "GET", path: "/api/v1/me", status: 200, ip: "203.0.113.7" },
+    ];
+    await openDetail(detail({ requests }));
+    const field = screen.getByTestId("edit-allowed-ips");
+    expect(field).toHaveAccessibleName("Where it may be used from");
+    expect(field).toHaveAccessibleDescription(/Leave it empty to allow any address, as for Zapier/);
+    const offered = screen.getAllByTestId("allowed-ip-suggestion").map((b) => b.textContent?.trim());
+    expect(offered).toEqual(["+ 203.0.113.7", "+ 2001:db8::5"]);
+
+    await user.click(screen.getByRole("button", { name: "Allow 203.0.113.7" }));
+    expect(field).toHaveValue("203.0.113.7");
+    expect(screen.getAllByTestId("allowed-ip-suggestion")).toHaveLength(1);
+    await user.type(field, "\n10.0.0.0/33");
+    api.updateKey.mockRejectedValueOnce(
+      new BackendError({
+        code: "validation",
+        message: "Some fields need attention.",
+        fields: [
+          {
+            field: "allowedIps",
+            message: "10.0.0.0/33 is not an address range: an IPv4 prefix is at most /32.",
+          },
+        ],
+      }),
+    );
+    await user.click(screen.getByTestId("edit-save"));
+    expect(api.updateKey).toHaveBeenLastCalledWith("k1", { allowedIps: ["203.0.113.7", "10.0.0.0/33"] });
+    expect(field).toHaveAttribute("aria-invalid", "true");
+    expect(field).toHaveAccessibleDescription(
+      "10.0.0.0/33 is not an address range: an IPv4 prefix is at most /32.",
+    );
+
+    api.updateKey.mockResolvedValueOnce(
+      view({ id: "k1", name: "Zapier", allowedIps: ["203.0.113.7/32", "10.0.0.0/8"] }),
+    );
+    await user.clear(field);
+    await user.type(field, "203.0.113.7, 10.0.0.0/8");
+    await user.click(screen.getByTestId("edit-save"));
+    expect(api.updateKey).toHaveBeenLastCalledWith("k1", { allowedIps: ["203.0.113.7", "10.0.0.0/8"] });
+    await vi.waitFor(() => expect(field).toHaveValue("203.0.113.7/32\n10.0.0.0/8"));
+    expect(screen.getByTestId("edit-save")).toBeDisabled();
   });
 
   it("disables and enables the key", async () => {

@@ -40,6 +40,10 @@ describe("connect Zapier", () => {
     expect(screen.getByTestId("zapier-name")).toHaveValue("Zapier");
     expect(screen.getByText("Read people")).toBeInTheDocument();
     expect(screen.getByText("180 days after it is made")).toBeInTheDocument();
+    // No address limit (the request below has no allowedIps), and the screen says why.
+    expect(screen.getByTestId("zapier-addresses")).toHaveTextContent(
+      "Zapier calls from addresses that change",
+    );
 
     api.generateKey.mockResolvedValue(zapierKey());
     api.keyCard.mockResolvedValue(unused());

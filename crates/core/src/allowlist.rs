@@ -17,7 +17,12 @@ pub const MAX_RANGES: usize = 50;
 
 /// A validated allowlist. Empty allows every address.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AllowedIps(Vec<IpNet>);
+pub struct AllowedIps {
+    ranges: Vec<IpNet>,
+    /// Stored entries that no longer read as ranges (only a damaged database has any). They
+    /// allow no address but keep the list from reading as empty, which would allow them all.
+    unreadable: Vec<String>,
+}
 
 impl AllowedIps {
     /// Checks a list of ranges as a person typed them; the error is a sentence for the field,
@@ -36,22 +41,22 @@ impl AllowedIps {
                 ranges.push(range);
             }
         }
-        Ok(AllowedIps(ranges))
+        Ok(AllowedIps { ranges, unreadable: Vec::new() })
     }
 
     /// Whether a request from `ip` may use the key. An address the server could not see is
     /// allowed only by an empty list.
     pub fn allows(&self, ip: Option<IpAddr>) -> bool {
-        self.0.is_empty() || ip.is_some_and(|ip| self.0.iter().any(|range| range.contains(&ip.to_canonical())))
+        self.is_empty() || ip.is_some_and(|ip| self.ranges.iter().any(|range| range.contains(&ip.to_canonical())))
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.ranges.is_empty() && self.unreadable.is_empty()
     }
 
     /// The ranges in canonical form, as the API shows them.
     pub fn to_vec(&self) -> Vec<String> {
-        self.0.iter().map(|range| canonical(*range)).collect()
+        self.ranges.iter().map(|range| canonical(*range)).chain(self.unreadable.iter().cloned()).collect()
     }
 
     /// The form stored in the database: ranges separated by spaces.
@@ -60,9 +65,17 @@ impl AllowedIps {
     }
 
     /// Reads the stored form back. Only this module writes it, so an entry that does not parse
-    /// is dropped rather than failing the read.
+    /// means a damaged database: it fails closed, allowing no address, and is still shown (a
+    /// list that read as empty would allow every address).
     pub fn from_storage(stored: &str) -> AllowedIps {
-        AllowedIps(stored.split_whitespace().filter_map(|entry| parse_range(entry).ok()).collect())
+        let mut list = AllowedIps::default();
+        for entry in stored.split_whitespace() {
+            match parse_range(entry) {
+                Ok(range) => list.ranges.push(range),
+                Err(_) => list.unreadable.push(entry.to_owned()),
+            }
+        }
+        list
     }
 }
 
@@ -162,5 +175,16 @@ mod tests {
         assert_eq!(list.to_vec(), ["2001:db8::/32", "10.0.0.0/8", "192.0.2.1"]);
         assert_eq!(AllowedIps::from_storage(&list.to_storage()), list);
         assert_eq!(AllowedIps::from_storage(""), AllowedIps::default());
+    }
+
+    #[test]
+    fn a_stored_entry_that_does_not_read_fails_closed_and_stays_visible() {
+        let damaged = AllowedIps::from_storage("garbage");
+        assert!(!damaged.is_empty(), "not read as the empty list that allows everyone");
+        assert!(!damaged.allows(ip("203.0.113.7")) && !damaged.allows(None));
+        assert_eq!(damaged.to_vec(), ["garbage"]);
+        let partly = AllowedIps::from_storage("10.0.0.0/8 10.0.0.0/99");
+        assert!(partly.allows(ip("10.1.2.3")) && !partly.allows(ip("192.0.2.1")));
+        assert_eq!(partly.to_vec(), ["10.0.0.0/8", "10.0.0.0/99"]);
     }
 }

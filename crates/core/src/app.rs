@@ -239,6 +239,13 @@ ipc! {
         pub account: String,
     }
 
+    /// What needs attention in the current workspace: all of it now (the tray's count), and
+    /// what was not told before (to notify, once per event).
+    pub struct ReminderCheck {
+        pub current: Vec<crate::reminders::Reminder>,
+        pub new: Vec<crate::reminders::Reminder>,
+    }
+
     /// Which entries of the workspace's audit log to show (Activity, a key's history); all of
     /// them when every field is empty.
     #[derive(Default)]

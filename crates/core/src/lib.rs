@@ -10,6 +10,7 @@ pub mod diagnosis;
 pub mod error_code;
 pub mod key;
 pub mod purpose;
+pub mod reminders;
 pub mod rotation;
 pub mod rules;
 pub mod scope;

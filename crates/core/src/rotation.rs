@@ -131,6 +131,9 @@ pub struct Rotation {
     pub started_at: DateTime<Utc>,
     pub created_at: Option<DateTime<Utc>>,
     pub update_started_at: Option<DateTime<Utc>>,
+    /// When step 3 began (a journal from before this was kept has none).
+    #[serde(default)]
+    pub confirm_started_at: Option<DateTime<Utc>>,
     pub confirmation: Option<Confirmation>,
     pub finished_at: Option<DateTime<Utc>>,
     /// The old secret was moved to the key's "previous" keychain address at step 1.
@@ -224,6 +227,7 @@ impl Rotation {
             started_at: now,
             created_at: None,
             update_started_at: None,
+            confirm_started_at: None,
             confirmation: None,
             finished_at: None,
             previous_in_keychain: false,
@@ -327,9 +331,10 @@ impl Rotation {
     }
 
     /// The user says the integration is updated: step 3 watches.
-    pub fn begin_confirm(&mut self) -> Result<(), WrongStage> {
+    pub fn begin_confirm(&mut self, now: DateTime<Utc>) -> Result<(), WrongStage> {
         self.expect(&[Stage::Updating, Stage::Confirming], "start confirming")?;
         self.stage = Stage::Confirming;
+        self.confirm_started_at.get_or_insert(now);
         Ok(())
     }
 
@@ -455,6 +460,7 @@ pub struct RotationView {
     pub started_at: DateTime<Utc>,
     pub created_at: Option<DateTime<Utc>>,
     pub update_started_at: Option<DateTime<Utc>>,
+    pub confirm_started_at: Option<DateTime<Utc>>,
     pub confirmation: Option<Confirmation>,
     pub finished_at: Option<DateTime<Utc>>,
     pub previous_in_keychain: bool,
@@ -481,6 +487,7 @@ impl From<&Rotation> for RotationView {
             started_at: r.started_at,
             created_at: r.created_at,
             update_started_at: r.update_started_at,
+            confirm_started_at: r.confirm_started_at,
             confirmation: r.confirmation.clone(),
             finished_at: r.finished_at,
             previous_in_keychain: r.previous_in_keychain,
@@ -584,7 +591,7 @@ mod tests {
             match next {
                 Stage::Created => r.created(new_ref(), t(1)).unwrap(),
                 Stage::Updating => r.begin_update(t(2)).unwrap(),
-                Stage::Confirming => r.begin_confirm().unwrap(),
+                Stage::Confirming => r.begin_confirm(t(3)).unwrap(),
                 Stage::Confirmed => r.confirm(ConfirmedBy::Watching, t(70)).unwrap(),
                 Stage::Revoking => r.begin_revoke().unwrap(),
                 Stage::Done => r.finish(t(80)).unwrap(),
@@ -642,7 +649,7 @@ mod tests {
             ("made", |r| r.made(new_ref()), &[Stage::Creating]),
             ("created", |r| r.created(new_ref(), t(1)), &[Stage::Creating]),
             ("begin_update", |r| r.begin_update(t(2)), &[Stage::Created, Stage::Updating]),
-            ("begin_confirm", |r| r.begin_confirm(), &[Stage::Updating, Stage::Confirming]),
+            ("begin_confirm", |r| r.begin_confirm(t(3)), &[Stage::Updating, Stage::Confirming]),
             ("confirm", |r| r.confirm(ConfirmedBy::Test, t(3)), &[Stage::Confirming]),
             ("begin_revoke", |r| r.begin_revoke(), &[Stage::Confirmed, Stage::Revoking]),
             ("finish", |r| r.finish(t(4)), &[Stage::Revoking]),
@@ -830,7 +837,7 @@ mod tests {
         let mut r = begun(RotationReason::Incident);
         r.created(new_ref(), t(1)).unwrap();
         r.begin_update(t(2)).unwrap();
-        r.begin_confirm().unwrap();
+        r.begin_confirm(t(3)).unwrap();
         // The leaked key keeps being tried: refused, but step 4 will say so.
         let v = r.verify(Some(&card("old", Some(99))), Some(&card("new", Some(10))), t(100), 60);
         assert!(v.passed && v.old_used_since_update);

@@ -2,6 +2,7 @@
 //! fails when the committed file is stale. `make bindings` (UPDATE_SNAPSHOTS=1) rewrites it.
 
 use keydeck_core::app::*;
+use keydeck_core::reminders::{Reminder, ReminderKind};
 use keydeck_core::rotation::*;
 use keydeck_core::wire::*;
 use keydeck_core::{ErrorCode, ExpiresInDays, Purpose, RateLimit, Scope};
@@ -58,6 +59,9 @@ fn generate() -> String {
         GenerateResult,
         KeychainLocation,
         ActivityQuery,
+        ReminderCheck,
+        Reminder,
+        ReminderKind,
         KeyDetail,
         TestKeyInput,
         TestReport,

@@ -15,13 +15,13 @@ use chrono::Utc;
 use keydeck_client::{Client, ClientError};
 use keydeck_core::app::{
     AccountSummary, ActivityQuery, AppErrorCode, Budget, GenerateRequest, GenerateResult, KeyCardView, KeyDetail,
-    KeychainLocation, KeysView, PresetView, SessionView, Startup, TestKeyInput, TestReport,
+    KeychainLocation, KeysView, PresetView, ReminderCheck, SessionView, Startup, TestKeyInput, TestReport,
 };
 use keydeck_core::key::random_base62;
 use keydeck_core::wire::{
     AuditPage, CreateKeyRequest, CreatedKey, KeyCard, KeyStatus, UpdateKeyRequest, WorkspaceSummary,
 };
-use keydeck_core::{ParsedKey, Settings, diagnosis};
+use keydeck_core::{ParsedKey, Settings, diagnosis, reminders};
 use keydeck_vault::{KeychainAddress, SecretClipboard, SecretStore, VaultError, clear_if_holds};
 use tokio::sync::Mutex;
 
@@ -653,6 +653,22 @@ impl Desk {
             usage: usage.map_err(from_client)?.days,
             requests: requests.map_err(from_client)?.requests,
         })
+    }
+
+    /// What needs attention in the current workspace (see `keydeck_core::reminders`), and which
+    /// of it was not told before. From cards the server just gave: when it cannot be reached,
+    /// the last cards seen may be out of date, so nothing is new and the record is left as it is.
+    pub async fn reminders(&self) -> AppResult<ReminderCheck> {
+        let view = self.list_keys().await?;
+        let here = self.here().await?;
+        let current = reminders::reminders(&view.keys, &view.rotations, Utc::now());
+        if view.stale {
+            return Ok(ReminderCheck { current, new: Vec::new() });
+        }
+        let new = self.data.take_new_reminders(&here.workspace.id, &current).map_err(|e| {
+            app_error(AppErrorCode::Other, format!("Keydeck could not keep track of the reminders it sent: {e}"))
+        })?;
+        Ok(ReminderCheck { current, new })
     }
 
     /// A page of the current workspace's audit log (owners and admins), newest first.

@@ -400,8 +400,10 @@ impl Desk {
         let (_, mut r) = self.rotation_here(rotation_id).await?;
         match action {
             RotationAction::BeginUpdate => r.begin_update(Utc::now()),
-            RotationAction::BeginConfirm => r.begin_confirm(),
-            RotationAction::Override => r.begin_confirm().and_then(|()| r.confirm(ConfirmedBy::Override, Utc::now())),
+            RotationAction::BeginConfirm => r.begin_confirm(Utc::now()),
+            RotationAction::Override => {
+                r.begin_confirm(Utc::now()).and_then(|()| r.confirm(ConfirmedBy::Override, Utc::now()))
+            }
         }
         .map_err(wrong_stage)?;
         self.journal(&r)?;
@@ -467,7 +469,7 @@ impl Desk {
         }
         let report = test_secret(&here.client, &here.workspace.id, &secret).await;
         if report.verdict == Verdict::Connected && matches!(r.stage, Stage::Updating | Stage::Confirming) {
-            r.begin_confirm().and_then(|()| r.confirm(ConfirmedBy::Test, Utc::now())).map_err(wrong_stage)?;
+            r.begin_confirm(Utc::now()).and_then(|()| r.confirm(ConfirmedBy::Test, Utc::now())).map_err(wrong_stage)?;
             self.journal(&r)?;
         }
         Ok(RotationTested { rotation: RotationView::from(&r), report })

@@ -14,6 +14,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use keydeck_core::Settings;
+use keydeck_core::reminders::{Reminder, Sent};
 use keydeck_core::rotation::Rotation;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -208,6 +209,17 @@ impl DataDir {
 
     pub fn save_settings(&self, s: &Settings) -> std::io::Result<()> {
         self.update("settings.json", |stored: &mut Option<Settings>| *stored = Some(s.clone())).map(drop)
+    }
+
+    /// The reminders of `current` not told before for this workspace, which are then counted
+    /// as told (in `reminders.json`, under the directory's lock: a restart does not repeat
+    /// them). Each workspace keeps its own record, so looking at another does not forget it.
+    pub fn take_new_reminders(&self, workspace_id: &str, current: &[Reminder]) -> std::io::Result<Vec<Reminder>> {
+        let mut fresh = Vec::new();
+        self.update("reminders.json", |sent: &mut BTreeMap<String, Sent>| {
+            fresh = sent.entry(workspace_id.to_owned()).or_default().take_new(current);
+        })?;
+        Ok(fresh)
     }
 
     /// Which server each keychain entry belongs to; an error when the file is damaged (every

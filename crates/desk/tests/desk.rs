@@ -172,3 +172,47 @@ async fn keys_are_found_by_name_as_the_server_compares_names() {
     assert_eq!(e.code, AppErrorCode::NotFound);
     assert!(e.message.contains("Payroll"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_key_is_a_reminder_told_once_across_restarts_until_a_success_ends_the_run() {
+    let w = World::new().await;
+    let (desk, _) = w.signed_in().await;
+    let made = desk.generate_key(request("Invoices")).await.unwrap();
+    let secret = made.secret.clone();
+    let api = keydeck_client::Client::new(&w.url).unwrap();
+    let nothing = desk.reminders().await.unwrap();
+    assert!(nothing.current.is_empty() && nothing.new.is_empty(), "{nothing:?}");
+
+    // Sent with another workspace's ID: refused.
+    assert!(api.me(&secret, &w.other).await.unwrap().me.is_err());
+    let check = || async {
+        // The server shows a refusal within two seconds.
+        for _ in 0..40 {
+            let check = desk.reminders().await.unwrap();
+            if !check.current.is_empty() {
+                return check;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no reminder for the refused key");
+    };
+    let first = check().await;
+    assert_eq!(first.new.len(), 1, "{first:?}");
+    assert_eq!(first.new[0].kind, keydeck_core::reminders::ReminderKind::Refused);
+    assert_eq!(first.new[0].key_id, made.key.card.id);
+    assert!(first.new[0].body.contains(&w.studio), "says which ID to paste: {}", first.new[0].body);
+    // Looked at again, by this process or a new one: still current, not news.
+    assert!(desk.reminders().await.unwrap().new.is_empty());
+    let (restarted, _) = w.signed_in().await;
+    let again = restarted.reminders().await.unwrap();
+    assert_eq!((again.current.len(), again.new.len()), (1, 0));
+    // A success ends the run: nothing needs attention.
+    api.me(&secret, &w.studio).await.unwrap().me.unwrap();
+    for _ in 0..40 {
+        if restarted.reminders().await.unwrap().current.is_empty() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("a success did not end the reminder");
+}

@@ -239,6 +239,9 @@ export function rotation(stage: Rotation["stage"] = "created", overrides: Partia
     startedAt: ago(10 * MINUTE),
     createdAt: created ? ago(9 * MINUTE) : null,
     updateStartedAt: updating ? ago(5 * MINUTE) : null,
+    confirmStartedAt: ["confirming", "confirmed", "revoking", "done"].includes(stage)
+      ? ago(4 * MINUTE)
+      : null,
     confirmation: confirmed ? { by: "watching", at: ago(MINUTE) } : null,
     finishedAt: stage === "done" ? new Date().toISOString() : null,
     previousInKeychain: stage !== "done",

@@ -307,6 +307,20 @@ keyIds: Array<string>,
  */
 actor: string | null, actions: Array<AuditAction>, };
 
+export type ReminderCheck = { current: Array<Reminder>, new: Array<Reminder>, };
+
+export type Reminder = { kind: ReminderKind, 
+/**
+ * The event this reminder is about; the same event gives the same id.
+ */
+event: string, 
+/**
+ * The key to open when the reminder is clicked.
+ */
+keyId: string, title: string, body: string, };
+
+export type ReminderKind = "expires_soon" | "rotation_due" | "refused" | "rotation_waiting";
+
 export type KeyDetail = { key: KeyCardView, usage: Array<UsageDay>, requests: Array<KeyRequestLog>, };
 
 export type TestKeyInput = { "source": "pasted", key: string, } | { "source": "keychain", keyName: string, };
@@ -428,7 +442,7 @@ keychainAccount: string,
 /**
  * Where the old key's secret waits until step 4.
  */
-previousKeychainAccount: string, startedAt: string, createdAt: string | null, updateStartedAt: string | null, confirmation: Confirmation | null, finishedAt: string | null, previousInKeychain: boolean, };
+previousKeychainAccount: string, startedAt: string, createdAt: string | null, updateStartedAt: string | null, confirmStartedAt: string | null, confirmation: Confirmation | null, finishedAt: string | null, previousInKeychain: boolean, };
 
 export type Verification = { 
 /**

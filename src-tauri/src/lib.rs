@@ -60,6 +60,7 @@ pub fn run() {
             let _ = window.set_focus();
         }
     }));
+    let builder = builder.plugin(tauri_plugin_notification::init());
     let builder = builder.setup(|app| {
         let data_dir = app.path().app_data_dir()?;
         let demo_on_start = std::env::args().any(|a| a == "--demo");
@@ -67,7 +68,10 @@ pub fn run() {
         // The bench's blank page is the same binary doing nothing but show the page.
         if std::env::var("KEYDECK_BENCH").as_deref() != Ok("blank") {
             let handle = app.handle().clone();
-            tauri::async_runtime::spawn(async move { handle.state::<Desk>().prewarm().await });
+            tauri::async_runtime::spawn(async move {
+                handle.state::<Desk>().prewarm().await;
+                remind(handle).await;
+            });
         }
         main_window(app)?;
         Ok(())
@@ -82,6 +86,31 @@ pub fn run() {
             tauri::async_runtime::block_on(desk.shutdown());
         }
     });
+}
+
+/// How often the reminders are looked at while Keydeck runs.
+const REMIND_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Sends an OS notification for each reminder not told before (`Desk::reminders` tells each
+/// event once, across restarts), now and then every minute, while a workspace is open.
+async fn remind(handle: tauri::AppHandle) {
+    use tauri_plugin_notification::NotificationExt;
+    loop {
+        match handle.state::<Desk>().reminders().await {
+            Ok(check) => {
+                for reminder in check.new {
+                    let shown = handle.notification().builder().title(&reminder.title).body(&reminder.body).show();
+                    match shown {
+                        Ok(()) => tracing::info!(kind = ?reminder.kind, key = %reminder.key_id, "reminder shown"),
+                        Err(e) => tracing::warn!(error = %e, "a reminder could not be shown"),
+                    }
+                }
+            }
+            // Signed out, or the server is away: nothing to tell until the next look.
+            Err(e) => tracing::debug!(error = %e.message, "no reminders this time"),
+        }
+        tokio::time::sleep(REMIND_EVERY).await;
+    }
 }
 
 /// The main window, from its configuration; under `make bench` (KEYDECK_BENCH set) its page

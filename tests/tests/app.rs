@@ -250,3 +250,75 @@ async fn the_server_revokes_a_rotated_key_once_silent_while_the_app_is_closed() 
     })
     .await
 }
+
+/// The `Notify` calls seen on the session bus since `monitor` started, each as its text.
+fn notifications(log: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.split("method call").filter(|call| call.contains("member=Notify")).map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn a_key_in_the_keychain_expiring_in_three_days_gives_one_notification_across_restarts() -> Result<()> {
+    if !real_desktop() {
+        return Ok(());
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    keydeck_e2e::bounded(300, async {
+        let dir = std::env::temp_dir().join(format!("keydeck-e2e-remind-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let port = 20_000 + (std::process::id() % 1000) as u16;
+        let (_server, url, ws) = separate_server(&dir, port).await?;
+        let data = dir.join("app-data");
+        std::fs::create_dir_all(data.join("dev.keydeck.app"))?;
+
+        let app = App::launch_with(4524, None, Some(&data), &keydeck_e2e::app_binary()).await?;
+        sign_in_as_riley(&app, &url).await?;
+        app.click("[data-testid=generate-open]").await?;
+        app.type_into("[data-testid=generate-name]", "Quarterly export").await?;
+        app.click("[data-testid=generate-submit]").await?;
+        let secret = app.find("[data-testid=revealed-secret]", 30).await?.text().await?.trim().to_owned();
+        app.click("[data-testid=reveal-close]").await?;
+        ensure!(keychain_secret(&format!("{ws}/Quarterly export"))? == secret, "in the keychain");
+        let id = keydeck_client::Client::new(&url)?.me(&secret, &ws).await?.me?.key.id;
+        app.kill().await?;
+
+        // Its expiry comes to 3 days from now (an expiry is fixed when a key is made, so the
+        // test moves it in the server's database).
+        let script = "import sqlite3, sys, time\n\
+             c = sqlite3.connect(sys.argv[1], timeout=10)\n\
+             c.execute('UPDATE api_keys SET expires_at = ? WHERE id = ?', (int(time.time() * 1000) + 3 * 86400000 + 3600000, sys.argv[2]))\n\
+             c.commit()";
+        let out = Command::new("python3").arg("-c").arg(script).arg(dir.join("server.db")).arg(&id).output()?;
+        ensure!(out.status.success(), "moving the expiry: {}", String::from_utf8_lossy(&out.stderr));
+
+        // The notifications Keydeck sends on this session's bus.
+        let log = dir.join("notifications.log");
+        let mut monitor = Command::new("dbus-monitor")
+            .args(["--session", "interface='org.freedesktop.Notifications',member='Notify'"])
+            .stdout(std::fs::File::create(&log)?)
+            .spawn()?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        // Started again, signed in from the keychain: one notification names the key.
+        let app = App::launch_with(4524, None, Some(&data), &keydeck_e2e::app_binary()).await?;
+        app.find("[data-testid=key-card][data-key-name='Quarterly export']", 60).await?;
+        app.until(30, "a notification", || async { Ok(!notifications(&log).is_empty()) }).await?;
+        let sent = notifications(&log);
+        ensure!(sent.len() == 1, "one notification: {sent:?}");
+        ensure!(sent[0].contains("“Quarterly export” expires in 3 days"), "names the key and when: {}", sent[0]);
+        ensure!(!sent[0].contains(&secret), "never the secret");
+        app.kill().await?;
+
+        // Started once more: the same expiry is not news.
+        let app = App::launch_with(4524, None, Some(&data), &keydeck_e2e::app_binary()).await?;
+        app.find("[data-testid=key-card][data-key-name='Quarterly export']", 60).await?;
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        let after = notifications(&log);
+        let _ = monitor.kill();
+        ensure!(after.len() == 1, "still one notification after a restart: {after:?}");
+        app.close().await?;
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    })
+    .await
+}

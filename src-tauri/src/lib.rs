@@ -96,14 +96,23 @@ const REMIND_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 async fn remind(handle: tauri::AppHandle) {
     use tauri_plugin_notification::NotificationExt;
     loop {
-        match handle.state::<Desk>().reminders().await {
+        let desk = handle.state::<Desk>();
+        match desk.reminders().await {
             Ok(check) => {
-                for reminder in check.new {
-                    let shown = handle.notification().builder().title(&reminder.title).body(&reminder.body).show();
-                    match shown {
-                        Ok(()) => tracing::info!(kind = ?reminder.kind, key = %reminder.key_id, "reminder shown"),
+                let mut shown = Vec::new();
+                for reminder in &check.new {
+                    let notification = handle.notification().builder().title(&reminder.title).body(&reminder.body);
+                    match notification.show() {
+                        Ok(()) => {
+                            tracing::info!(kind = ?reminder.kind, key = %reminder.key_id, "reminder shown");
+                            shown.push(reminder.clone());
+                        }
+                        // Not recorded: it is tried again at the next look.
                         Err(e) => tracing::warn!(error = %e, "a reminder could not be shown"),
                     }
+                }
+                if let Err(e) = desk.reminders_told(&check, &shown) {
+                    tracing::warn!(error = %e.message, "the reminders shown could not be recorded");
                 }
             }
             // Signed out, or the server is away: nothing to tell until the next look.

@@ -395,6 +395,54 @@ fn step_four_can_leave_the_old_key_to_the_server_until_it_falls_silent() {
 }
 
 #[test]
+fn a_crash_after_choosing_to_revoke_once_silent_resumes_that_plan_and_never_cancels_or_revokes() {
+    let mut h = Harness::new();
+    h.sign_in();
+    let old = h.generate("Ledger").unwrap();
+    let step: RotationStep =
+        h.invoke("start_rotation", json!({"keyId": old.key.card.id, "reason": "scheduled"})).unwrap();
+    let id = step.rotation.id;
+    for action in ["begin_update", "begin_confirm", "override"] {
+        h.invoke::<RotationView>("advance_rotation", json!({"rotationId": id, "action": action})).unwrap();
+    }
+    // The app dies right after journaling the choice, before the server heard of it.
+    let path = h._dirs.1.path().join("rotations").join(format!("{id}.json"));
+    let mut journal: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    journal["stage"] = json!("revoking");
+    journal["revokeWhenSilent"] = json!(3600);
+    std::fs::write(&path, serde_json::to_vec(&journal).unwrap()).unwrap();
+    h.restart();
+    h.sign_in();
+    let refused = h.invoke::<Value>("cancel_rotation", json!({"rotationId": id})).unwrap_err();
+    assert!(refused.message.contains("can only be finished"), "{}", refused.message);
+    // Resuming sets the plan chosen; the old key is not revoked.
+    let resumed: RotationStep = h.invoke("resume_rotation", json!({"rotationId": id})).unwrap();
+    assert_eq!(resumed.rotation.stage, Stage::Done);
+    assert!(h.journal_files().is_empty());
+    h.use_key(&old.secret).unwrap();
+    let plan = h.keys_named("Ledger").into_iter().find(|k| k.card.id == old.key.card.id).unwrap().card.revoke_plan;
+    assert_eq!(plan.map(|p| p.silent_seconds), Some(3600));
+}
+
+#[test]
+fn a_leaked_key_is_not_left_to_fall_silent() {
+    let h = Harness::new();
+    h.sign_in();
+    let old = h.generate("Leaky").unwrap();
+    let step: RotationStep =
+        h.invoke("start_rotation", json!({"keyId": old.key.card.id, "reason": "incident"})).unwrap();
+    let id = step.rotation.id;
+    for action in ["begin_update", "begin_confirm", "override"] {
+        h.invoke::<RotationView>("advance_rotation", json!({"rotationId": id, "action": action})).unwrap();
+    }
+    let refused =
+        h.invoke::<Value>("finish_rotation_when_silent", json!({"rotationId": id, "silentSeconds": 3600})).unwrap_err();
+    assert!(refused.message.contains("deleted at once"), "{}", refused.message);
+    assert!(h.keys_named("Leaky").iter().all(|k| k.card.revoke_plan.is_none()));
+    assert_eq!(h.journal_files().len(), 1, "still at step 4");
+}
+
+#[test]
 fn a_crash_between_the_servers_answer_and_the_keychain_resumes_with_the_same_key() {
     let app_dir = tempfile::tempdir().unwrap();
     let keychain = Arc::new(MemoryKeychain::default());

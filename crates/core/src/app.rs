@@ -242,8 +242,11 @@ ipc! {
     /// What needs attention in the current workspace: all of it now (the tray's count), and
     /// what was not told before (to notify, once per event).
     pub struct ReminderCheck {
+        pub workspace_id: String,
         pub current: Vec<crate::reminders::Reminder>,
         pub new: Vec<crate::reminders::Reminder>,
+        /// The keys listed, whose events are kept in the record.
+        pub live_keys: Vec<String>,
     }
 
     /// Which entries of the workspace's audit log to show (Activity, a key's history); all of

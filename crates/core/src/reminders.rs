@@ -6,7 +6,8 @@
 //! often the keys are looked at: an expiry is one event per key and expiry date; a rotation due
 //! is one per key (its replacement is another key); refusals are one event per run of refusals
 //! since the key's last success (a new refusal of the same run is not news, a success ends the
-//! run); a waiting rotation is one per rotation. [`Sent`] keeps the events already told.
+//! run); a waiting rotation is one per rotation. [`Sent`] keeps the events already told, and
+//! only those whose notification was shown.
 
 use std::collections::BTreeSet;
 
@@ -108,21 +109,27 @@ fn in_days(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-/// The events already told, kept in the app's data directory so a restart does not repeat them.
+/// The events already told, kept in the app's data directory so a restart does not repeat them:
+/// each with the key it is about.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sent {
-    events: BTreeSet<String>,
+    events: std::collections::BTreeMap<String, String>,
 }
 
 impl Sent {
-    /// The reminders not told yet, which are now counted as told. Events that no longer need
-    /// attention are forgotten, so the record stays as small as what is current (an event that
-    /// comes back after that, such as refusals resuming after an hour of quiet, is news again).
-    pub fn take_new(&mut self, current: &[Reminder]) -> Vec<Reminder> {
-        let now: BTreeSet<String> = current.iter().map(|r| r.event.clone()).collect();
-        let fresh = current.iter().filter(|r| !self.events.contains(&r.event)).cloned().collect();
-        self.events = now;
-        fresh
+    /// The reminders of `current` not told yet.
+    pub fn new_of(&self, current: &[Reminder]) -> Vec<Reminder> {
+        current.iter().filter(|r| !self.events.contains_key(&r.event)).cloned().collect()
+    }
+
+    /// Counts `told` as told. Events of keys no longer among `live_keys` are forgotten, so the
+    /// record stays as small as the workspace; an event of a live key is kept even when one
+    /// look misses it (a keychain that did not answer that time), so it is never told twice.
+    pub fn record(&mut self, live_keys: &BTreeSet<String>, told: &[Reminder]) {
+        self.events.retain(|_, key| live_keys.contains(key));
+        for r in told {
+            self.events.insert(r.event.clone(), r.key_id.clone());
+        }
     }
 }
 
@@ -171,6 +178,14 @@ mod tests {
         }
     }
 
+    /// What a look tells, recorded as told (every key of the test is live).
+    fn take_new(sent: &mut Sent, current: &[Reminder]) -> Vec<Reminder> {
+        let fresh = sent.new_of(current);
+        let live = ["k1", "k2"].into_iter().map(str::to_owned).collect();
+        sent.record(&live, &fresh);
+        fresh
+    }
+
     #[test]
     fn an_expiry_is_told_only_for_a_key_in_this_keychain_and_once() {
         let mut here = view("k1");
@@ -183,9 +198,9 @@ mod tests {
         assert_eq!(found[0].title, "“Key k1” expires in 3 days");
 
         let mut sent = Sent::default();
-        assert_eq!(sent.take_new(&found).len(), 1);
+        assert_eq!(take_new(&mut sent, &found).len(), 1);
         let again = reminders(&[here], &[], now() + Duration::hours(5));
-        assert!(sent.take_new(&again).is_empty(), "a later look at the same expiry is not news");
+        assert!(take_new(&mut sent, &again).is_empty(), "a later look at the same expiry is not news");
     }
 
     #[test]
@@ -193,16 +208,19 @@ mod tests {
         let mut key = view("k1");
         key.refusal = Some(refused(now() - Duration::minutes(5)));
         let mut sent = Sent::default();
-        let first = sent.take_new(&reminders(std::slice::from_ref(&key), &[], now()));
+        let first = take_new(&mut sent, &reminders(std::slice::from_ref(&key), &[], now()));
         assert_eq!(first.len(), 1);
         assert!(first[0].body.contains("sent another workspace's ID with it. Paste ws_1"), "{}", first[0].body);
         // More refusals of the same run: nothing new.
         key.refusal = Some(refused(now()));
-        assert!(sent.take_new(&reminders(std::slice::from_ref(&key), &[], now())).is_empty());
+        assert!(take_new(&mut sent, &reminders(std::slice::from_ref(&key), &[], now())).is_empty());
         // A success ends the run; the next refusal is news.
         key.card.last_success_at = Some(now() + Duration::minutes(1));
         key.refusal = Some(refused(now() + Duration::minutes(2)));
-        assert_eq!(sent.take_new(&reminders(std::slice::from_ref(&key), &[], now() + Duration::minutes(3))).len(), 1);
+        assert_eq!(
+            take_new(&mut sent, &reminders(std::slice::from_ref(&key), &[], now() + Duration::minutes(3))).len(),
+            1
+        );
         // A refusal more than an hour old needs no reminder.
         assert!(reminders(&[key], &[], now() + Duration::hours(2)).is_empty());
     }
@@ -212,8 +230,8 @@ mod tests {
         let mut key = view("k1");
         key.rotation_due = true;
         let mut sent = Sent::default();
-        assert_eq!(sent.take_new(&reminders(std::slice::from_ref(&key), &[], now())).len(), 1);
-        assert!(sent.take_new(&reminders(std::slice::from_ref(&key), &[], now())).is_empty());
+        assert_eq!(take_new(&mut sent, &reminders(std::slice::from_ref(&key), &[], now())).len(), 1);
+        assert!(take_new(&mut sent, &reminders(std::slice::from_ref(&key), &[], now())).is_empty());
         key.card.replaced_by = Some("k9".to_owned());
         assert!(reminders(&[key], &[], now()).is_empty(), "a rotation is under way");
     }
@@ -250,12 +268,16 @@ mod tests {
     }
 
     #[test]
-    fn the_record_keeps_only_what_is_current() {
+    fn the_record_forgets_gone_keys_and_keeps_a_live_one_a_look_missed() {
         let mut key = view("k1");
         key.rotation_due = true;
         let mut sent = Sent::default();
-        sent.take_new(&reminders(std::slice::from_ref(&key), &[], now()));
-        sent.take_new(&[]);
+        take_new(&mut sent, &reminders(std::slice::from_ref(&key), &[], now()));
+        // One look misses it (say the keychain did not answer): it is not news the next time.
+        take_new(&mut sent, &[]);
+        assert!(take_new(&mut sent, &reminders(std::slice::from_ref(&key), &[], now())).is_empty());
+        // The key is gone: so is its record.
+        sent.record(&BTreeSet::new(), &[]);
         assert_eq!(sent, Sent::default());
         let stored = serde_json::to_string(&sent).unwrap();
         assert_eq!(serde_json::from_str::<Sent>(&stored).unwrap(), sent);

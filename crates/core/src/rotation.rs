@@ -134,6 +134,11 @@ pub struct Rotation {
     /// When step 3 began (a journal from before this was kept has none).
     #[serde(default)]
     pub confirm_started_at: Option<DateTime<Utc>>,
+    /// Step 4 was ended by leaving the old key to the server, to revoke once it has had no
+    /// request for this many seconds (journaled before the server is asked, so that resuming
+    /// repeats that plan, never a revocation nobody chose).
+    #[serde(default)]
+    pub revoke_when_silent: Option<u32>,
     pub confirmation: Option<Confirmation>,
     pub finished_at: Option<DateTime<Utc>>,
     /// The old secret was moved to the key's "previous" keychain address at step 1.
@@ -228,6 +233,7 @@ impl Rotation {
             created_at: None,
             update_started_at: None,
             confirm_started_at: None,
+            revoke_when_silent: None,
             confirmation: None,
             finished_at: None,
             previous_in_keychain: false,
@@ -349,6 +355,15 @@ impl Rotation {
     /// Step 4 begins: journal this before revoking the old key.
     pub fn begin_revoke(&mut self) -> Result<(), WrongStage> {
         self.expect(&[Stage::Confirmed, Stage::Revoking], "revoke the old key")?;
+        self.stage = Stage::Revoking;
+        Ok(())
+    }
+
+    /// Step 4 the other way: the old key is left to the server, to revoke once silent for
+    /// `seconds`. Only from step 4 itself; from then on the rotation can only be finished.
+    pub fn begin_revoke_when_silent(&mut self, seconds: u32) -> Result<(), WrongStage> {
+        self.expect(&[Stage::Confirmed], "leave the old key to the server")?;
+        self.revoke_when_silent = Some(seconds);
         self.stage = Stage::Revoking;
         Ok(())
     }

@@ -656,19 +656,27 @@ impl Desk {
     }
 
     /// What needs attention in the current workspace (see `keydeck_core::reminders`), and which
-    /// of it was not told before. From cards the server just gave: when it cannot be reached,
-    /// the last cards seen may be out of date, so nothing is new and the record is left as it is.
+    /// of it was not told before; [`Desk::reminders_told`] records what was then shown. From
+    /// cards the server just gave: when it cannot be reached, the last cards seen may be out of
+    /// date, so nothing is new.
     pub async fn reminders(&self) -> AppResult<ReminderCheck> {
+        let workspace_id = self.here().await?.workspace.id;
         let view = self.list_keys().await?;
-        let here = self.here().await?;
-        let current = reminders::reminders(&view.keys, &view.rotations, Utc::now());
-        if view.stale {
-            return Ok(ReminderCheck { current, new: Vec::new() });
+        if self.here().await?.workspace.id != workspace_id {
+            return Err(app_error(AppErrorCode::Other, "The workspace changed while its keys were read."));
         }
-        let new = self.data.take_new_reminders(&here.workspace.id, &current).map_err(|e| {
+        let current = reminders::reminders(&view.keys, &view.rotations, Utc::now());
+        let new = if view.stale { Vec::new() } else { self.data.reminders_sent(&workspace_id).new_of(&current) };
+        let live_keys = view.keys.iter().map(|k| k.card.id.clone()).collect();
+        Ok(ReminderCheck { workspace_id, current, new, live_keys })
+    }
+
+    /// Records the reminders of `check` that were shown, so they are not shown again.
+    pub fn reminders_told(&self, check: &ReminderCheck, shown: &[keydeck_core::reminders::Reminder]) -> AppResult<()> {
+        let live = check.live_keys.iter().cloned().collect();
+        self.data.record_reminders(&check.workspace_id, &live, shown).map_err(|e| {
             app_error(AppErrorCode::Other, format!("Keydeck could not keep track of the reminders it sent: {e}"))
-        })?;
-        Ok(ReminderCheck { current, new })
+        })
     }
 
     /// A page of the current workspace's audit log (owners and admins), newest first.

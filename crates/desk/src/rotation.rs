@@ -494,30 +494,61 @@ impl Desk {
 
     /// Step 4 the other way: the server revokes the old key by itself once it has had no
     /// request for `silent_seconds` (1 hour to 7 days), whether or not Keydeck is running, and
-    /// the rotation ends here. The plan is made on the server first, while the journal still
-    /// says step 4: a crash before the journal is gone leaves step 4 to choose again, never a
-    /// revocation nobody chose. Then the "previous" keychain entry goes (nothing needs the old
-    /// secret past step 4) and the journal with it. The old key's card shows the plan, which
-    /// can be called off there until it runs.
+    /// the rotation ends here. Not for a leaked key, which is deleted at once: one that is still
+    /// being tried never falls silent. The choice is journaled first (the rotation can then
+    /// only be finished, never cancelled, since cancelling would leave the plan in place with
+    /// the replacement revoked); a crash before the end resumes by setting the same plan. Then
+    /// the "previous" keychain entry goes (nothing needs the old secret past step 4) and the
+    /// journal with it. The old key's card shows the plan, which can be called off there.
     pub async fn finish_rotation_when_silent(&self, rotation_id: &str, silent_seconds: u32) -> AppResult<RotationView> {
         let _turn = self.turn().await?;
         let (here, mut r) = self.rotation_here(rotation_id).await?;
-        if r.stage != Stage::Confirmed {
+        if r.reason == RotationReason::Incident {
             return Err(app_error(
                 AppErrorCode::Other,
-                "Only a rotation at step 4, with the new key confirmed, can leave the old key to the server.",
+                "A leaked key is deleted at once: one that is still being tried would never fall silent.",
             ));
         }
-        let plan = UpdateKeyRequest { revoke_when_silent_seconds: Some(Some(silent_seconds)), ..Default::default() };
-        here.client.update_key(&here.token, &here.workspace.id, &r.old_key.id, &plan).await.map_err(from_client)?;
-        r.begin_revoke().map_err(wrong_stage)?;
-        self.end(&here, &mut r, "The server will revoke the old key once it is silent").await?;
+        let range = keydeck_core::rules::REVOKE_WHEN_SILENT_SECONDS;
+        if !range.contains(&silent_seconds) {
+            return Err(field_error(
+                "revokeWhenSilentSeconds",
+                &format!(
+                    "Choose from {} (one hour) to {} (seven days) seconds of silence.",
+                    range.start(),
+                    range.end()
+                ),
+            ));
+        }
+        r.begin_revoke_when_silent(silent_seconds).map_err(|_| {
+            app_error(
+                AppErrorCode::Other,
+                "Only a rotation at step 4, with the new key confirmed, can leave the old key to the server.",
+            )
+        })?;
+        self.journal(&r)?;
+        self.revoke_old(&here, &mut r).await?;
         Ok(RotationView::from(&r))
     }
 
+    /// Step 4's work, safe to repeat: revoke the old key now, or, when the journal says it was
+    /// left to the server, set that plan on it (a key already revoked needs neither); then end.
     async fn revoke_old(&self, here: &Here, r: &mut Rotation) -> AppResult<()> {
-        self.revoke_if_live(here, &r.old_key.id).await?;
-        self.end(here, r, "The old key is revoked").await
+        match r.revoke_when_silent {
+            Some(seconds) => {
+                let plan = UpdateKeyRequest { revoke_when_silent_seconds: Some(Some(seconds)), ..Default::default() };
+                match here.client.update_key(&here.token, &here.workspace.id, &r.old_key.id, &plan).await {
+                    Ok(_) => {}
+                    Err(e) if is_gone(&e) && !self.is_live(here, &r.old_key.id).await? => {}
+                    Err(e) => return Err(from_client(e)),
+                }
+                self.end(here, r, "The server will revoke the old key once it is silent").await
+            }
+            None => {
+                self.revoke_if_live(here, &r.old_key.id).await?;
+                self.end(here, r, "The old key is revoked").await
+            }
+        }
     }
 
     /// The old key is dealt with (`done` says how, for an error after it): the "previous"

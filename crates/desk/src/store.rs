@@ -9,7 +9,7 @@
 //! written atomically and durably (a temporary file of a unique name, flushed, renamed into
 //! place). The directory is private to its user (0700) and so is each file (0600).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -211,15 +211,24 @@ impl DataDir {
         self.update("settings.json", |stored: &mut Option<Settings>| *stored = Some(s.clone())).map(drop)
     }
 
-    /// The reminders of `current` not told before for this workspace, which are then counted
-    /// as told (in `reminders.json`, under the directory's lock: a restart does not repeat
-    /// them). Each workspace keeps its own record, so looking at another does not forget it.
-    pub fn take_new_reminders(&self, workspace_id: &str, current: &[Reminder]) -> std::io::Result<Vec<Reminder>> {
-        let mut fresh = Vec::new();
+    /// What was told for this workspace (`reminders.json`; each workspace keeps its own
+    /// record, so looking at another does not forget it).
+    pub fn reminders_sent(&self, workspace_id: &str) -> Sent {
+        let all: BTreeMap<String, Sent> = self.read("reminders.json");
+        all.get(workspace_id).cloned().unwrap_or_default()
+    }
+
+    /// Records `told` as told for this workspace, under the directory's lock.
+    pub fn record_reminders(
+        &self,
+        workspace_id: &str,
+        live_keys: &BTreeSet<String>,
+        told: &[Reminder],
+    ) -> std::io::Result<()> {
         self.update("reminders.json", |sent: &mut BTreeMap<String, Sent>| {
-            fresh = sent.entry(workspace_id.to_owned()).or_default().take_new(current);
-        })?;
-        Ok(fresh)
+            sent.entry(workspace_id.to_owned()).or_default().record(live_keys, told);
+        })
+        .map(drop)
     }
 
     /// Which server each keychain entry belongs to; an error when the file is damaged (every

@@ -201,6 +201,11 @@ async fn a_refused_key_is_a_reminder_told_once_across_restarts_until_a_success_e
     assert_eq!(first.new[0].kind, keydeck_core::reminders::ReminderKind::Refused);
     assert_eq!(first.new[0].key_id, made.key.card.id);
     assert!(first.new[0].body.contains(&w.studio), "says which ID to paste: {}", first.new[0].body);
+    // Not shown (the notification failed): still news at the next look.
+    desk.reminders_told(&first, &[]).unwrap();
+    let first = desk.reminders().await.unwrap();
+    assert_eq!(first.new.len(), 1);
+    desk.reminders_told(&first, &first.new).unwrap();
     // Looked at again, by this process or a new one: still current, not news.
     assert!(desk.reminders().await.unwrap().new.is_empty());
     let (restarted, _) = w.signed_in().await;

@@ -105,6 +105,14 @@ group("stories", () => {
     ]);
   });
 
+  it("ends a rotation when the old key expires, and tells no stories in a narrowed log", () => {
+    const expired = stories(log(replacing("key_n", "key_o"), entry("expired", "key_o")))[0] as RotationStory;
+    expect(expired.state).toBe("done");
+    expect(describeRotation(expired).steps[1]?.what).toBe("Old key expired");
+    const narrowed = stories(log(replacing("key_n", "key_o"), entry("revoked", "key_n")), false);
+    expect(narrowed.map((s) => s.kind)).toEqual(["entry", "entry"]);
+  });
+
   it("leaves a revocation alone when the rotation's start is on a page not loaded yet", () => {
     const told = stories([entry("revoked", "key_old")]);
     expect(told).toHaveLength(1);

@@ -196,6 +196,7 @@ const OLD_KEY_STEPS: readonly AuditAction[] = [
   "revoke_cancelled",
   "revoked",
   "revoked_when_silent",
+  "expired",
 ];
 
 /**
@@ -204,9 +205,12 @@ const OLD_KEY_STEPS: readonly AuditAction[] = [
  * revoke it when silent, that plan called off, its revocation by a person or by the server),
  * or the replacement revoked when the rotation was called off. Every entry appears exactly once;
  * a story stands where its newest entry stood. Entries of a rotation whose creation is on a page
- * not loaded yet stand alone until that page comes.
+ * not loaded yet stand alone until that page comes. With `group` off (a log narrowed to one
+ * person or some actions, which may leave out a rotation's other entries), every entry stands
+ * alone rather than read as a rotation still under way.
  */
-export function stories(entries: readonly AuditEntry[]): Story[] {
+export function stories(entries: readonly AuditEntry[], group = true): Story[] {
+  if (!group) return entries.map((entry) => ({ kind: "entry", entry }));
   const oldestFirst = [...entries].reverse();
   const open = new Map<string, RotationStory>(); // by old key id, and by new key id
   const taken = new Map<string, RotationStory>(); // entry id → its story
@@ -234,7 +238,11 @@ export function stories(entries: readonly AuditEntry[]): Story[] {
       taken.set(entry.id, ofOld);
       if (entry.action === "revoke_scheduled") ofOld.state = "planned";
       if (entry.action === "revoke_cancelled") ofOld.state = "under_way";
-      if (entry.action === "revoked" || entry.action === "revoked_when_silent") {
+      if (
+        entry.action === "revoked" ||
+        entry.action === "revoked_when_silent" ||
+        entry.action === "expired"
+      ) {
         ofOld.state = "done";
         close(open, ofOld);
       }
@@ -285,6 +293,8 @@ export function describeRotation(story: RotationStory): {
         return entry.keyId === story.oldKeyId ? "Old key revoked" : "Replacement revoked, the old key kept";
       case "revoked_when_silent":
         return "Old key revoked by the server once it had fallen silent";
+      case "expired":
+        return "Old key expired";
       case "revoke_scheduled":
       case "revoke_cancelled":
         return describe(entry).what.replace(/“[^”]*”/, "the old key");

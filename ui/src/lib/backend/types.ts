@@ -307,7 +307,11 @@ keyIds: Array<string>,
  */
 actor: string | null, actions: Array<AuditAction>, };
 
-export type ReminderCheck = { current: Array<Reminder>, new: Array<Reminder>, };
+export type ReminderCheck = { workspaceId: string, current: Array<Reminder>, new: Array<Reminder>, 
+/**
+ * The keys listed, whose events are kept in the record.
+ */
+liveKeys: Array<string>, };
 
 export type Reminder = { kind: ReminderKind, 
 /**

@@ -202,17 +202,18 @@ async fn the_server_revokes_a_rotated_key_once_silent_while_the_app_is_closed() 
         app.click("[data-testid=reveal-close]").await?;
         let old_id = api.me(&old, &ws).await?.me?.key.id;
 
-        // Rotate it, on to step 4 without waiting for proof, and leave the old key to the server.
+        // Rotate it; step 3 passes by testing the new key (from the keychain, against the
+        // server); then leave the old key to the server.
         app.click("[data-testid=key-card][data-key-name='Nightly export']").await?;
         app.click("[data-testid=rotate-open]").await?;
         app.click("[data-testid=rotation-create]").await?;
         let new = app.find("[data-testid=revealed-secret]", 30).await?.text().await?.trim().to_owned();
         app.click("[data-testid=rotation-next]").await?;
+        app.find("[data-testid=rotation-wizard][data-step='2']", 20).await?;
         app.click("[data-testid=rotation-updated]").await?;
-        app.click("[data-testid=rotation-override]").await?;
-        app.click("[data-testid=rotation-override-ack]").await?;
-        app.click("[data-testid=rotation-override-submit]").await?;
-        app.find("[data-testid=rotation-silent-choice]", 20).await?;
+        app.find("[data-testid=rotation-wizard][data-step='3']", 20).await?;
+        app.click("[data-testid=rotation-test]").await?;
+        app.find("[data-testid=rotation-silent-choice]", 30).await.context("a connected test passes step 3")?;
         app.click("[data-testid=rotation-silent-submit]").await?;
         let said = app.find("[data-testid=rotation-done-silent]", 30).await?.text().await?;
         ensure!(said.contains("once it has had no request for 1 day"), "{said}");

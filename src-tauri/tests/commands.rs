@@ -360,6 +360,13 @@ fn a_rotation_swaps_the_keychain_confirms_by_watching_and_revokes_the_old_key() 
     assert_eq!(h.keys_named("Payroll").len(), 1);
 }
 
+/// Steps 2 and 3 at once, going on without proof: the rotation waits at step 4.
+fn to_step_four(h: &Harness, id: &str) {
+    for action in ["begin_update", "begin_confirm", "override"] {
+        h.invoke::<RotationView>("advance_rotation", json!({"rotationId": id, "action": action})).unwrap();
+    }
+}
+
 #[test]
 fn step_four_can_leave_the_old_key_to_the_server_until_it_falls_silent() {
     let h = Harness::new();
@@ -373,9 +380,7 @@ fn step_four_can_leave_the_old_key_to_the_server_until_it_falls_silent() {
     // Not before step 4: the old key is untouched.
     let early = h.invoke::<Value>("finish_rotation_when_silent", plan(3600)).unwrap_err();
     assert!(early.message.contains("step 4"), "{}", early.message);
-    for action in ["begin_update", "begin_confirm", "override"] {
-        h.invoke::<RotationView>("advance_rotation", json!({"rotationId": id, "action": action})).unwrap();
-    }
+    to_step_four(&h, &id);
     // A minute is too short: the server's words at its field, and the rotation still at step 4.
     let short = h.invoke::<Value>("finish_rotation_when_silent", plan(60)).unwrap_err();
     assert_eq!(short.code, AppErrorCode::Validation);
@@ -402,9 +407,7 @@ fn a_crash_after_choosing_to_revoke_once_silent_resumes_that_plan_and_never_canc
     let step: RotationStep =
         h.invoke("start_rotation", json!({"keyId": old.key.card.id, "reason": "scheduled"})).unwrap();
     let id = step.rotation.id;
-    for action in ["begin_update", "begin_confirm", "override"] {
-        h.invoke::<RotationView>("advance_rotation", json!({"rotationId": id, "action": action})).unwrap();
-    }
+    to_step_four(&h, &id);
     // The app dies right after journaling the choice, before the server heard of it.
     let path = h._dirs.1.path().join("rotations").join(format!("{id}.json"));
     let mut journal: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -432,9 +435,7 @@ fn a_leaked_key_is_not_left_to_fall_silent() {
     let step: RotationStep =
         h.invoke("start_rotation", json!({"keyId": old.key.card.id, "reason": "incident"})).unwrap();
     let id = step.rotation.id;
-    for action in ["begin_update", "begin_confirm", "override"] {
-        h.invoke::<RotationView>("advance_rotation", json!({"rotationId": id, "action": action})).unwrap();
-    }
+    to_step_four(&h, &id);
     let refused =
         h.invoke::<Value>("finish_rotation_when_silent", json!({"rotationId": id, "silentSeconds": 3600})).unwrap_err();
     assert!(refused.message.contains("deleted at once"), "{}", refused.message);

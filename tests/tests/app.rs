@@ -132,6 +132,20 @@ async fn separate_server(dir: &std::path::Path, port: u16) -> Result<(Server, St
     Ok((server, format!("http://127.0.0.1:{port}"), ws))
 }
 
+/// Sets `assignments` (SQL, such as `expires_at = 123`) on one key's row of a stopped or running
+/// server's SQLite database, with Python's sqlite3 (the server's own writes wait their turn):
+/// how a test makes time pass for one key.
+fn change_key_row(db: &std::path::Path, key_id: &str, assignments: &str) -> Result<()> {
+    let script = format!(
+        "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=10)\n\
+         c.execute({:?}, (sys.argv[2],))\nc.commit()",
+        format!("UPDATE api_keys SET {assignments} WHERE id = ?")
+    );
+    let out = Command::new("python3").arg("-c").arg(script).arg(db).arg(key_id).output()?;
+    ensure!(out.status.success(), "changing {key_id} ({assignments}): {}", String::from_utf8_lossy(&out.stderr));
+    Ok(())
+}
+
 async fn sign_in_as_riley(app: &App, url: &str) -> Result<()> {
     app.type_into("[data-testid=signin-server]", url).await?;
     app.type_into("[data-testid=signin-email]", "riley@example.com").await?;
@@ -227,14 +241,8 @@ async fn the_server_revokes_a_rotated_key_once_silent_while_the_app_is_closed() 
         tokio::time::sleep(Duration::from_secs(3)).await;
         // A day and a bit pass for this key: its plan's start and its last request move back
         // 25 hours in the server's database (what a day of silence leaves there).
-        let db = dir.join("server.db");
-        let shift = "UPDATE api_keys SET revoke_scheduled_at = revoke_scheduled_at - 90000000, \
-                     last_used_at = last_used_at - 90000000 WHERE id = ?";
-        let script = format!(
-            "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=10)\nc.execute({shift:?}, (sys.argv[2],))\nc.commit()"
-        );
-        let out = Command::new("python3").arg("-c").arg(script).arg(&db).arg(&old_id).output()?;
-        ensure!(out.status.success(), "moving the key's times back: {}", String::from_utf8_lossy(&out.stderr));
+        let shift = "revoke_scheduled_at = revoke_scheduled_at - 90000000, last_used_at = last_used_at - 90000000";
+        change_key_row(&dir.join("server.db"), &old_id, shift)?;
         // The server revokes it by itself (watched through Riley's session: a request with the
         // old key would break its silence), and the new key is untouched.
         let token = api.sign_in("riley@example.com", "riley-password-1").await?.token;
@@ -285,12 +293,9 @@ async fn a_key_in_the_keychain_expiring_in_three_days_gives_one_notification_acr
 
         // Its expiry comes to 3 days from now (an expiry is fixed when a key is made, so the
         // test moves it in the server's database).
-        let script = "import sqlite3, sys, time\n\
-             c = sqlite3.connect(sys.argv[1], timeout=10)\n\
-             c.execute('UPDATE api_keys SET expires_at = ? WHERE id = ?', (int(time.time() * 1000) + 3 * 86400000 + 3600000, sys.argv[2]))\n\
-             c.commit()";
-        let out = Command::new("python3").arg("-c").arg(script).arg(dir.join("server.db")).arg(&id).output()?;
-        ensure!(out.status.success(), "moving the expiry: {}", String::from_utf8_lossy(&out.stderr));
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
+        let expires = now_ms + 3 * 86_400_000 + 3_600_000;
+        change_key_row(&dir.join("server.db"), &id, &format!("expires_at = {expires}"))?;
 
         // The notifications Keydeck sends on this session's bus.
         let log = dir.join("notifications.log");

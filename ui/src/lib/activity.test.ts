@@ -1,15 +1,7 @@
 import { describe as group, expect, it } from "vitest";
 import type { AuditEntry } from "$lib/backend";
 import { auditEntry } from "../test/fixtures";
-import {
-  actorName,
-  describe,
-  describeRotation,
-  durationWords,
-  stories,
-  storyId,
-  type RotationStory,
-} from "./activity";
+import { actorName, describe, describeRotation, stories, storyId, type RotationStory } from "./activity";
 
 const entry = auditEntry;
 
@@ -185,16 +177,5 @@ group("describe", () => {
     expect(actorName({ kind: "user", id: "usr_1", name: null })).toBe("A former member");
     expect(actorName({ kind: "admin_cli", id: null, name: null })).toBe("The server's admin command line");
     expect(actorName({ kind: "server", id: null, name: null })).toBe("The workspace server");
-  });
-
-  it("words durations the way the plan was set", () => {
-    expect([3600, 7200, 86400, 604800, 90, 1].map(durationWords)).toEqual([
-      "1 hour",
-      "2 hours",
-      "1 day",
-      "7 days",
-      "90 seconds",
-      "1 second",
-    ]);
   });
 });

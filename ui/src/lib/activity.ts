@@ -3,7 +3,7 @@
 // entries it took. Pure functions of the entries, so the Activity screen and a key's history
 // tell a change the same way, and tests need no screen.
 import type { AuditAction, AuditActor, AuditEntry, RateLimit, Role, Scope } from "$lib/backend";
-import { ROLE_LABELS, scopeLabel, sortScopes } from "$lib/format";
+import { durationWords, ROLE_LABELS, scopeLabel, sortScopes } from "$lib/format";
 
 /** What the action filter offers: groups of actions a person thinks in. */
 export const ACTION_GROUPS: readonly { id: string; label: string; actions: AuditAction[] }[] = [
@@ -68,22 +68,6 @@ function rateLimit(value: unknown): string {
 function addresses(value: unknown): string {
   const ranges = list(value);
   return ranges.length ? ranges.join(", ") : "any address";
-}
-
-/** 3600 → "1 hour", 90 → "90 seconds", 172800 → "2 days". */
-export function durationWords(seconds: number): string {
-  const units: [number, string][] = [
-    [86400, "day"],
-    [3600, "hour"],
-    [60, "minute"],
-  ];
-  for (const [size, unit] of units) {
-    if (seconds >= size && seconds % size === 0) {
-      const n = seconds / size;
-      return n === 1 ? `1 ${unit}` : `${n} ${unit}s`;
-    }
-  }
-  return seconds === 1 ? "1 second" : `${seconds} seconds`;
 }
 
 function role(value: unknown): string {

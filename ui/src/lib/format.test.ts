@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  durationWords,
   expiryText,
   formatSeconds,
   keyHint,
@@ -14,6 +15,17 @@ const NOW = Date.parse("2026-11-24T12:00:00Z");
 const at = (seconds: number) => new Date(NOW + seconds * 1000).toISOString();
 
 describe("wording", () => {
+  it("words durations the way the plan was set", () => {
+    expect([3600, 7200, 86400, 604800, 90, 1].map(durationWords)).toEqual([
+      "1 hour",
+      "2 hours",
+      "1 day",
+      "7 days",
+      "90 seconds",
+      "1 second",
+    ]);
+  });
+
   it("says how long ago something happened", () => {
     expect(relativeTime(at(-2), NOW)).toBe("just now");
     expect(relativeTime(at(-12), NOW)).toBe("12 seconds ago");

@@ -165,3 +165,14 @@ export function formatSeconds(total: number): string {
   const rest = s % 60;
   return rest ? `${m} min ${rest} s` : `${m} min`;
 }
+
+/** A span in the largest whole unit: 3600 → "1 hour", 172800 → "2 days", 90 → "90 seconds". */
+export function durationWords(seconds: number): string {
+  const units: [number, string][] = [
+    [86400, "day"],
+    [3600, "hour"],
+    [60, "minute"],
+  ];
+  const [size, unit] = units.find(([size]) => seconds >= size && seconds % size === 0) ?? [1, "second"];
+  return plural(seconds / size, unit);
+}

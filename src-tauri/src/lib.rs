@@ -2,6 +2,7 @@
 //! the runtime so tests drive the same commands through `tauri::test`.
 
 pub mod commands;
+mod tray;
 
 use keydeck_core::app::AppErrorCode;
 use keydeck_desk::Desk;
@@ -54,17 +55,15 @@ pub fn run() {
     // demo server on the same database, with its own caches, over the same journals).
     let builder = tauri::Builder::default().plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
         tracing::info!("Keydeck was started again: showing the window that is already open");
-        if let Some(window) = app.get_webview_window("main") {
-            let _ = window.unminimize();
-            let _ = window.show();
-            let _ = window.set_focus();
-        }
+        tray::show_window(app);
     }));
     let builder = builder.plugin(tauri_plugin_notification::init());
     let builder = builder.setup(|app| {
         let data_dir = app.path().app_data_dir()?;
         let demo_on_start = std::env::args().any(|a| a == "--demo");
         app.manage(Desk::open(data_dir).with_demo_on_start(demo_on_start));
+        // Before any reminder is shown, so that every one of them reports its click.
+        open_keys_of_clicked_reminders(app.handle());
         // The bench's blank page is the same binary doing nothing but show the page.
         if std::env::var("KEYDECK_BENCH").as_deref() != Ok("blank") {
             let handle = app.handle().clone();
@@ -74,9 +73,11 @@ pub fn run() {
             });
         }
         main_window(app)?;
+        tray::create(app);
         Ok(())
     });
     let app = builder
+        .on_window_event(keep_in_tray_on_close)
         .invoke_handler(handler())
         .build(tauri::generate_context!())
         .unwrap_or_else(|e| panic!("Keydeck could not start: {e}"));
@@ -101,7 +102,13 @@ async fn remind(handle: tauri::AppHandle) {
             Ok(check) => {
                 let mut shown = Vec::new();
                 for reminder in &check.new {
-                    let notification = handle.notification().builder().title(&reminder.title).body(&reminder.body);
+                    let notification = handle
+                        .notification()
+                        .builder()
+                        .title(&reminder.title)
+                        .body(&reminder.body)
+                        .extra(WORKSPACE_ID, &check.workspace_id)
+                        .extra(KEY_ID, &reminder.key_id);
                     match notification.show() {
                         Ok(()) => {
                             tracing::info!(kind = ?reminder.kind, key = %reminder.key_id, "reminder shown");
@@ -119,6 +126,43 @@ async fn remind(handle: tauri::AppHandle) {
             Err(e) => tracing::debug!(error = %e.message, "no reminders this time"),
         }
         tokio::time::sleep(REMIND_EVERY).await;
+    }
+}
+
+/// What a reminder's notification carries, to open its key when clicked.
+const WORKSPACE_ID: &str = "workspaceId";
+const KEY_ID: &str = "keyId";
+
+/// A click on a reminder (reported by the notification server as its default action, `tap`)
+/// opens the reminder's key.
+fn open_keys_of_clicked_reminders(app: &tauri::AppHandle) {
+    use tauri_plugin_notification::NotificationExt;
+    let handle = app.clone();
+    let registered = app.notification().on_action(move |performed| {
+        let extra = performed.notification().map(|n| n.extra());
+        let text = |name: &str| extra.and_then(|e| e.get(name)).and_then(|v| v.as_str()).map(str::to_owned);
+        if performed.action_id() == "tap"
+            && let (Some(workspace_id), Some(key_id)) = (text(WORKSPACE_ID), text(KEY_ID))
+        {
+            tray::open_key(&handle, keydeck_core::app::OpenKey { workspace_id, key_id });
+        }
+    });
+    if let Err(e) = registered {
+        tracing::warn!(error = %e, "clicks on reminders will not open their keys");
+    }
+}
+
+/// With "keep running in the tray" on, closing the main window hides it: reminders go on,
+/// and the tray (or starting Keydeck again) brings it back. Off, closing it quits.
+fn keep_in_tray_on_close(window: &tauri::Window, event: &tauri::WindowEvent) {
+    if let tauri::WindowEvent::CloseRequested { api, .. } = event
+        && window.label() == "main"
+        && tauri::async_runtime::block_on(window.state::<Desk>().settings()).keep_in_tray
+    {
+        api.prevent_close();
+        if let Err(e) = window.hide() {
+            tracing::warn!(error = %e, "the window could not be hidden");
+        }
     }
 }
 

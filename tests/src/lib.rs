@@ -4,6 +4,8 @@
 //! and the clipboard with `xclip`, checking what the window shows with axe-core, and saving
 //! screenshots as test artifacts.
 
+pub mod desktop;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -439,6 +441,27 @@ pub async fn window_named(name: &str, secs: u64) -> Result<String> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Whether a window named `name` is mapped (shown) now.
+pub fn window_shown(name: &str) -> Result<bool> {
+    let found = output("xdotool", &["search", "--onlyvisible", "--name", &format!("^{name}$")])?;
+    Ok(found.lines().any(|l| !l.trim().is_empty()))
+}
+
+/// Asks an X window to close as a window manager does when its close button is clicked: a
+/// `WM_DELETE_WINDOW` message (the display has no window manager of its own).
+pub fn close_as_the_user(window: &str) -> Result<()> {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{ClientMessageEvent, ConnectionExt, EventMask};
+    let (conn, _) = x11rb::connect(None).context("the X display")?;
+    let id: u32 = window.trim().parse().with_context(|| format!("an X window id: {window}"))?;
+    let protocols = conn.intern_atom(false, b"WM_PROTOCOLS")?.reply()?.atom;
+    let delete = conn.intern_atom(false, b"WM_DELETE_WINDOW")?.reply()?.atom;
+    let event = ClientMessageEvent::new(32, id, protocols, [delete, x11rb::CURRENT_TIME, 0, 0, 0]);
+    conn.send_event(false, id, EventMask::NO_EVENT, event)?;
+    conn.flush()?;
+    Ok(())
 }
 
 /// The name of the top-level window that has the keyboard focus (with `xdotool`).

@@ -5,6 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
+use keydeck_e2e::desktop::Desktop;
 use keydeck_e2e::{App, clipboard, clipboard_targets, keychain_secret, real_desktop, root};
 
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -260,14 +261,8 @@ async fn the_server_revokes_a_rotated_key_once_silent_while_the_app_is_closed() 
     .await
 }
 
-/// The `Notify` calls seen on the session bus since `monitor` started, each as its text.
-fn notifications(log: &std::path::Path) -> Vec<String> {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    text.split("method call").filter(|call| call.contains("member=Notify")).map(str::to_owned).collect()
-}
-
 #[tokio::test]
-async fn a_key_in_the_keychain_expiring_in_three_days_gives_one_notification_across_restarts() -> Result<()> {
+async fn a_key_expiring_in_three_days_is_one_notification_counted_in_the_tray_and_either_opens_it() -> Result<()> {
     if !real_desktop() {
         return Ok(());
     }
@@ -297,31 +292,70 @@ async fn a_key_in_the_keychain_expiring_in_three_days_gives_one_notification_acr
         let expires = now_ms + 3 * 86_400_000 + 3_600_000;
         change_key_row(&dir.join("server.db"), &id, &format!("expires_at = {expires}"))?;
 
-        // The notifications Keydeck sends on this session's bus.
-        let log = dir.join("notifications.log");
-        let mut monitor = Command::new("dbus-monitor")
-            .args(["--session", "interface='org.freedesktop.Notifications',member='Notify'"])
-            .stdout(std::fs::File::create(&log)?)
-            .spawn()?;
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The desktop's notification server and tray host, on this session's bus.
+        let desktop = Desktop::start().await?;
+        let title = "“Quarterly export” expires in 3 days";
 
         // Started again, signed in from the keychain: one notification names the key.
         let app = App::launch_with(4524, None, Some(&data), &keydeck_e2e::app_binary()).await?;
         app.find("[data-testid=key-card][data-key-name='Quarterly export']", 60).await?;
-        app.until(30, "a notification", || async { Ok(!notifications(&log).is_empty()) }).await?;
-        let sent = notifications(&log);
+        app.until(30, "a notification", || async { Ok(!desktop.shown().is_empty()) }).await?;
+        let sent = desktop.shown();
         ensure!(sent.len() == 1, "one notification: {sent:?}");
-        ensure!(sent[0].contains("“Quarterly export” expires in 3 days"), "names the key and when: {}", sent[0]);
-        ensure!(!sent[0].contains(&secret), "never the secret");
+        ensure!(sent[0].summary == title, "names the key and when: {:?}", sent[0]);
+        ensure!(!sent[0].summary.contains(&secret) && !sent[0].body.contains(&secret), "never the secret");
+        ensure!(sent[0].actions.iter().any(|a| a == "default"), "offers a click: {:?}", sent[0].actions);
+
+        // The tray icon counts it, and its menu lists it.
+        app.until(30, "the tray icon counting 1", || async {
+            Ok(desktop.has_tray_icon() && desktop.tray_label().await.unwrap_or_default() == "1")
+        })
+        .await?;
+        let menu: Vec<String> = desktop.tray_menu().await?.into_iter().map(|e| e.label).collect();
+        ensure!(
+            menu == ["1 thing needs attention", title, "Open Keydeck", "Quit Keydeck"],
+            "the tray's menu: {menu:?}"
+        );
+
+        // A click on the notification opens the key's page.
+        let key_page = format!("[data-testid=key-page][data-key-id='{id}']");
+        desktop.click_notification(sent[0].id).await?;
+        app.find(&key_page, 20).await.context("the key's page, from the notification")?;
+        app.click("[data-testid=key-back]").await?;
+        app.find("[data-testid=key-card][data-key-name='Quarterly export']", 20).await?;
+        // So does its entry in the tray's menu.
+        desktop.click_tray_entry(title).await?;
+        app.find(&key_page, 20).await.context("the key's page, from the tray")?;
+        app.click("[data-testid=key-back]").await?;
+
+        // Kept in the tray: closing the window hides it, reminders go on, the tray brings it back.
+        app.find("[data-testid=key-card][data-key-name='Quarterly export']", 20).await?;
+        app.click("[data-testid=settings-open]").await?;
+        app.click("[data-testid=settings-keep-in-tray]").await?;
+        app.click("[data-testid=settings-save]").await?;
+        app.find("[data-testid=notice]", 10).await?;
+        let window = keydeck_e2e::window_named("Keydeck", 10).await?;
+        keydeck_e2e::close_as_the_user(&window)?;
+        app.until(10, "the window hidden", || async { Ok(!keydeck_e2e::window_shown("Keydeck")?) }).await?;
+        let binary = keydeck_e2e::app_binary();
+        ensure!(!keydeck_e2e::processes_of(&binary)?.is_empty(), "Keydeck still runs, in the tray");
+        desktop.click_tray_entry("Open Keydeck").await?;
+        keydeck_e2e::window_named("Keydeck", 10).await.context("the window, back from the tray")?;
         app.kill().await?;
 
-        // Started once more: the same expiry is not news.
+        // Started once more: the same expiry is not news; the tray still counts it. Quit from
+        // the tray ends Keydeck.
         let app = App::launch_with(4524, None, Some(&data), &keydeck_e2e::app_binary()).await?;
         app.find("[data-testid=key-card][data-key-name='Quarterly export']", 60).await?;
-        tokio::time::sleep(Duration::from_secs(8)).await;
-        let after = notifications(&log);
-        let _ = monitor.kill();
+        app.until(30, "the new tray icon counting 1", || async {
+            Ok(desktop.tray_label().await.unwrap_or_default() == "1")
+        })
+        .await?;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let after = desktop.shown();
         ensure!(after.len() == 1, "still one notification after a restart: {after:?}");
+        desktop.click_tray_entry("Quit Keydeck").await?;
+        app.until(15, "Keydeck to quit", || async { Ok(keydeck_e2e::processes_of(&binary)?.is_empty()) }).await?;
         app.close().await?;
         let _ = std::fs::remove_dir_all(&dir);
         Ok(())

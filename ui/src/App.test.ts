@@ -1,7 +1,8 @@
 import { fireEvent, render, screen } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { BackendError, backend } from "$lib/backend";
+import { BackendError, backend, type OpenKey } from "$lib/backend";
+import { vocabulary } from "$lib/vocabulary";
 import { AppState } from "$lib/app.svelte";
 import type { MockedBackend } from "./test/backend-mock";
 import { detail, keysView, legacyKey, rotation, rotationCheck, session, startup } from "./test/fixtures";
@@ -12,7 +13,23 @@ vi.mock("$lib/backend", async (original) =>
 );
 const api = backend as unknown as MockedBackend;
 // A key's page shows its history; these tests are about the rest of it.
-beforeEach(() => api.activity.mockResolvedValue({ entries: [], nextBefore: null }));
+beforeEach(() => {
+  api.activity.mockResolvedValue({ entries: [], nextBefore: null });
+  api.onOpenKey.mockResolvedValue(() => {});
+});
+
+/** Renders the app on the keys of `ws_harbor` and answers the shell's "open this key". */
+async function openedBy(key: OpenKey): Promise<AppState> {
+  api.listKeys.mockResolvedValue(keysView());
+  api.keyDetail.mockResolvedValue(detail());
+  const state = new AppState({ startup: startup() });
+  render(App, { props: { state } });
+  expect(await screen.findByTestId("key-count")).toBeInTheDocument();
+  const handler = api.onOpenKey.mock.calls[0]?.[0];
+  expect(handler, "the app listens to the shell").toBeDefined();
+  handler?.(key);
+  return state;
+}
 
 describe("the app", () => {
   it("goes straight to the keys when the back end restored a session", async () => {
@@ -35,7 +52,7 @@ describe("the app", () => {
     api.startup.mockResolvedValue(
       startup({
         session: undefined,
-        settings: { clipboardClearSeconds: 30, rotationDays: 90, quietSeconds: 60, theme: "dark" },
+        settings: { ...vocabulary.defaultSettings, theme: "dark" },
       }),
     );
     render(App);
@@ -111,6 +128,28 @@ describe("the app", () => {
     expect(await screen.findByTestId("rotation-wizard")).toBeInTheDocument();
     state.enterSession(session({ workspaceId: "ws_cedar" }));
     await vi.waitFor(() => expect(screen.queryByTestId("rotation-wizard")).not.toBeInTheDocument());
+    expect(state.screen).toEqual({ name: "keys" });
+  });
+
+  it("opens the key a reminder or the tray's menu names", async () => {
+    const state = await openedBy({ workspaceId: "ws_harbor", keyId: "k2" });
+    await vi.waitFor(() => expect(state.screen).toEqual({ name: "key", keyId: "k2" }));
+    expect(api.keyDetail).toHaveBeenCalledWith("k2");
+    expect(api.switchWorkspace).not.toHaveBeenCalled();
+  });
+
+  it("switches to the reminder's workspace first when another one is open", async () => {
+    api.switchWorkspace.mockResolvedValue(session({ workspaceId: "ws_alex" }));
+    const state = await openedBy({ workspaceId: "ws_alex", keyId: "k9" });
+    await vi.waitFor(() => expect(state.screen).toEqual({ name: "key", keyId: "k9" }));
+    expect(api.switchWorkspace).toHaveBeenCalledWith(session().account.id, "ws_alex");
+  });
+
+  it("says so, and stays, when the key is another account's", async () => {
+    const state = await openedBy({ workspaceId: "ws_elsewhere", keyId: "k9" });
+    expect(await screen.findByTestId("notice")).toHaveTextContent(
+      "That reminder is about a key of another account. Switch to that account to open it.",
+    );
     expect(state.screen).toEqual({ name: "keys" });
   });
 });

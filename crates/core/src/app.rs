@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ErrorCode;
 use crate::purpose::Purpose;
+use crate::reminders::ReminderKind;
 use crate::rotation::{RotationView, Verification};
 use crate::rules::{ExpiresInDays, RateLimit};
 use crate::scope::Scope;
@@ -18,6 +19,9 @@ macro_rules! ipc {
         $item
     )*};
 }
+
+/// The event by which the shell asks the web view to open a key; its payload is an [`OpenKey`].
+pub const OPEN_KEY_EVENT: &str = "open-key";
 
 /// The few error kinds the web view branches on; everything else is `other` with a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -156,11 +160,15 @@ ipc! {
         pub expiry_presets: Vec<ExpiresInDays>,
         pub default_rate_limit: RateLimit,
         pub default_settings: Settings,
+        /// The reminders Keydeck can send, each of which can be turned off.
+        pub reminder_kinds: Vec<ReminderKindView>,
         pub limits: Limits,
         /// The keychain service of API keys.
         pub keychain_service: String,
         /// What every key starts with.
         pub key_prefix: String,
+        /// The event by which the shell asks the web view to open a key ([`OpenKey`]).
+        pub open_key_event: String,
     }
 
     pub struct ScopeView {
@@ -329,6 +337,25 @@ ipc! {
         #[serde(default = "default_quiet_seconds")]
         pub quiet_seconds: u32,
         pub theme: Theme,
+        /// The kinds of reminder turned off; every kind is on until turned off here.
+        #[serde(default)]
+        pub reminders_off: Vec<ReminderKind>,
+        /// Whether closing the window keeps Keydeck running in the tray (reminders go on);
+        /// off, closing the window quits.
+        #[serde(default)]
+        pub keep_in_tray: bool,
+    }
+
+    /// The shell asks the web view to open a key: a reminder or the tray's menu was clicked.
+    pub struct OpenKey {
+        pub workspace_id: String,
+        pub key_id: String,
+    }
+
+    /// A kind of reminder, as the settings name it.
+    pub struct ReminderKindView {
+        pub kind: ReminderKind,
+        pub label: String,
     }
 
     /// Step 1 of a rotation done (or resumed): the rotation, and the replacement's one reveal
@@ -425,7 +452,14 @@ fn default_quiet_seconds() -> u32 {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { clipboard_clear_seconds: 30, rotation_days: 90, quiet_seconds: 60, theme: Theme::System }
+        Settings {
+            clipboard_clear_seconds: 30,
+            rotation_days: 90,
+            quiet_seconds: 60,
+            theme: Theme::System,
+            reminders_off: Vec::new(),
+            keep_in_tray: false,
+        }
     }
 }
 
@@ -447,6 +481,11 @@ impl Settings {
             fields.push(FieldError::new("quietSeconds", "Use 5 to 3600 seconds."));
         }
         if fields.is_empty() { Ok(()) } else { Err(fields) }
+    }
+
+    /// Whether reminders of this kind are sent.
+    pub fn reminds_of(&self, kind: ReminderKind) -> bool {
+        !self.reminders_off.contains(&kind)
     }
 }
 
@@ -513,6 +552,10 @@ impl Vocabulary {
             expiry_presets: rules::EXPIRATION_PRESETS.into_iter().filter_map(ExpiresInDays::new).collect(),
             default_rate_limit: RateLimit::default(),
             default_settings: Settings::default(),
+            reminder_kinds: ReminderKind::ALL
+                .into_iter()
+                .map(|kind| ReminderKindView { kind, label: kind.label().to_owned() })
+                .collect(),
             limits: Limits {
                 name_chars: bounds(name_chars),
                 keys_per_workspace: rules::MAX_KEYS_PER_WORKSPACE,
@@ -524,6 +567,7 @@ impl Vocabulary {
             },
             keychain_service: rules::KEYCHAIN_SERVICE.to_owned(),
             key_prefix: crate::key::KEY_PREFIX.to_owned(),
+            open_key_event: OPEN_KEY_EVENT.to_owned(),
         }
     }
 }

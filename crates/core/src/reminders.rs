@@ -27,6 +27,21 @@ pub enum ReminderKind {
     RotationWaiting,
 }
 
+impl ReminderKind {
+    pub const ALL: [ReminderKind; 4] =
+        [ReminderKind::ExpiresSoon, ReminderKind::RotationDue, ReminderKind::Refused, ReminderKind::RotationWaiting];
+
+    /// How the settings name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            ReminderKind::ExpiresSoon => "A key in this computer's keychain expires within 7 days",
+            ReminderKind::RotationDue => "A key is due for rotation",
+            ReminderKind::Refused => "Requests with a key were refused in the last hour",
+            ReminderKind::RotationWaiting => "A rotation has waited at step 3 for more than a day",
+        }
+    }
+}
+
 /// One thing that needs attention, worded for a notification.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]

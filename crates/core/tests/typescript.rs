@@ -62,6 +62,8 @@ fn generate() -> String {
         ReminderCheck,
         Reminder,
         ReminderKind,
+        ReminderKindView,
+        OpenKey,
         KeyDetail,
         TestKeyInput,
         TestReport,

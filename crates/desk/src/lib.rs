@@ -82,10 +82,28 @@ pub struct Desk {
     /// The secret last copied to the clipboard, until its clearing: cleared on exit too, if
     /// the clipboard still holds it.
     copied: Arc<std::sync::Mutex<Option<String>>>,
+    /// What needs attention in the current workspace, as its last key list showed it: the
+    /// tray's count and menu follow it.
+    attention: tokio::sync::watch::Sender<Attention>,
+}
+
+/// What needs attention in the current workspace (the reminders that are on), whether told yet
+/// or not; nothing when no workspace is open.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Attention {
+    pub workspace_id: Option<String>,
+    pub reminders: Vec<reminders::Reminder>,
 }
 
 async fn spawn_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
     tokio::task::spawn_blocking(f).await.map_err(|e| app_error(AppErrorCode::Other, e.to_string()))
+}
+
+/// The reminders of a key list that the settings leave on.
+fn reminders_on(settings: &Settings, view: &KeysView) -> Vec<reminders::Reminder> {
+    let mut found = reminders::reminders(&view.keys, &view.rotations, Utc::now());
+    found.retain(|r| settings.reminds_of(r.kind));
+    found
 }
 
 /// Whether a stored secret is the one behind a card (same first 8 and last 4 characters).
@@ -149,6 +167,7 @@ impl Desk {
             first_taken: std::sync::atomic::AtomicBool::new(false),
             rotation_lock: Mutex::default(),
             copied: Arc::default(),
+            attention: tokio::sync::watch::Sender::new(Attention::default()),
         }
     }
 
@@ -419,6 +438,7 @@ impl Desk {
             let mut current = self.current.lock().await;
             if current.as_ref().is_some_and(|c| c.account_id == account_id) {
                 *current = None;
+                self.attention.send_replace(Attention::default());
             }
         }
         self.remember(|remembered| {
@@ -489,6 +509,11 @@ impl Desk {
                 };
                 tracing::debug!(ms = began.elapsed().as_millis(), "keychain checked for each key");
                 self.last_keys.lock().await.insert(workspace.id.clone(), view.clone());
+                let settings = self.settings.lock().await.clone();
+                self.attention.send_replace(Attention {
+                    reminders: reminders_on(&settings, &view),
+                    workspace_id: Some(workspace.id),
+                });
                 Ok(view)
             }
             Err(e @ ClientError::Unreachable { .. }) => {
@@ -665,10 +690,15 @@ impl Desk {
         if self.here().await?.workspace.id != workspace_id {
             return Err(app_error(AppErrorCode::Other, "The workspace changed while its keys were read."));
         }
-        let current = reminders::reminders(&view.keys, &view.rotations, Utc::now());
+        let current = reminders_on(&*self.settings.lock().await, &view);
         let new = if view.stale { Vec::new() } else { self.data.reminders_sent(&workspace_id).new_of(&current) };
         let live_keys = view.keys.iter().map(|k| k.card.id.clone()).collect();
         Ok(ReminderCheck { workspace_id, current, new, live_keys })
+    }
+
+    /// What needs attention now, and then each time it changes.
+    pub fn attention(&self) -> tokio::sync::watch::Receiver<Attention> {
+        self.attention.subscribe()
     }
 
     /// Records the reminders of `check` that were shown, so they are not shown again.
@@ -780,7 +810,9 @@ impl Desk {
         }
     }
 
-    pub async fn save_settings(&self, settings: Settings) -> AppResult<Settings> {
+    pub async fn save_settings(&self, mut settings: Settings) -> AppResult<Settings> {
+        settings.reminders_off.sort();
+        settings.reminders_off.dedup();
         settings.validate().map_err(|fields| keydeck_core::app::AppError {
             code: AppErrorCode::Validation,
             message: "Some settings need attention.".to_owned(),
@@ -790,6 +822,14 @@ impl Desk {
             .save_settings(&settings)
             .map_err(|e| app_error(AppErrorCode::Other, format!("Could not save the settings: {e}")))?;
         *self.settings.lock().await = settings.clone();
+        // A reminder turned off leaves the tray's count at once.
+        let shown = self.attention.borrow().workspace_id.clone();
+        if let Some(workspace_id) = shown
+            && let Some(view) = self.last_keys.lock().await.get(&workspace_id)
+        {
+            let reminders = reminders_on(&settings, view);
+            self.attention.send_replace(Attention { workspace_id: Some(workspace_id), reminders });
+        }
         Ok(settings)
     }
 

@@ -355,4 +355,18 @@ mod tests {
             assert_eq!(mode(&path.join(file)), 0o600, "{file}");
         }
     }
+
+    #[test]
+    fn settings_saved_before_reminders_existed_read_with_every_reminder_on_and_no_tray() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("settings.json"),
+            r#"{"clipboardClearSeconds":45,"rotationDays":30,"quietSeconds":90,"theme":"dark"}"#,
+        )
+        .unwrap();
+        let settings = DataDir::new(dir.path().to_owned()).settings();
+        assert_eq!(settings.clipboard_clear_seconds, 45, "the file was read, not replaced by defaults");
+        assert!(settings.reminders_off.is_empty());
+        assert!(!settings.keep_in_tray);
+    }
 }

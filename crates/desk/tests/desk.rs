@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use keydeck_core::app::{AppErrorCode, GenerateRequest, SessionView};
+use keydeck_core::reminders::ReminderKind;
 use keydeck_core::{Purpose, RateLimit};
 use keydeck_desk::Desk;
 use keydeck_desk::store::{DataDir, KeychainRecord};
@@ -198,7 +199,7 @@ async fn a_refused_key_is_a_reminder_told_once_across_restarts_until_a_success_e
     };
     let first = check().await;
     assert_eq!(first.new.len(), 1, "{first:?}");
-    assert_eq!(first.new[0].kind, keydeck_core::reminders::ReminderKind::Refused);
+    assert_eq!(first.new[0].kind, ReminderKind::Refused);
     assert_eq!(first.new[0].key_id, made.key.card.id);
     assert!(first.new[0].body.contains(&w.studio), "says which ID to paste: {}", first.new[0].body);
     // Not shown (the notification failed): still news at the next look.
@@ -220,4 +221,50 @@ async fn a_refused_key_is_a_reminder_told_once_across_restarts_until_a_success_e
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("a success did not end the reminder");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reminder_turned_off_is_neither_told_nor_counted_and_the_count_follows_the_keys() {
+    let w = World::new().await;
+    let (desk, session) = w.signed_in().await;
+    let made = desk.generate_key(request("Invoices")).await.unwrap();
+    let api = keydeck_client::Client::new(&w.url).unwrap();
+    let attention = desk.attention();
+    assert!(attention.borrow().reminders.is_empty());
+    assert!(api.me(&made.secret, &w.other).await.unwrap().me.is_err());
+    let mut counted = false;
+    for _ in 0..40 {
+        desk.list_keys().await.unwrap();
+        if !attention.borrow().reminders.is_empty() {
+            counted = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(counted, "a fresh key list counts the refused key");
+    assert_eq!(attention.borrow().workspace_id.as_deref(), Some(w.studio.as_str()));
+    assert_eq!(attention.borrow().reminders[0].key_id, made.key.card.id);
+
+    // Turned off: out of the count at once, and not news.
+    let off = keydeck_core::Settings {
+        reminders_off: vec![ReminderKind::Refused, ReminderKind::Refused],
+        ..desk.settings().await
+    };
+    let saved = desk.save_settings(off).await.unwrap();
+    assert_eq!(saved.reminders_off, vec![ReminderKind::Refused], "kept once");
+    assert!(attention.borrow().reminders.is_empty(), "the tray's count drops without another look");
+    let check = desk.reminders().await.unwrap();
+    assert!(check.current.is_empty() && check.new.is_empty(), "{check:?}");
+    desk.reminders_told(&check, &check.new).unwrap();
+
+    // On again: the refusal was never told, so it is news now.
+    let on = keydeck_core::Settings { reminders_off: Vec::new(), ..desk.settings().await };
+    desk.save_settings(on).await.unwrap();
+    let check = desk.reminders().await.unwrap();
+    assert_eq!((check.current.len(), check.new.len()), (1, 1), "{check:?}");
+    assert_eq!(attention.borrow().reminders.len(), 1);
+
+    // Signed out: nothing to count.
+    desk.sign_out(&session.account.id).await.unwrap();
+    assert!(attention.borrow().reminders.is_empty() && attention.borrow().workspace_id.is_none());
 }

@@ -8,6 +8,7 @@ import {
   backend,
   type AccountSummary,
   type KeysView,
+  type OpenKey,
   type PresetView,
   type RotationReason,
   type SessionView,
@@ -197,6 +198,24 @@ export class AppState {
   dismissSignInPrompt(): void {
     this.signInPrompt = null;
     this.screen = { name: "start" };
+  }
+
+  /**
+   * A reminder or the tray asked for a key: its page, in its workspace (switching to it when
+   * it is another workspace of this account).
+   */
+  async openKey(key: OpenKey): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    if (key.workspaceId !== session.workspaceId) {
+      if (!session.workspaces.some((w) => w.id === key.workspaceId)) {
+        this.notify("That reminder is about a key of another account. Switch to that account to open it.");
+        return;
+      }
+      await this.switchWorkspace(key.workspaceId);
+      if (this.session?.workspaceId !== key.workspaceId) return;
+    }
+    this.screen = { name: "key", keyId: key.keyId };
   }
 
   saveSettings(settings: Settings): void {

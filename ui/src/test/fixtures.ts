@@ -142,7 +142,7 @@ export function startup(overrides: Partial<Startup> = {}): Startup {
   return {
     accounts: [account()],
     session: session(),
-    settings: { clipboardClearSeconds: 30, rotationDays: 90, quietSeconds: 60, theme: "system" },
+    settings: { ...vocabulary.defaultSettings },
     presets: PRESETS,
     keychainAvailable: true,
     clipboardAvailable: true,

@@ -2,6 +2,7 @@
 // generated types of ./types.ts; a failed command throws a BackendError whose `code` the
 // screens branch on.
 import { invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
 import type {
   ActivityQuery,
   AppError,
@@ -13,6 +14,7 @@ import type {
   KeyCardView,
   KeyDetail,
   KeysView,
+  OpenKey,
   Rotation,
   RotationAction,
   RotationCheck,
@@ -25,7 +27,12 @@ import type {
   TestKeyInput,
   TestReport,
   UpdateKeyRequest,
+  Vocabulary,
 } from "./types";
+import vocabularyJson from "./vocabulary.json";
+
+/** The event by which the shell asks for a key's page. */
+const OPEN_KEY_EVENT = (vocabularyJson as Vocabulary).openKeyEvent;
 
 export * from "./types";
 
@@ -79,6 +86,12 @@ export const backend = {
   revokeKey: (keyId: string, confirmName: string) => call<void>("revoke_key", { keyId, confirmName }),
   testKey: (input: TestKeyInput) => call<TestReport>("test_key", { input }),
   saveSettings: (settings: Settings) => call<Settings>("save_settings", { settings }),
+  /**
+   * Calls `handler` each time the shell asks for a key's page (a reminder or the tray's menu
+   * was clicked); resolves to the function that stops listening.
+   */
+  onOpenKey: (handler: (key: OpenKey) => void) =>
+    listen<OpenKey>(OPEN_KEY_EVENT, (event) => handler(event.payload)),
   /** Copies a value that is not a secret (the API address, the workspace ID). */
   copyText: (text: string) => call<void>("copy_text", { text }),
   /** Opens the current server's API reference in the default browser. */

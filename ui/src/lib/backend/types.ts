@@ -325,6 +325,10 @@ keyId: string, title: string, body: string, };
 
 export type ReminderKind = "expires_soon" | "rotation_due" | "refused" | "rotation_waiting";
 
+export type ReminderKindView = { kind: ReminderKind, label: string, };
+
+export type OpenKey = { workspaceId: string, keyId: string, };
+
 export type KeyDetail = { key: KeyCardView, usage: Array<UsageDay>, requests: Array<KeyRequestLog>, };
 
 export type TestKeyInput = { "source": "pasted", key: string, } | { "source": "keychain", keyName: string, };
@@ -361,7 +365,16 @@ rotationDays: number,
 /**
  * Rotation step 3: how long the old key must stay silent (seconds).
  */
-quietSeconds: number, theme: Theme, };
+quietSeconds: number, theme: Theme, 
+/**
+ * The kinds of reminder turned off; every kind is on until turned off here.
+ */
+remindersOff: Array<ReminderKind>, 
+/**
+ * Whether closing the window keeps Keydeck running in the tray (reminders go on);
+ * off, closing the window quits.
+ */
+keepInTray: boolean, };
 
 export type Theme = "system" | "light" | "dark";
 
@@ -383,7 +396,11 @@ scopes: Array<ScopeView>, statuses: Array<StatusView>, plans: Array<PlanView>, r
 /**
  * The expiries a key may be given, in days (or never).
  */
-expiryPresets: Array<ExpiresInDays>, defaultRateLimit: RateLimit, defaultSettings: Settings, limits: Limits, 
+expiryPresets: Array<ExpiresInDays>, defaultRateLimit: RateLimit, defaultSettings: Settings, 
+/**
+ * The reminders Keydeck can send, each of which can be turned off.
+ */
+reminderKinds: Array<ReminderKindView>, limits: Limits, 
 /**
  * The keychain service of API keys.
  */
@@ -391,7 +408,11 @@ keychainService: string,
 /**
  * What every key starts with.
  */
-keyPrefix: string, };
+keyPrefix: string, 
+/**
+ * The event by which the shell asks the web view to open a key ([`OpenKey`]).
+ */
+openKeyEvent: string, };
 
 export type ScopeView = { scope: Scope, label: string, description: string, };
 

@@ -1,9 +1,11 @@
-import { fireEvent, screen } from "@testing-library/svelte";
+import { fireEvent, screen, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import { BackendError, backend } from "$lib/backend";
 import type { MockedBackend } from "../../test/backend-mock";
-import { renderWithApp } from "../../test/fixtures";
+import { vocabulary } from "$lib/vocabulary";
+import { AppState } from "$lib/app.svelte";
+import { renderWithApp, startup } from "../../test/fixtures";
 import SettingsDialog from "./SettingsDialog.svelte";
 
 vi.mock("$lib/backend", async (original) =>
@@ -30,6 +32,8 @@ describe("settings", () => {
       rotationDays: 90,
       quietSeconds: 60,
       theme: "dark",
+      remindersOff: [],
+      keepInTray: false,
     });
     expect(app.settings.theme).toBe("dark");
     expect(onclose).toHaveBeenCalled();
@@ -66,6 +70,35 @@ describe("settings", () => {
     expect(onclose).toHaveBeenCalled();
   });
 
+  it("turns reminders off one kind at a time, and keeps Keydeck in the tray when asked", async () => {
+    const user = userEvent.setup();
+    api.saveSettings.mockImplementation(async (s) => s);
+    const { app } = renderWithApp(SettingsDialog, { onclose: vi.fn() });
+    const group = screen.getByRole("group", { name: "Remind me when" });
+    const boxes = within(group).getAllByRole("checkbox");
+    expect(boxes).toHaveLength(4);
+    for (const box of boxes) expect(box, "every reminder is on at first").toBeChecked();
+    const tray = screen.getByLabelText("Keep Keydeck running in the tray when its window is closed");
+    expect(tray).not.toBeChecked();
+
+    await user.click(screen.getByLabelText("Requests with a key were refused in the last hour"));
+    await user.click(tray);
+    await user.click(screen.getByRole("button", { name: "Save settings" }));
+    expect(api.saveSettings).toHaveBeenCalledWith(
+      expect.objectContaining({ remindersOff: ["refused"], keepInTray: true }),
+    );
+    expect(app.settings.remindersOff).toEqual(["refused"]);
+  });
+
+  it("shows a reminder turned off as off", () => {
+    const app = new AppState({
+      startup: startup({ settings: { ...vocabulary.defaultSettings, remindersOff: ["rotation_due"] } }),
+    });
+    renderWithApp(SettingsDialog, { onclose: vi.fn() }, app);
+    expect(screen.getByLabelText("A key is due for rotation")).not.toBeChecked();
+    expect(screen.getByLabelText("A key in this computer's keychain expires within 7 days")).toBeChecked();
+  });
+
   it("puts the theme back when cancelled", async () => {
     const onclose = vi.fn();
     renderWithApp(SettingsDialog, { onclose });
@@ -94,7 +127,7 @@ describe("settings", () => {
   it("signs out of an account from the list", async () => {
     api.signOut.mockResolvedValue({
       accounts: [],
-      settings: { clipboardClearSeconds: 30, rotationDays: 90, quietSeconds: 60, theme: "system" },
+      settings: { ...vocabulary.defaultSettings },
       presets: [],
       keychainAvailable: true,
       clipboardAvailable: true,

@@ -400,6 +400,7 @@ fn key_row(
         rate_limit,
         replaces: None,
         allowed_ips: Default::default(),
+        inherits_allowed_ips: false,
     };
     (secret, row)
 }

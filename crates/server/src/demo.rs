@@ -184,6 +184,7 @@ pub async fn seed(store: &Store, clock: &Clock) -> StoreResult<Option<DemoAccoun
             rate_limit: RateLimit::default(),
             replaces: None,
             allowed_ips: Default::default(),
+            inherits_allowed_ips: false,
         };
         store.insert_keys(std::slice::from_ref(&row), Some(&Audit::server(now))).await?;
         if !k.enabled {
@@ -224,6 +225,7 @@ pub async fn seed(store: &Store, clock: &Clock) -> StoreResult<Option<DemoAccoun
                 rate_limit: RateLimit::default(),
                 replaces: None,
                 allowed_ips: Default::default(),
+                inherits_allowed_ips: false,
             }],
             Some(&Audit::server(now)),
         )

@@ -129,6 +129,13 @@ impl RunningServer {
     }
 }
 
+/// How long after a request every node has written it, whatever each node's own flush
+/// interval: the contract shows `lastUsedAt` on every node within 2 seconds, and this is twice
+/// that. A "revoke once silent" plan waits this long past its deadline, so that a request
+/// another node answered just before the deadline still breaks the silence; a plan thus runs
+/// up to 4 seconds after it is due, against periods of an hour to a week.
+const USAGE_WRITTEN_WITHIN_MS: i64 = 4_000;
+
 /// Writes pending key usage every `flush_interval`, then revokes keys that have been silent as
 /// long as planned; every minute, drops expired idempotency
 /// records, sign-in attempts and rate-limit windows, and records keys that expired in the
@@ -154,10 +161,10 @@ async fn flusher(state: AppState, mut stopped: watch::Receiver<bool>) {
             // request that breaks a key's silence.
             Err(e) => tracing::warn!(error = %e, "could not write key usage; will retry"),
             Ok(_) => {
-                // Right after this node's usage is written; other nodes write theirs within
-                // two ticks.
-                let grace = i64::try_from(state.config.flush_interval.as_millis() * 2).unwrap_or(i64::MAX);
-                match state.store.revoke_silent_keys(now, grace).await {
+                // Right after this node's usage is written; the other nodes' may still be on
+                // their way, so a plan runs only once they all would have arrived.
+                let own = i64::try_from(state.config.flush_interval.as_millis() * 2).unwrap_or(i64::MAX);
+                match state.store.revoke_silent_keys(now, own.max(USAGE_WRITTEN_WITHIN_MS)).await {
                     Ok(0) => {}
                     Ok(_) => state.forget(Affects::Keys),
                     Err(e) => tracing::warn!(error = %e, "could not revoke keys planned to be revoked once silent"),

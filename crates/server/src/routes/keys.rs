@@ -120,51 +120,61 @@ async fn create_key(
     // The store checks again, in its transaction, that the key to replace is live, unreplaced
     // and still has that name.
     // A replacement takes the replaced key's name exactly, and its allowlist unless the request
-    // gives one.
-    let (name, allowed_ips) = match &settings.replaces {
-        Some(old) => {
-            let old = state.store.key(&ws, old).await?.ok_or_else(|| {
-                ApiError::field(
-                    "replaces",
-                    "There is no live key with this id in this workspace to replace: it may have been revoked. Leave out \"replaces\" to make a new key.",
-                )
-            })?;
-            if settings.name.as_deref().is_some_and(|given| !same_name(given, &old.name)) {
-                return Err(not_the_replaced_name(&old.name));
+    // gives one. That allowlist is read before the transaction; the insert checks that the key
+    // still has it, and when an edit came in between, the key is prepared again from the edit.
+    let mut attempts = 0;
+    let (inserted, response, row) = loop {
+        attempts += 1;
+        let (name, allowed_ips) = match &settings.replaces {
+            Some(old) => {
+                let old = state.store.key(&ws, old).await?.ok_or_else(|| {
+                    ApiError::field(
+                        "replaces",
+                        "There is no live key with this id in this workspace to replace: it may have been revoked. Leave out \"replaces\" to make a new key.",
+                    )
+                })?;
+                if settings.name.as_deref().is_some_and(|given| !same_name(given, &old.name)) {
+                    return Err(not_the_replaced_name(&old.name));
+                }
+                (old.name, settings.allowed_ips.clone().unwrap_or(old.allowed_ips))
             }
-            (old.name, settings.allowed_ips.unwrap_or(old.allowed_ips))
+            None => (settings.name.clone().unwrap_or_default(), settings.allowed_ips.clone().unwrap_or_default()),
+        };
+        let row = NewKeyRow {
+            id: format!("key_{}", random_base62(&mut rand::rng(), 16)),
+            workspace_id: ws.clone(),
+            name,
+            secret_hash: secret.sha256(),
+            prefix: secret.display_prefix().to_owned(),
+            hint: secret.hint().to_owned(),
+            scopes: settings.scopes,
+            created_at: now,
+            created_by: session.user.id.clone(),
+            expires_at: settings.expires_in_days.map(|d| now + i64::from(d.days()) * 86_400_000),
+            rate_limit: settings.rate_limit,
+            replaces: settings.replaces.clone(),
+            inherits_allowed_ips: settings.replaces.is_some() && settings.allowed_ips.is_none(),
+            allowed_ips,
+        };
+        let card = created_card(&row, &session, membership.role);
+        let response = CreatedKey { key: card, secret: secret.expose().to_owned() };
+        let record = match (&idem_key, lookup) {
+            (Some(k), Some(lookup)) => {
+                let plain = serde_json::to_vec(&response).map_err(ApiError::internal)?;
+                let (nonce, sealed) = idempotency::seal(&format!("{}/{ws}", session.user.id), k, &plain)
+                    .ok_or_else(|| ApiError::internal("sealing the idempotent response failed"))?;
+                Some(IdempotencyRecord { lookup, request_hash, nonce, sealed, created_at: now })
+            }
+            _ => None,
+        };
+        let audit = Audit::user(&session.user, now, ip);
+        let inserted =
+            state.store.insert_key(&row, MAX_KEYS_PER_WORKSPACE, record.as_ref(), now - REPLAY_WINDOW_MS, &audit).await;
+        if matches!(inserted, Err(KeyInsertError::ReplacedKeyChanged)) && attempts < 3 {
+            continue;
         }
-        None => (settings.name.unwrap_or_default(), settings.allowed_ips.unwrap_or_default()),
+        break (inserted, response, row);
     };
-    let row = NewKeyRow {
-        id: format!("key_{}", random_base62(&mut rand::rng(), 16)),
-        workspace_id: ws.clone(),
-        name,
-        secret_hash: secret.sha256(),
-        prefix: secret.display_prefix().to_owned(),
-        hint: secret.hint().to_owned(),
-        scopes: settings.scopes,
-        created_at: now,
-        created_by: session.user.id.clone(),
-        expires_at: settings.expires_in_days.map(|d| now + i64::from(d.days()) * 86_400_000),
-        rate_limit: settings.rate_limit,
-        replaces: settings.replaces,
-        allowed_ips,
-    };
-    let card = created_card(&row, &session, membership.role);
-    let response = CreatedKey { key: card, secret: secret.expose().to_owned() };
-    let record = match (&idem_key, lookup) {
-        (Some(k), Some(lookup)) => {
-            let plain = serde_json::to_vec(&response).map_err(ApiError::internal)?;
-            let (nonce, sealed) = idempotency::seal(&format!("{}/{ws}", session.user.id), k, &plain)
-                .ok_or_else(|| ApiError::internal("sealing the idempotent response failed"))?;
-            Some(IdempotencyRecord { lookup, request_hash, nonce, sealed, created_at: now })
-        }
-        _ => None,
-    };
-    let audit = Audit::user(&session.user, now, ip);
-    let inserted =
-        state.store.insert_key(&row, MAX_KEYS_PER_WORKSPACE, record.as_ref(), now - REPLAY_WINDOW_MS, &audit).await;
     if let Err(KeyInsertError::Replay(made)) = &inserted {
         return replay(&session, &ws, idem_key.as_deref().unwrap_or_default(), made, &request_hash);
     }
@@ -196,6 +206,10 @@ async fn create_key(
         KeyInsertError::ReplacementInRotation => ApiError::new(
             ErrorCode::NameTaken,
             "This key is itself the replacement in a rotation under way, which shares its name with the key it replaces. Finish that rotation (revoke the old key) first, then rotate this one.",
+        ),
+        KeyInsertError::ReplacedKeyChanged => ApiError::new(
+            ErrorCode::InternalError,
+            "The key to replace kept being edited while its replacement was made, so none was made. Send the request again.",
         ),
         KeyInsertError::Replay(_) => ApiError::internal("a replay was not answered as one"),
         KeyInsertError::Store(e) => e.into(),

@@ -222,6 +222,9 @@ pub struct NewKeyRow {
     /// The live key this one replaces (a rotation's replacement).
     pub replaces: Option<String>,
     pub allowed_ips: AllowedIps,
+    /// `allowed_ips` is the replaced key's, read before the insert: the insert checks, under
+    /// the workspace's lock, that the replaced key still has exactly that list.
+    pub inherits_allowed_ips: bool,
 }
 
 /// A sealed response of `POST /keys`, stored with the key it made.
@@ -259,6 +262,10 @@ pub enum KeyInsertError {
     NotTheReplacedName(String),
     #[error("the key to replace is itself the replacement in a rotation under way")]
     ReplacementInRotation,
+    /// The replaced key's allowlist changed after it was read for the replacement: prepare the
+    /// replacement again.
+    #[error("the allowlist of the key to replace changed meanwhile")]
+    ReplacedKeyChanged,
     /// Another request with the same `Idempotency-Key` made its key first (on this process
     /// or another): answer with that one.
     #[error("already made with this Idempotency-Key")]
@@ -318,11 +325,14 @@ async fn idempotency_record(
 struct LiveRow {
     key: LiveKey,
     replaces: Option<String>,
+    /// As stored.
+    allowed_ips: String,
 }
 
 async fn live_keys(tx: &mut sqlx::AnyConnection, workspace_id: &str) -> Result<Vec<LiveRow>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT id, name, hint, created_at, replaces FROM api_keys WHERE workspace_id = $1 AND revoked_at IS NULL",
+        "SELECT id, name, hint, created_at, replaces, allowed_ips FROM api_keys
+         WHERE workspace_id = $1 AND revoked_at IS NULL",
     )
     .bind(workspace_id)
     .fetch_all(tx)
@@ -332,6 +342,7 @@ async fn live_keys(tx: &mut sqlx::AnyConnection, workspace_id: &str) -> Result<V
         .map(|r| LiveRow {
             key: LiveKey { id: r.get("id"), name: r.get("name"), hint: r.get("hint"), created_at: r.get("created_at") },
             replaces: r.get("replaces"),
+            allowed_ips: r.get("allowed_ips"),
         })
         .collect())
 }
@@ -393,6 +404,11 @@ impl Store {
                 }
                 if let Some(other) = live.iter().find(|k| k.replaces.as_deref() == Some(old_id)) {
                     return Err(KeyInsertError::AlreadyReplaced(other.key.clone()));
+                }
+                if key.inherits_allowed_ips
+                    && AllowedIps::from_storage(&old.allowed_ips).to_storage() != key.allowed_ips.to_storage()
+                {
+                    return Err(KeyInsertError::ReplacedKeyChanged);
                 }
             }
             None => {

@@ -134,6 +134,50 @@ async fn a_replacement_keeps_the_old_keys_allowlist_unless_it_is_given_one() {
     assert_eq!(w.ts.me(&secret, &w.ws).await.0, StatusCode::OK, "127.0.0.1 is on the list");
 }
 
+/// An edit of the old key's allowlist racing a replacement of it: the replacement carries the
+/// list the old key had when the replacement was made, as the log orders the two (both are
+/// written under the workspace's lock), never a list the edit had already replaced.
+#[tokio::test]
+async fn a_replacement_racing_an_allowlist_edit_takes_the_list_the_log_says_was_in_force() {
+    let w = World::new().await;
+    let (mut after_edit, mut before_edit) = (0, 0);
+    for i in 0..12 {
+        let mut body = key_body(&format!("Racing {i}"));
+        body["allowedIps"] = json!(["10.0.0.1"]);
+        let (old, _) = w.ts.new_key(&w.admin, &w.ws, body).await;
+        let replacement = json!({"replaces": old, "scopes": ["time_entries:read"], "expiresInDays": 90});
+        let keys = w.keys_path();
+        let (edited, made) = tokio::join!(
+            patch(&w, &old, json!({"allowedIps": ["10.0.0.2"]})),
+            w.ts.send(Method::POST, &keys, Some(&w.admin), Some(replacement)),
+        );
+        assert_eq!(edited.0, StatusCode::OK, "{}", edited.1);
+        assert_eq!(made.0, StatusCode::CREATED, "{}", made.1);
+        let new = made.1["key"]["id"].as_str().unwrap().to_owned();
+        // Newest first: the two entries' order is the order in which they were written.
+        let path = format!("/api/v1/workspaces/{}/audit?limit=200", w.ws);
+        let page = w.ts.send(Method::GET, &path, Some(&w.owner), None).await.1;
+        let entries = page["entries"].as_array().unwrap();
+        let position = |key: &str, action: &str| {
+            entries.iter().position(|e| e["keyId"] == json!(key) && e["action"] == action).unwrap()
+        };
+        let edit_first = position(&old, "allowed_ips_changed") > position(&new, "created");
+        let expected = if edit_first { json!(["10.0.0.2"]) } else { json!(["10.0.0.1"]) };
+        assert_eq!(made.1["key"]["allowedIps"], expected, "the answer, edit first: {edit_first}");
+        assert_eq!(card(&w, &new).await["allowedIps"], expected, "as stored, edit first: {edit_first}");
+        if edit_first {
+            after_edit += 1
+        } else {
+            before_edit += 1
+        }
+        for key in [new, old] {
+            let path = format!("{keys}/{key}");
+            assert_eq!(w.ts.send(Method::DELETE, &path, Some(&w.admin), None).await.0, StatusCode::NO_CONTENT);
+        }
+    }
+    eprintln!("replacement after the edit {after_edit} times, before it {before_edit} times");
+}
+
 #[tokio::test]
 async fn the_server_revokes_a_key_once_it_has_been_silent_as_long_as_planned() {
     let w = World::new().await;

@@ -736,6 +736,7 @@ fn recovery_finds_the_replacement_by_its_idempotency_key_and_never_adopts_anothe
             rate_limit: keydeck_core::RateLimit::default(),
             replaces: None,
             allowed_ips: Default::default(),
+            inherits_allowed_ips: false,
         }],
         None,
     ))

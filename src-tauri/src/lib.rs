@@ -61,7 +61,10 @@ pub fn run() {
     let builder = builder.setup(|app| {
         let data_dir = app.path().app_data_dir()?;
         let demo_on_start = std::env::args().any(|a| a == "--demo");
-        app.manage(Desk::open(data_dir).with_demo_on_start(demo_on_start));
+        let desk = Desk::open(data_dir).with_demo_on_start(demo_on_start);
+        desk.set_tray_available(tray::create(app));
+        app.manage(desk);
+        tray::follow(app);
         // Before any reminder is shown, so that every one of them reports its click.
         open_keys_of_clicked_reminders(app.handle());
         // The bench's blank page is the same binary doing nothing but show the page.
@@ -73,7 +76,6 @@ pub fn run() {
             });
         }
         main_window(app)?;
-        tray::create(app);
         Ok(())
     });
     let app = builder
@@ -152,12 +154,13 @@ fn open_keys_of_clicked_reminders(app: &tauri::AppHandle) {
     }
 }
 
-/// With "keep running in the tray" on, closing the main window hides it: reminders go on,
-/// and the tray (or starting Keydeck again) brings it back. Off, closing it quits.
+/// With "keep running in the tray" on (and a tray icon to come back from), closing the main
+/// window hides it: reminders go on, and the tray (or starting Keydeck again) brings it back.
+/// Otherwise closing it quits.
 fn keep_in_tray_on_close(window: &tauri::Window, event: &tauri::WindowEvent) {
     if let tauri::WindowEvent::CloseRequested { api, .. } = event
         && window.label() == "main"
-        && tauri::async_runtime::block_on(window.state::<Desk>().settings()).keep_in_tray
+        && window.state::<Desk>().keeps_in_tray()
     {
         api.prevent_close();
         if let Err(e) = window.hide() {

@@ -11,21 +11,28 @@ use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
 const TRAY_ID: &str = "keydeck";
-/// Menu ids: a reminder's item is `OPEN_KEY` followed by its key's id.
+/// Menu ids: a reminder's item is `OPEN_KEY` followed by its workspace's id, `/`, and its
+/// key's id (the menu may be older than a switch of workspace).
 const OPEN_KEY: &str = "open-key:";
 const SHOW: &str = "show";
 const QUIT: &str = "quit";
 /// The menu lists this many reminders at most; the count is still all of them.
 const LISTED: usize = 8;
 
-/// Puts the icon in the tray and keeps it up to date. Without a tray library (Linux without
-/// libayatana-appindicator), Keydeck runs without a tray and says so in its log.
-pub fn create(app: &tauri::App) {
+/// Puts the icon in the tray; answers whether there is one. Without a tray library (Linux
+/// without libayatana-appindicator), Keydeck runs without a tray and says so in its log.
+pub fn create(app: &tauri::App) -> bool {
     let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build(app)));
     match built {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::warn!(error = %e, "no tray icon"),
-        Err(_) => tracing::warn!("no tray icon: this system has no tray library (libayatana-appindicator3)"),
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "no tray icon");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("no tray icon: this system has no tray library (libayatana-appindicator3)");
+            false
+        }
     }
 }
 
@@ -39,12 +46,24 @@ fn build(app: &tauri::App) -> tauri::Result<()> {
         builder = builder.icon(icon.clone());
     }
     builder.build(app)?;
-    let handle = handle.clone();
+    Ok(())
+}
+
+/// Keeps the tray's count and menu to what needs attention, as `Desk::attention` changes.
+pub fn follow(app: &tauri::App) {
+    let handle = app.handle().clone();
     let mut attention = app.state::<Desk>().attention();
     tauri::async_runtime::spawn(async move {
         loop {
             let now = attention.borrow_and_update().clone();
-            if let Err(e) = show(&handle, &now) {
+            let on_main = handle.clone();
+            // The tray lives on the main thread; its calls are made there, not from here.
+            let sent = handle.run_on_main_thread(move || {
+                if let Err(e) = show(&on_main, &now) {
+                    tracing::warn!(error = %e, "the tray could not be updated");
+                }
+            });
+            if let Err(e) = sent {
                 tracing::warn!(error = %e, "the tray could not be updated");
             }
             if attention.changed().await.is_err() {
@@ -52,7 +71,6 @@ fn build(app: &tauri::App) -> tauri::Result<()> {
             }
         }
     });
-    Ok(())
 }
 
 /// "3 things need attention", or that nothing does.
@@ -78,7 +96,8 @@ fn menu<R: Runtime>(app: &AppHandle<R>, attention: &Attention) -> tauri::Result<
     let count = attention.reminders.len();
     menu.append(&MenuItem::with_id(app, "summary", summary(count), false, None::<&str>)?)?;
     for reminder in attention.reminders.iter().take(LISTED) {
-        let id = format!("{OPEN_KEY}{}", reminder.key_id);
+        let workspace_id = attention.workspace_id.as_deref().unwrap_or_default();
+        let id = format!("{OPEN_KEY}{workspace_id}/{}", reminder.key_id);
         menu.append(&MenuItem::with_id(app, id, &reminder.title, true, None::<&str>)?)?;
     }
     if count > LISTED {
@@ -97,11 +116,8 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
         show_window(app);
     } else if id == QUIT {
         app.exit(0);
-    } else if let Some(key_id) = id.strip_prefix(OPEN_KEY) {
-        let workspace_id = app.state::<Desk>().attention().borrow().workspace_id.clone();
-        if let Some(workspace_id) = workspace_id {
-            open_key(app, OpenKey { workspace_id, key_id: key_id.to_owned() });
-        }
+    } else if let Some((workspace_id, key_id)) = id.strip_prefix(OPEN_KEY).and_then(|ids| ids.split_once('/')) {
+        open_key(app, OpenKey { workspace_id: workspace_id.to_owned(), key_id: key_id.to_owned() });
     }
 }
 

@@ -432,9 +432,8 @@ pub fn processes_of(binary: &Path) -> Result<Vec<String>> {
 pub async fn window_named(name: &str, secs: u64) -> Result<String> {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
-        let found = output("xdotool", &["search", "--onlyvisible", "--name", &format!("^{name}$")])?;
-        if let Some(id) = found.lines().next().filter(|l| !l.trim().is_empty()) {
-            return Ok(id.trim().to_owned());
+        if let Some(id) = shown_window(name)? {
+            return Ok(id);
         }
         if Instant::now() > deadline {
             bail!("no window named {name} within {secs} s");
@@ -443,10 +442,15 @@ pub async fn window_named(name: &str, secs: u64) -> Result<String> {
     }
 }
 
+/// The mapped (shown) X window named `name`, if there is one now.
+fn shown_window(name: &str) -> Result<Option<String>> {
+    let found = output("xdotool", &["search", "--onlyvisible", "--name", &format!("^{name}$")])?;
+    Ok(found.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_owned))
+}
+
 /// Whether a window named `name` is mapped (shown) now.
 pub fn window_shown(name: &str) -> Result<bool> {
-    let found = output("xdotool", &["search", "--onlyvisible", "--name", &format!("^{name}$")])?;
-    Ok(found.lines().any(|l| !l.trim().is_empty()))
+    Ok(shown_window(name)?.is_some())
 }
 
 /// Asks an X window to close as a window manager does when its close button is clicked: a

@@ -344,14 +344,21 @@ async fn a_key_expiring_in_three_days_is_one_notification_counted_in_the_tray_an
         app.kill().await?;
 
         // Started once more: the same expiry is not news; the tray still counts it. Quit from
-        // the tray ends Keydeck.
+        // the tray ends Keydeck. Each look at the reminders rewrites reminders.json, so its
+        // time tells that the new process has looked.
+        let record = data.join("dev.keydeck.app").join("reminders.json");
+        let written = std::fs::metadata(&record)?.modified()?;
         let app = App::launch_with(4524, None, Some(&data), &keydeck_e2e::app_binary()).await?;
         app.find("[data-testid=key-card][data-key-name='Quarterly export']", 60).await?;
+        app.until(30, "the new process's look at the reminders", || async {
+            Ok(std::fs::metadata(&record)?.modified()? > written)
+        })
+        .await?;
+        tokio::time::sleep(Duration::from_secs(1)).await; // a notification of that look on its way
         app.until(30, "the new tray icon counting 1", || async {
             Ok(desktop.tray_label().await.unwrap_or_default() == "1")
         })
         .await?;
-        tokio::time::sleep(Duration::from_secs(5)).await;
         let after = desktop.shown();
         ensure!(after.len() == 1, "still one notification after a restart: {after:?}");
         desktop.click_tray_entry("Quit Keydeck").await?;

@@ -5,7 +5,18 @@ import { BackendError, backend, type OpenKey } from "$lib/backend";
 import { vocabulary } from "$lib/vocabulary";
 import { AppState } from "$lib/app.svelte";
 import type { MockedBackend } from "./test/backend-mock";
-import { detail, keysView, legacyKey, rotation, rotationCheck, session, startup } from "./test/fixtures";
+import {
+  detail,
+  generated,
+  keysView,
+  legacyKey,
+  renderWithApp,
+  rotation,
+  rotationCheck,
+  session,
+  startup,
+} from "./test/fixtures";
+import KeyReveal from "$lib/components/KeyReveal.svelte";
 import App from "./App.svelte";
 
 vi.mock("$lib/backend", async (original) =>
@@ -151,5 +162,27 @@ describe("the app", () => {
       "That reminder is about a key of another account. Switch to that account to open it.",
     );
     expect(state.screen).toEqual({ name: "keys" });
+  });
+
+  it("leaves a new key's one reveal on screen, and opens the key once it is closed", async () => {
+    const state = await openedBy({ workspaceId: "ws_harbor", keyId: "k2" });
+    await vi.waitFor(() => expect(state.screen).toEqual({ name: "key", keyId: "k2" }));
+    state.screen = { name: "keys" };
+    const reveal = renderWithApp(KeyReveal, { result: generated() }, state);
+    await state.openKey({ workspaceId: "ws_harbor", keyId: "k3" });
+    expect(state.screen).toEqual({ name: "keys" });
+    expect(state.notice).toBe(
+      "A new key is on screen, shown only this once. Close it with Done, then open the reminder again.",
+    );
+    reveal.unmount();
+    await state.openKey({ workspaceId: "ws_harbor", keyId: "k3" });
+    expect(state.screen).toEqual({ name: "key", keyId: "k3" });
+  });
+
+  it("asks to sign in when no one is signed in", async () => {
+    const state = new AppState({ startup: startup({ session: undefined }) });
+    await state.openKey({ workspaceId: "ws_harbor", keyId: "k3" });
+    expect(state.screen).toEqual({ name: "start" });
+    expect(state.notice).toBe("Sign in to open the key that reminder is about.");
   });
 });

@@ -399,6 +399,10 @@ ipc! {
         #[ts(optional)]
         pub keychain_problem: Option<String>,
         pub clipboard_available: bool,
+        /// Whether this app shows a tray icon (the window's shell has a tray library); without
+        /// one, closing the window always quits.
+        #[serde(default)]
+        pub tray_available: bool,
         /// The session's keys, on the first start-up only, fetched while the window loaded.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]

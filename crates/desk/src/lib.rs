@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -75,7 +76,7 @@ pub struct Desk {
     /// The first start-up, begun by `prewarm` while the window loads and taken by the web
     /// view's first `startup` call.
     first_startup: tokio::sync::OnceCell<Startup>,
-    first_taken: std::sync::atomic::AtomicBool,
+    first_taken: AtomicBool,
     /// One rotation command at a time in this process (the data directory's rotation lock
     /// keeps other processes out): each reads, acts on and rewrites a journal.
     rotation_lock: Mutex<()>,
@@ -85,6 +86,11 @@ pub struct Desk {
     /// What needs attention in the current workspace, as its last key list showed it: the
     /// tray's count and menu follow it.
     attention: tokio::sync::watch::Sender<Attention>,
+    /// Whether the window's shell shows a tray icon (see `set_tray_available`).
+    tray_available: AtomicBool,
+    /// The settings' "keep in tray", mirrored for the window's close handler, which must
+    /// answer at once.
+    keep_in_tray: AtomicBool,
 }
 
 /// What needs attention in the current workspace (the reminders that are on), whether told yet
@@ -150,8 +156,10 @@ impl Desk {
             Ok(c) => (Some(c), None),
             Err(e) => (None, Some(e.to_string())),
         };
+        let settings = data.settings();
         Desk {
-            settings: Mutex::new(data.settings()),
+            keep_in_tray: AtomicBool::new(settings.keep_in_tray),
+            settings: Mutex::new(settings),
             remembered: Mutex::new(data.remembered()),
             data,
             keychain,
@@ -164,10 +172,11 @@ impl Desk {
             demo: Mutex::default(),
             demo_on_start: false,
             first_startup: tokio::sync::OnceCell::new(),
-            first_taken: std::sync::atomic::AtomicBool::new(false),
+            first_taken: AtomicBool::new(false),
             rotation_lock: Mutex::default(),
             copied: Arc::default(),
             attention: tokio::sync::watch::Sender::new(Attention::default()),
+            tray_available: AtomicBool::new(false),
         }
     }
 
@@ -189,7 +198,7 @@ impl Desk {
     /// The first call answers what `prewarm` began, with the session's keys.
     pub async fn startup(&self) -> Startup {
         tracing::debug!("the web view asks for its first screen");
-        if !self.first_taken.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        if !self.first_taken.swap(true, Ordering::AcqRel) {
             return self.first_startup.get_or_init(|| self.compute_first()).await.clone();
         }
         self.compute_startup().await
@@ -272,6 +281,7 @@ impl Desk {
         })
         .await?;
         *self.current.lock().await = Some(Current { account_id: account_id.to_owned(), workspace: chosen.clone() });
+        self.publish_attention().await;
         Ok(SessionView {
             account: summary(&account),
             workspaces: list,
@@ -438,9 +448,9 @@ impl Desk {
             let mut current = self.current.lock().await;
             if current.as_ref().is_some_and(|c| c.account_id == account_id) {
                 *current = None;
-                self.attention.send_replace(Attention::default());
             }
         }
+        self.publish_attention().await;
         self.remember(|remembered| {
             if remembered.current.as_deref() == Some(account_id) {
                 remembered.current = None;
@@ -460,6 +470,7 @@ impl Desk {
             keychain_available: self.keychain_ok(),
             keychain_problem: self.keychain_problem.clone(),
             clipboard_available: self.clipboard.is_some(),
+            tray_available: self.tray_available.load(Ordering::Relaxed),
             keys: None,
         }
     }
@@ -509,11 +520,7 @@ impl Desk {
                 };
                 tracing::debug!(ms = began.elapsed().as_millis(), "keychain checked for each key");
                 self.last_keys.lock().await.insert(workspace.id.clone(), view.clone());
-                let settings = self.settings.lock().await.clone();
-                self.attention.send_replace(Attention {
-                    reminders: reminders_on(&settings, &view),
-                    workspace_id: Some(workspace.id),
-                });
+                self.publish_attention().await;
                 Ok(view)
             }
             Err(e @ ClientError::Unreachable { .. }) => {
@@ -696,6 +703,38 @@ impl Desk {
         Ok(ReminderCheck { workspace_id, current, new, live_keys })
     }
 
+    /// Tells the tray what needs attention in the open workspace, from its last fresh key list
+    /// (nothing yet when it has none; nothing when no workspace is open). Read under the
+    /// `current` lock, so a list that finishes after a switch cannot show the workspace left.
+    async fn publish_attention(&self) {
+        let settings = self.settings.lock().await.clone();
+        let current = self.current.lock().await;
+        let attention = match current.as_ref() {
+            None => Attention::default(),
+            Some(c) => Attention {
+                reminders: self
+                    .last_keys
+                    .lock()
+                    .await
+                    .get(&c.workspace.id)
+                    .map_or_else(Vec::new, |view| reminders_on(&settings, view)),
+                workspace_id: Some(c.workspace.id.clone()),
+            },
+        };
+        self.attention.send_replace(attention);
+    }
+
+    /// The window's shell says whether it shows a tray icon.
+    pub fn set_tray_available(&self, available: bool) {
+        self.tray_available.store(available, Ordering::Relaxed);
+    }
+
+    /// Whether closing the window should keep Keydeck running in the tray: asked for in the
+    /// settings, and a tray icon to come back from.
+    pub fn keeps_in_tray(&self) -> bool {
+        self.keep_in_tray.load(Ordering::Relaxed) && self.tray_available.load(Ordering::Relaxed)
+    }
+
     /// What needs attention now, and then each time it changes.
     pub fn attention(&self) -> tokio::sync::watch::Receiver<Attention> {
         self.attention.subscribe()
@@ -822,14 +861,9 @@ impl Desk {
             .save_settings(&settings)
             .map_err(|e| app_error(AppErrorCode::Other, format!("Could not save the settings: {e}")))?;
         *self.settings.lock().await = settings.clone();
+        self.keep_in_tray.store(settings.keep_in_tray, Ordering::Relaxed);
         // A reminder turned off leaves the tray's count at once.
-        let shown = self.attention.borrow().workspace_id.clone();
-        if let Some(workspace_id) = shown
-            && let Some(view) = self.last_keys.lock().await.get(&workspace_id)
-        {
-            let reminders = reminders_on(&settings, view);
-            self.attention.send_replace(Attention { workspace_id: Some(workspace_id), reminders });
-        }
+        self.publish_attention().await;
         Ok(settings)
     }
 

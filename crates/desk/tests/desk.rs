@@ -264,6 +264,13 @@ async fn a_reminder_turned_off_is_neither_told_nor_counted_and_the_count_follows
     assert_eq!((check.current.len(), check.new.len()), (1, 1), "{check:?}");
     assert_eq!(attention.borrow().reminders.len(), 1);
 
+    // Another workspace open: its count, not this one's; back again, this one's at once.
+    desk.switch_workspace(&session.account.id, &w.other).await.unwrap();
+    assert_eq!(attention.borrow().workspace_id.as_deref(), Some(w.other.as_str()));
+    assert!(attention.borrow().reminders.is_empty(), "nothing of the other workspace is counted");
+    desk.switch_workspace(&session.account.id, &w.studio).await.unwrap();
+    assert_eq!(attention.borrow().reminders.len(), 1, "the last list of the workspace is counted again");
+
     // Signed out: nothing to count.
     desk.sign_out(&session.account.id).await.unwrap();
     assert!(attention.borrow().reminders.is_empty() && attention.borrow().workspace_id.is_none());

@@ -61,6 +61,8 @@ export class AppState {
   /** A short confirmation ("Key revoked"), announced politely and hidden after a while. */
   notice = $state<string | null>(null);
   #noticeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Reveals of a new key on screen now (see `holdForReveal`). */
+  #revealsOnScreen = 0;
   /** The keys the shell fetched while the window loaded, for the first keys screen only. */
   #initialKeys: { workspaceId: string; keys: KeysView } | null = null;
 
@@ -206,7 +208,16 @@ export class AppState {
    */
   async openKey(key: OpenKey): Promise<void> {
     const session = this.session;
-    if (!session) return;
+    if (!session) {
+      this.notify("Sign in to open the key that reminder is about.");
+      return;
+    }
+    if (this.#revealsOnScreen > 0) {
+      this.notify(
+        "A new key is on screen, shown only this once. Close it with Done, then open the reminder again.",
+      );
+      return;
+    }
     if (key.workspaceId !== session.workspaceId) {
       if (!session.workspaces.some((w) => w.id === key.workspaceId)) {
         this.notify("That reminder is about a key of another account. Switch to that account to open it.");
@@ -216,6 +227,19 @@ export class AppState {
       if (this.session?.workspaceId !== key.workspaceId) return;
     }
     this.screen = { name: "key", keyId: key.keyId };
+  }
+
+  /**
+   * A new key's one reveal is on screen: nothing but the person's own choice may take it
+   * away. Answers the function that ends the hold.
+   */
+  holdForReveal(): () => void {
+    this.#revealsOnScreen += 1;
+    let held = true;
+    return () => {
+      if (held) this.#revealsOnScreen -= 1;
+      held = false;
+    };
   }
 
   saveSettings(settings: Settings): void {
@@ -255,6 +279,11 @@ export const APP_CONTEXT = Symbol("keydeck-app");
 
 export function provideApp(state: AppState): AppState {
   return setContext(APP_CONTEXT, state);
+}
+
+/** The app's state when there is one (a component tested alone has none). */
+export function maybeApp(): AppState | undefined {
+  return getContext<AppState | undefined>(APP_CONTEXT);
 }
 
 export function useApp(): AppState {

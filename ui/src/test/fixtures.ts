@@ -146,6 +146,7 @@ export function startup(overrides: Partial<Startup> = {}): Startup {
     presets: PRESETS,
     keychainAvailable: true,
     clipboardAvailable: true,
+    trayAvailable: true,
     ...overrides,
   };
 }

@@ -380,6 +380,11 @@ export type Theme = "system" | "light" | "dark";
 
 export type Startup = { accounts: Array<AccountSummary>, session?: SessionView, settings: Settings, presets: Array<PresetView>, keychainAvailable: boolean, keychainProblem?: string, clipboardAvailable: boolean, 
 /**
+ * Whether this app shows a tray icon (the window's shell has a tray library); without
+ * one, closing the window always quits.
+ */
+trayAvailable: boolean, 
+/**
  * The session's keys, on the first start-up only, fetched while the window loaded.
  */
 keys?: KeysView, };

@@ -99,6 +99,21 @@ describe("settings", () => {
     expect(screen.getByLabelText("A key in this computer's keychain expires within 7 days")).toBeChecked();
   });
 
+  it("offers no tray where there is none, and closing then quits", () => {
+    const app = new AppState({
+      startup: startup({
+        trayAvailable: false,
+        settings: { ...vocabulary.defaultSettings, keepInTray: true },
+      }),
+    });
+    renderWithApp(SettingsDialog, { onclose: vi.fn() }, app);
+    const tray = screen.getByLabelText("Keep Keydeck running in the tray when its window is closed");
+    expect(tray).toBeDisabled();
+    expect(tray).toHaveAccessibleDescription(
+      "Keydeck has no tray icon on this computer (it needs libayatana-appindicator3), so closing the window quits Keydeck.",
+    );
+  });
+
   it("puts the theme back when cancelled", async () => {
     const onclose = vi.fn();
     renderWithApp(SettingsDialog, { onclose });
@@ -131,6 +146,7 @@ describe("settings", () => {
       presets: [],
       keychainAvailable: true,
       clipboardAvailable: true,
+      trayAvailable: true,
     });
     const { app } = renderWithApp(SettingsDialog, { onclose: vi.fn() });
     await fireEvent.click(screen.getByRole("button", { name: "Sign out of owner@example.com" }));

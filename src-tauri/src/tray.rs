@@ -16,6 +16,8 @@ const TRAY_ID: &str = "keydeck";
 const OPEN_KEY: &str = "open-key:";
 const SHOW: &str = "show";
 const QUIT: &str = "quit";
+/// How long the tray waits for a burst of changes to settle.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
 /// The menu lists this many reminders at most; the count is still all of them.
 const LISTED: usize = 8;
 
@@ -54,7 +56,11 @@ pub fn follow(app: &tauri::App) {
     let handle = app.handle().clone();
     let mut attention = app.state::<Desk>().attention();
     tauri::async_runtime::spawn(async move {
-        loop {
+        // The tray starts with nothing to count (`build`), and then follows each change.
+        while attention.changed().await.is_ok() {
+            // Changes come in bursts (a switch of workspace, then its key list), right when the
+            // window paints them: the tray shows where they settle, half a second later.
+            tokio::time::sleep(SETTLE).await;
             let now = attention.borrow_and_update().clone();
             let on_main = handle.clone();
             // The tray lives on the main thread; its calls are made there, not from here.
@@ -65,9 +71,6 @@ pub fn follow(app: &tauri::App) {
             });
             if let Err(e) = sent {
                 tracing::warn!(error = %e, "the tray could not be updated");
-            }
-            if attention.changed().await.is_err() {
-                return;
             }
         }
     });
